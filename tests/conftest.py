@@ -1,0 +1,144 @@
+"""Shared fixtures: databases (SQLite file and a real PostgreSQL server started by the session),
+the scheme registry with the test fixtures, and a small world of institutes, employers, offers
+and learners built through the services."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from workflow import directory
+from workflow.db import UnitOfWork, make_engine, session_factory, upgrade
+from workflow.paths import config_dir
+from workflow.schemes import SchemeRegistry
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SCHEME = "occitanie-fidelisation-as"
+ARS = "ars-bfc-cae"
+
+
+@pytest.fixture(scope="session")
+def schemes() -> SchemeRegistry:
+    return SchemeRegistry.load([config_dir() / "schemes", FIXTURES / "schemes"])
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from tests.pgserver import start_or_reuse
+
+    server = start_or_reuse(tmp_path_factory.mktemp("pg"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: object) -> str:
+    """A database migrated once; each test gets a copy (CREATE DATABASE … TEMPLATE)."""
+    url = pg_server.create_database("fidelis_template")  # type: ignore[attr-defined]
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return "fidelis_template"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+def _pg_copy(server: object, template: str) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server.url, isolation_level="AUTOCOMMIT")  # type: ignore[attr-defined]
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
+    return str(sa.make_url(server.url).set(database=name))  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        path = tmp_path / "fidelis.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+    else:
+        server = request.getfixturevalue("pg_server")
+        yield _pg_copy(server, request.getfixturevalue("pg_template"))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@dataclass
+class World:
+    """What the case tests need: ids of things built through the real services."""
+
+    engine: sa.Engine
+    schemes: SchemeRegistry
+    institute: int
+    campaign: int
+    offers: list[int]
+    learners: list[int]
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(session_factory(self.engine))
+
+
+# Real rural communes of Occitanie (communautés de communes).
+RURAL_OCCITANIE = ("48095", "12145", "09225")
+VALID_SIRETS = ("73282932000074", "55210055400013", "44306184100047")
+IBAN = "FR7630006000011234567890189"
+
+
+@pytest.fixture
+def world(engine: sa.Engine, schemes: SchemeRegistry) -> World:
+    def uow() -> UnitOfWork:
+        return UnitOfWork(session_factory(engine))
+
+    institute = directory.add_institute(
+        uow(), name="IFAS de Mende", commune="48095", schemes=[SCHEME], scheme_registry=schemes
+    )
+    campaign = directory.open_campaign(uow(), scheme_id=SCHEME, year=2026, scheme_registry=schemes)
+    offers = []
+    for i, (insee, siret) in enumerate(zip(RURAL_OCCITANIE, VALID_SIRETS, strict=True)):
+        employer = directory.add_employer(
+            uow(), name=f"EHPAD {i}", siret=siret, commune=insee, sector="elderly",
+            recruitment_difficulty=True,
+        )  # fmt: skip
+        offers.append(
+            directory.list_employer(
+                uow(), campaign_id=campaign, employer_id=employer, places=1, scheme_registry=schemes
+            )
+        )
+    learners = [
+        directory.add_learner(
+            uow(),
+            first_name=f"Apprenant{i}",
+            last_name="Test",
+            birth_date=date(2003, 1, 1),
+            email=f"a{i}@exemple.fr",
+            institute_id=institute,
+            training_start=date(2026, 9, 7),
+            training_end=date(2027, 7, 2),
+            iban=IBAN,
+            today=date(2026, 6, 1),
+        )
+        for i in range(3)
+    ]
+    return World(engine, schemes, institute, campaign, offers, learners)

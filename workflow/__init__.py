@@ -1,0 +1,1 @@
+"""Fidelis: the case-management engine (states, cases, money, documents, CLI)."""

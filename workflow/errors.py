@@ -1,0 +1,77 @@
+"""The exceptions Fidelis raises on purpose. Every message is for a person, in French.
+
+FidelisError                  anything the user can fix; the CLI prints it and exits 1
+├── InvalidInput              a bad value: IBAN, SIRET, e-mail, date order, places…
+├── NotFound                  an id that does not exist
+├── NotEligible               an employer or commune outside a scheme's rules
+├── UnknownTrigger            a trigger name the machine does not know
+├── TriggerRefused            a known trigger that cannot fire now
+│   └── GuardFailed           …because named guards failed (SPEC §3)
+├── ConcurrentModification    someone changed the case meanwhile (optimistic locking)
+├── SchemeError / UnknownScheme   (workflow.schemes)
+└── UnknownCommune            (workflow.territory)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class FidelisError(Exception):
+    """Base class: an error whose message can be shown as is."""
+
+
+class InvalidInput(FidelisError):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(FidelisError):
+    def __init__(self, what: str, ident: object) -> None:
+        super().__init__(f"{what} introuvable : n° {ident}.")
+        self.what = what
+        self.ident = ident
+
+
+class NotEligible(FidelisError):
+    def __init__(self, message: str, reasons: Sequence[str] = ()) -> None:
+        super().__init__(message + ("" if not reasons else " " + " ".join(reasons)))
+        self.reasons = tuple(reasons)
+
+
+class UnknownTrigger(FidelisError):
+    def __init__(self, trigger: str, known: Sequence[str]) -> None:
+        super().__init__(
+            f"Action inconnue : « {trigger} ». Actions possibles : {', '.join(known)}."
+        )
+        self.trigger = trigger
+
+
+class TriggerRefused(FidelisError):
+    def __init__(self, message: str, trigger: str) -> None:
+        super().__init__(message)
+        self.trigger = trigger
+
+
+class GuardFailed(TriggerRefused):
+    """The trigger is valid from the current state but guards refused it; `failures` are
+    (guard name, French message) pairs."""
+
+    def __init__(self, trigger: str, failures: Sequence[tuple[str, str]]) -> None:
+        self.failures = tuple(failures)
+        detail = " ; ".join(message for _, message in self.failures)
+        super().__init__(f"Action « {trigger} » refusée : {detail}", trigger)
+
+    @property
+    def guards(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.failures)
+
+
+class ConcurrentModification(FidelisError):
+    def __init__(self, what: str = "L'enregistrement", ident: object = None) -> None:
+        number = "" if ident is None else f" n° {ident}"
+        super().__init__(
+            f"{what}{number} a été modifié entre-temps par quelqu'un d'autre : "
+            "rechargez-le et recommencez (rien n'a été enregistré)."
+        )

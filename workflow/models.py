@@ -1,0 +1,315 @@
+"""The database tables (SQLAlchemy 2.0 typed models). Schema changes go through Alembic
+(`migrations/`); `tests/integration/test_migrations.py` checks that both agree."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from workflow.states import State
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Cents(TypeDecorator[Decimal]):
+    """Money as an integer number of cents in the database, `Decimal` in Python: exact on every
+    backend (SQLite has no decimal type) and summable in SQL."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: sa.Dialect) -> int | None:
+        if value is None:
+            return None
+        cents = value * 100
+        if cents != cents.to_integral_value():
+            raise ValueError(f"amount {value} is not a whole number of cents")
+        return int(cents)
+
+    def process_result_value(self, value: int | None, dialect: sa.Dialect) -> Decimal | None:
+        return None if value is None else (Decimal(value) / 100).quantize(Decimal("0.01"))
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps are stored and returned in UTC, aware, on every backend."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def state_column_type(name: str) -> sa.Enum:
+    """A state as a string with a CHECK of the allowed values (the check is named after the
+    column: two state columns in one table need two names)."""
+    return sa.Enum(
+        State,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda enum: [m.value for m in enum],
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {Decimal: Cents, datetime: UTCDateTime}
+
+
+class Institute(Base):
+    __tablename__ = "institutes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    commune_insee: Mapped[str] = mapped_column(sa.String(5))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    schemes: Mapped[list[InstituteScheme]] = relationship(
+        back_populates="institute", cascade="all, delete-orphan"
+    )
+
+
+class InstituteScheme(Base):
+    """An institute authorised for a scheme (SPEC §3 `submit` guard)."""
+
+    __tablename__ = "institute_schemes"
+
+    institute_id: Mapped[int] = mapped_column(sa.ForeignKey("institutes.id"), primary_key=True)
+    scheme_id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    institute: Mapped[Institute] = relationship(back_populates="schemes")
+
+
+class Employer(Base):
+    __tablename__ = "employers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    siret: Mapped[str] = mapped_column(sa.String(14), unique=True)
+    commune_insee: Mapped[str] = mapped_column(sa.String(5))
+    sector: Mapped[str] = mapped_column(sa.String(20))
+    recruitment_difficulty: Mapped[bool] = mapped_column(default=False)
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (sa.UniqueConstraint("scheme_id", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scheme_id: Mapped[str] = mapped_column(sa.String(80))
+    year: Mapped[int]
+    is_open: Mapped[bool] = mapped_column(default=True)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Offer(Base):
+    """An employer listed in a campaign with a number of places."""
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        sa.UniqueConstraint("campaign_id", "employer_id"),
+        sa.CheckConstraint("places >= 1", name="places_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id"))
+    employer_id: Mapped[int] = mapped_column(sa.ForeignKey("employers.id"))
+    places: Mapped[int]
+    # Bumped by every selection so that two selections racing for the last place conflict.
+    version: Mapped[int] = mapped_column(default=1)
+    campaign: Mapped[Campaign] = relationship()
+    employer: Mapped[Employer] = relationship()
+
+
+class Learner(Base):
+    __tablename__ = "learners"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_name: Mapped[str] = mapped_column(sa.String(100))
+    last_name: Mapped[str] = mapped_column(sa.String(100))
+    birth_date: Mapped[date]
+    email: Mapped[str] = mapped_column(sa.String(254))
+    institute_id: Mapped[int] = mapped_column(sa.ForeignKey("institutes.id"))
+    training_start: Mapped[date]
+    training_end: Mapped[date]
+    iban: Mapped[str | None] = mapped_column(sa.String(34))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    institute: Mapped[Institute] = relationship()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Case(Base):
+    """One learner's application to one offer, followed to its end (SPEC §3)."""
+
+    __tablename__ = "cases"
+    __table_args__ = (sa.UniqueConstraint("offer_id", "learner_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(sa.ForeignKey("offers.id"), index=True)
+    learner_id: Mapped[int] = mapped_column(sa.ForeignKey("learners.id"), index=True)
+    # Denormalised from the offer: the guards and the lists ask "this learner in this campaign".
+    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id"), index=True)
+    scheme_id: Mapped[str] = mapped_column(sa.String(80))
+    state: Mapped[State] = mapped_column(state_column_type("state"), index=True)
+    version: Mapped[int] = mapped_column(default=1)
+    tier: Mapped[str | None] = mapped_column(sa.String(40))
+    contract_number: Mapped[str | None] = mapped_column(sa.String(40), unique=True)
+    interview_date: Mapped[date | None]
+    contract_date: Mapped[date | None]
+    diploma_date: Mapped[date | None]
+    service_start: Mapped[date | None]
+    part_time_ratio: Mapped[Decimal] = mapped_column(
+        sa.Numeric(4, 3, asdecimal=True), default=Decimal(1)
+    )
+    # Effective date of start_service, breach or withdraw: the allowance stops the day before.
+    allowance_ended_on: Mapped[date | None]
+    breach_date: Mapped[date | None]
+    breach_category: Mapped[str | None] = mapped_column(sa.String(40))
+    exempted: Mapped[bool] = mapped_column(default=False)
+    exemption_ref: Mapped[str | None] = mapped_column(sa.String(200))
+    exemption_decided_by: Mapped[str | None] = mapped_column(sa.String(200))
+    exemption_decided_on: Mapped[date | None]
+    last_effective_date: Mapped[date]
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    offer: Mapped[Offer] = relationship()
+    learner: Mapped[Learner] = relationship()
+    campaign: Mapped[Campaign] = relationship()
+    events: Mapped[list[CaseEvent]] = relationship(
+        order_by="CaseEvent.seq", back_populates="case", viewonly=True
+    )
+    suspensions: Mapped[list[Suspension]] = relationship(
+        order_by="Suspension.start", back_populates="case", viewonly=True
+    )
+    payments: Mapped[list[Payment]] = relationship(
+        order_by="(Payment.period, Payment.funder)", back_populates="case", viewonly=True
+    )
+    reimbursements: Mapped[list[Reimbursement]] = relationship(
+        order_by="Reimbursement.funder", back_populates="case", viewonly=True
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class CaseEvent(Base):
+    """Append-only history of a case: written in the same transaction as the change it records.
+    The database refuses UPDATE and DELETE on this table (triggers in the first migration)."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (sa.UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    seq: Mapped[int]
+    trigger: Mapped[str] = mapped_column(sa.String(40))
+    from_state: Mapped[State | None] = mapped_column(state_column_type("from_state"))
+    to_state: Mapped[State] = mapped_column(state_column_type("to_state"))
+    effective_date: Mapped[date]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class Suspension(Base):
+    """A period that stops the commitment clock (SPEC §4); `end` is None while it runs."""
+
+    __tablename__ = "suspensions"
+    __table_args__ = (sa.CheckConstraint('"end" IS NULL OR "end" >= start', name="ordered"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    start: Mapped[date]
+    end: Mapped[date | None]
+    reason: Mapped[str] = mapped_column(sa.String(40))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    case: Mapped[Case] = relationship(back_populates="suspensions")
+
+
+class Payment(Base):
+    """One allowance share for one (case, month, funder), created once when due (SPEC §4)."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "period", "funder"),
+        sa.CheckConstraint(
+            "status IN ('due', 'exported', 'notified', 'paid', 'cancelled')", name="status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    period: Mapped[date]  # first day of the month paid for
+    funder: Mapped[str] = mapped_column(sa.String(20))
+    amount: Mapped[Decimal]
+    due_date: Mapped[date] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(sa.String(12), default="due")
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    case: Mapped[Case] = relationship(back_populates="payments")
+
+
+class Reimbursement(Base):
+    """What a breach costs the learner, per funder (SPEC §4)."""
+
+    __tablename__ = "reimbursements"
+    __table_args__ = (sa.UniqueConstraint("case_id", "funder"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    funder: Mapped[str] = mapped_column(sa.String(20))
+    base: Mapped[Decimal]
+    amount: Mapped[Decimal]
+    due_date: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    case: Mapped[Case] = relationship(back_populates="reimbursements")
+
+
+class ContractCounter(Base):
+    """The last contract number issued per scheme and year: numbers are gapless (SPEC §5)."""
+
+    __tablename__ = "contract_counters"
+
+    scheme_id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)
+
+
+class Setting(Base):
+    """Small key/value facts about the database itself (e.g. that `fidelis demo` built it)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text)

@@ -1,0 +1,157 @@
+"""Read models: what `case show`, `case list` and (later) the web pages display. Plain dicts of
+JSON-ready values, the shape SPEC §7 fixes for `case show --json`."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from workflow import ledger
+from workflow.errors import NotFound
+from workflow.models import Campaign, Case, Employer, Learner, Offer
+from workflow.schemes import SchemeRegistry, registry
+from workflow.states import STATE_LABELS, State
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def case_detail(
+    session: Session, case_id: int, schemes: SchemeRegistry | None = None
+) -> dict[str, Any]:
+    case = session.scalars(
+        sa.select(Case)
+        .where(Case.id == case_id)
+        .options(
+            selectinload(Case.events),
+            selectinload(Case.payments),
+            selectinload(Case.suspensions),
+            selectinload(Case.reimbursements),
+        )
+    ).first()
+    if case is None:
+        raise NotFound("Dossier", case_id)
+    scheme = (schemes or registry())[case.scheme_id]
+    learner, employer = case.learner, case.offer.employer
+    return {
+        "id": case.id,
+        "state": case.state.value,
+        "state_label": STATE_LABELS[case.state],
+        "scheme": case.scheme_id,
+        "campaign": case.campaign.year,
+        "campaign_id": case.campaign_id,
+        "offer_id": case.offer_id,
+        "learner": {"id": learner.id, "name": learner.full_name, "email": learner.email},
+        "employer": {"id": employer.id, "name": employer.name, "siret": employer.siret},
+        "tier": case.tier,
+        "contract_number": case.contract_number,
+        "contract_date": _iso(case.contract_date),
+        "interview_date": _iso(case.interview_date),
+        "training": {"start": _iso(learner.training_start), "end": _iso(learner.training_end)},
+        "service": {
+            "start": _iso(case.service_start),
+            "commitment_end": _iso(ledger.commitment_end(case, scheme)),
+            "diploma_date": _iso(case.diploma_date),
+            "part_time": str(case.part_time_ratio),
+        },
+        "schedule": [
+            {
+                "period": i.period_label,
+                "funder": i.funder,
+                "amount": str(i.amount),
+                "due_date": i.due_date.isoformat(),
+            }
+            for i in ledger.allowance_schedule(case, scheme)
+        ],
+        "payments": [
+            {
+                "period": p.period.strftime("%Y-%m"),
+                "funder": p.funder,
+                "amount": str(p.amount),
+                "due_date": p.due_date.isoformat(),
+                "status": p.status,
+            }
+            for p in case.payments
+        ],
+        "suspensions": [
+            {"from": _iso(s.start), "to": _iso(s.end), "reason": s.reason} for s in case.suspensions
+        ],
+        "reimbursement": (
+            {r.funder: str(r.amount) for r in case.reimbursements} if case.reimbursements else None
+        ),
+        "breach": (
+            {"date": _iso(case.breach_date), "category": case.breach_category}
+            if case.breach_date
+            else None
+        ),
+        "exempted": case.exempted,
+        "exemption": (
+            {
+                "reference": case.exemption_ref,
+                "decided_by": case.exemption_decided_by,
+                "decided_on": _iso(case.exemption_decided_on),
+            }
+            if case.exempted
+            else None
+        ),
+        "events": [
+            {
+                "seq": e.seq,
+                "trigger": e.trigger,
+                "from": e.from_state.value if e.from_state else None,
+                "to": e.to_state.value,
+                "effective_date": e.effective_date.isoformat(),
+                "recorded_at": e.recorded_at.isoformat(),
+                "actor": e.actor,
+                "reason": e.reason,
+                "payload": e.payload,
+            }
+            for e in case.events
+        ],
+    }
+
+
+def case_rows(
+    session: Session, state: State | None = None, limit: int = 500
+) -> list[dict[str, Any]]:
+    """One row per case, newest first, in one query (no per-row lookups)."""
+    query = (
+        sa.select(
+            Case.id,
+            Case.state,
+            Case.scheme_id,
+            Campaign.year,
+            Learner.first_name,
+            Learner.last_name,
+            Employer.name,
+            Case.tier,
+            Case.contract_number,
+            Case.last_effective_date,
+        )
+        .join(Campaign, Campaign.id == Case.campaign_id)
+        .join(Learner, Learner.id == Case.learner_id)
+        .join(Offer, Offer.id == Case.offer_id)
+        .join(Employer, Employer.id == Offer.employer_id)
+        .order_by(Case.id.desc())
+        .limit(limit)
+    )
+    if state is not None:
+        query = query.where(Case.state == state)
+    return [
+        {
+            "id": r[0],
+            "state": r[1].value,
+            "scheme": r[2],
+            "campaign": r[3],
+            "learner": f"{r[4]} {r[5]}",
+            "employer": r[6],
+            "tier": r[7],
+            "contract_number": r[8],
+            "last_event": r[9].isoformat(),
+        }
+        for r in session.execute(query)
+    ]
