@@ -13,32 +13,29 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow import ledger, validation
 from workflow.db import UnitOfWork
-from workflow.errors import ConcurrentModification, FidelisError, InvalidInput, NotFound
+from workflow.errors import ConcurrentModification, InvalidInput, NotFound
+from workflow.facts import DbFacts
 from workflow.models import (
     Case,
     CaseEvent,
-    ContractCounter,
-    InstituteScheme,
     Learner,
     Offer,
     Payment,
     Reimbursement,
     Suspension,
 )
-from workflow.schemes import BREACH_REASONS, Scheme, SchemeRegistry, registry
+from workflow.numbering import next_contract_number
+from workflow.schemes import Scheme, SchemeRegistry, registry
 from workflow.states import (
-    ENGAGED_STATES,
     PRE_CONTRACT_STATES,
     TRIGGER_PARAMS,
     GuardContext,
@@ -63,97 +60,6 @@ def default_actor() -> str:
         return getpass.getuser()
     except OSError:  # pragma: no cover - no user name in some containers
         return "inconnu"
-
-
-class DbFacts:
-    """What the guards ask about a case, answered from the database on first use."""
-
-    def __init__(self, session: Session, case: Case, scheme: Scheme) -> None:
-        self._session = session
-        self._case = case
-        self._scheme = scheme
-
-    @cached_property
-    def campaign_open(self) -> bool:
-        return self._case.campaign.is_open
-
-    @cached_property
-    def learner_authorised(self) -> bool:
-        query = sa.select(InstituteScheme).where(
-            InstituteScheme.institute_id == self._case.learner.institute_id,
-            InstituteScheme.scheme_id == self._case.scheme_id,
-        )
-        return self._session.scalars(query).first() is not None
-
-    @cached_property
-    def places_left(self) -> int:
-        taken = self._session.scalar(
-            sa.select(sa.func.count(Case.id)).where(
-                Case.offer_id == self._case.offer_id,
-                Case.id != self._case.id,
-                Case.state.in_(ENGAGED_STATES),
-            )
-        )
-        return self._case.offer.places - (taken or 0)
-
-    @cached_property
-    def engaged_elsewhere(self) -> bool:
-        query = sa.select(Case.id).where(
-            Case.learner_id == self._case.learner_id,
-            Case.campaign_id == self._case.campaign_id,
-            Case.id != self._case.id,
-            Case.state.in_(ENGAGED_STATES),
-        )
-        return self._session.scalars(query).first() is not None
-
-    @cached_property
-    def has_payments(self) -> bool:
-        query = sa.select(Payment.id).where(
-            Payment.case_id == self._case.id, Payment.status != "cancelled"
-        )
-        return self._session.scalars(query).first() is not None
-
-    @property
-    def tiers(self) -> frozenset[str]:
-        return frozenset(self._scheme.tiers)
-
-    @property
-    def tier(self) -> str | None:
-        return self._case.tier
-
-    @cached_property
-    def iban_valid(self) -> bool:
-        if not self._case.learner.iban:
-            return False
-        try:
-            validation.iban(self._case.learner.iban)
-        except InvalidInput:
-            return False
-        return True
-
-    @property
-    def training_start(self) -> date | None:
-        return self._case.learner.training_start
-
-    @property
-    def training_end(self) -> date | None:
-        return self._case.learner.training_end
-
-    @property
-    def contract_date(self) -> date | None:
-        return self._case.contract_date
-
-    @cached_property
-    def commitment_end(self) -> date | None:
-        return ledger.commitment_end(self._case, self._scheme)
-
-    @property
-    def breach_reasons(self) -> frozenset[str]:
-        return frozenset(BREACH_REASONS)
-
-    @property
-    def exempting_reasons(self) -> frozenset[str]:
-        return frozenset(self._scheme.breach.exempting_reasons)
 
 
 def parse_params(trigger: Trigger, raw: Mapping[str, str]) -> dict[str, Any]:
@@ -456,25 +362,6 @@ def _withdraw_other_cases(s: Session, signed: Case, on: date) -> list[int]:
     return [o.id for o in others]
 
 
-def next_contract_number(s: Session, scheme: Scheme, year: int) -> str:
-    """Gapless per scheme and year (SPEC §5): the counter row is updated in the caller's
-    transaction, so a rolled-back signature gives its number back and concurrent ones queue on
-    the row lock (PostgreSQL) or the database lock (SQLite)."""
-    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
-    s.execute(
-        insert(ContractCounter)
-        .values(scheme_id=scheme.id, year=year, last=0)
-        .on_conflict_do_nothing()
-    )
-    number = s.execute(
-        sa.update(ContractCounter)
-        .where(ContractCounter.scheme_id == scheme.id, ContractCounter.year == year)
-        .values(last=ContractCounter.last + 1)
-        .returning(ContractCounter.last)
-    ).scalar_one()
-    return f"{scheme.contract_prefix}-{year}-{number:05d}"
-
-
 def suspend(
     uow: UnitOfWork,
     case_id: int,
@@ -618,10 +505,7 @@ def record_payments(
 
 __all__ = [
     "SYSTEM_ACTOR",
-    "DbFacts",
-    "FidelisError",
     "fire",
-    "next_contract_number",
     "open_case",
     "parse_params",
     "record_payments",

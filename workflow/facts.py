@@ -1,0 +1,107 @@
+"""What the guards ask about a case (`workflow.states.CaseFacts`), answered from the database.
+Each answer is one small query, made only if a guard asks for it."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cached_property
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from workflow import ledger, validation
+from workflow.errors import InvalidInput
+from workflow.models import Case, InstituteScheme, Payment
+from workflow.schemes import BREACH_REASONS, Scheme
+from workflow.states import ENGAGED_STATES
+
+
+class DbFacts:
+    """What the guards ask about a case, answered from the database on first use."""
+
+    def __init__(self, session: Session, case: Case, scheme: Scheme) -> None:
+        self._session = session
+        self._case = case
+        self._scheme = scheme
+
+    @cached_property
+    def campaign_open(self) -> bool:
+        return self._case.campaign.is_open
+
+    @cached_property
+    def learner_authorised(self) -> bool:
+        query = sa.select(InstituteScheme).where(
+            InstituteScheme.institute_id == self._case.learner.institute_id,
+            InstituteScheme.scheme_id == self._case.scheme_id,
+        )
+        return self._session.scalars(query).first() is not None
+
+    @cached_property
+    def places_left(self) -> int:
+        taken = self._session.scalar(
+            sa.select(sa.func.count(Case.id)).where(
+                Case.offer_id == self._case.offer_id,
+                Case.id != self._case.id,
+                Case.state.in_(ENGAGED_STATES),
+            )
+        )
+        return self._case.offer.places - (taken or 0)
+
+    @cached_property
+    def engaged_elsewhere(self) -> bool:
+        query = sa.select(Case.id).where(
+            Case.learner_id == self._case.learner_id,
+            Case.campaign_id == self._case.campaign_id,
+            Case.id != self._case.id,
+            Case.state.in_(ENGAGED_STATES),
+        )
+        return self._session.scalars(query).first() is not None
+
+    @cached_property
+    def has_payments(self) -> bool:
+        query = sa.select(Payment.id).where(
+            Payment.case_id == self._case.id, Payment.status != "cancelled"
+        )
+        return self._session.scalars(query).first() is not None
+
+    @property
+    def tiers(self) -> frozenset[str]:
+        return frozenset(self._scheme.tiers)
+
+    @property
+    def tier(self) -> str | None:
+        return self._case.tier
+
+    @cached_property
+    def iban_valid(self) -> bool:
+        if not self._case.learner.iban:
+            return False
+        try:
+            validation.iban(self._case.learner.iban)
+        except InvalidInput:
+            return False
+        return True
+
+    @property
+    def training_start(self) -> date | None:
+        return self._case.learner.training_start
+
+    @property
+    def training_end(self) -> date | None:
+        return self._case.learner.training_end
+
+    @property
+    def contract_date(self) -> date | None:
+        return self._case.contract_date
+
+    @cached_property
+    def commitment_end(self) -> date | None:
+        return ledger.commitment_end(self._case, self._scheme)
+
+    @property
+    def breach_reasons(self) -> frozenset[str]:
+        return frozenset(BREACH_REASONS)
+
+    @property
+    def exempting_reasons(self) -> frozenset[str]:
+        return frozenset(self._scheme.breach.exempting_reasons)
