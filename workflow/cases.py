@@ -9,18 +9,18 @@ the other gets `ConcurrentModification` and nothing of theirs is written.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow import ledger, validation
+from workflow.clock import Clock, today_paris
 from workflow.db import UnitOfWork
 from workflow.errors import ConcurrentModification, InvalidInput, NotFound
 from workflow.facts import DbFacts
@@ -45,14 +45,7 @@ from workflow.states import (
     parse_trigger,
 )
 
-PARIS = ZoneInfo("Europe/Paris")
 SYSTEM_ACTOR = "système"
-Clock = Callable[[], date]
-
-
-def today_paris() -> date:
-    """The default effective date (SPEC §3); rules never read the clock themselves."""
-    return datetime.now(PARIS).date()
 
 
 def default_actor() -> str:
@@ -511,5 +504,4 @@ __all__ = [
     "record_payments",
     "resume",
     "suspend",
-    "today_paris",
 ]

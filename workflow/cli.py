@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from workflow import cases, directory, validation
+from workflow.clock import today_paris
 from workflow.db import (
     UnitOfWork,
     check_schema,
@@ -300,7 +301,7 @@ def learner_add(
         training_start=_required_date(training_start, "training_start"),
         training_end=_required_date(training_end, "training_end"),
         iban=iban,
-        today=cases.today_paris(),
+        today=today_paris(),
     )
     _created(ident, as_json)
 
@@ -435,6 +436,13 @@ def _print_case(d: dict[str, Any]) -> None:
     if d["reimbursement"]:
         amounts = ", ".join(f"{f} {a} €" for f, a in d["reimbursement"].items())
         out.print(f"Remboursement : {amounts}" + (" (exonéré)" if d["exempted"] else ""))
+    for a in d["available"]:
+        if a["allowed"]:
+            needs = f" (à renseigner : {', '.join(a['inputs'])})" if a["inputs"] else ""
+            out.print(f"  [green]✓[/green] {a['trigger']} — {a['label']}{needs}", highlight=False)
+        else:
+            why = " ; ".join(a["refusals"])
+            out.print(f"  [red]✗[/red] {a['trigger']} — {a['label']} : {why}", highlight=False)
     table = Table("date d'effet", "action", "de", "vers", "par", "motif", title="Historique")
     for e in d["events"]:
         table.add_row(

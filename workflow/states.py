@@ -410,6 +410,12 @@ class Availability:
     inputs: frozenset[str]
 
 
+def _inputs(trigger: Trigger) -> frozenset[str]:
+    """What a form for `trigger` must ask: its parameters, and the reason where one is required."""
+    needs_reason = "reason_given" in _SPECS[trigger].guards
+    return TRIGGER_PARAMS.get(trigger, frozenset()) | ({"reason"} if needs_reason else set())
+
+
 def available_triggers(ctx: GuardContext) -> list[Availability]:
     """For each trigger defined from the case's state: can it fire now (judging only what does not
     depend on the form's input), and if not, which guards say no."""
@@ -422,7 +428,7 @@ def available_triggers(ctx: GuardContext) -> list[Availability]:
                 TRIGGER_LABELS[trigger],
                 not failures,
                 tuple(failures),
-                TRIGGER_PARAMS.get(trigger, frozenset()),
+                _inputs(trigger),
             )
         )
     return out

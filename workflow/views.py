@@ -10,10 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from workflow import ledger
+from workflow.clock import today_paris
 from workflow.errors import NotFound
+from workflow.facts import DbFacts
 from workflow.models import Campaign, Case, Employer, Learner, Offer
 from workflow.schemes import SchemeRegistry, registry
-from workflow.states import STATE_LABELS, State
+from workflow.states import STATE_LABELS, GuardContext, State, available_triggers
 
 
 def _iso(value: date | None) -> str | None:
@@ -21,8 +23,13 @@ def _iso(value: date | None) -> str | None:
 
 
 def case_detail(
-    session: Session, case_id: int, schemes: SchemeRegistry | None = None
+    session: Session,
+    case_id: int,
+    schemes: SchemeRegistry | None = None,
+    today: date | None = None,
 ) -> dict[str, Any]:
+    """Everything about one case. `available` lists the triggers defined from its state and
+    whether each can fire on `today` (default: today in Europe/Paris), with the failed guards."""
     case = session.scalars(
         sa.select(Case)
         .where(Case.id == case_id)
@@ -37,6 +44,12 @@ def case_detail(
         raise NotFound("Dossier", case_id)
     scheme = (schemes or registry())[case.scheme_id]
     learner, employer = case.learner, case.offer.employer
+    ctx = GuardContext(
+        state=case.state,
+        effective_date=max(today or today_paris(), case.last_effective_date),
+        facts=DbFacts(session, case, scheme),
+        last_effective_date=case.last_effective_date,
+    )
     return {
         "id": case.id,
         "state": case.state.value,
@@ -98,6 +111,16 @@ def case_detail(
             if case.exempted
             else None
         ),
+        "available": [
+            {
+                "trigger": a.trigger.value,
+                "label": a.label,
+                "allowed": a.allowed,
+                "refusals": [message for _, message in a.failures],
+                "inputs": sorted(a.inputs),
+            }
+            for a in available_triggers(ctx)
+        ],
         "events": [
             {
                 "seq": e.seq,

@@ -173,6 +173,25 @@ def test_signing_withdraws_the_learners_other_open_cases(world: World) -> None:
     assert signed["events"][-1]["payload"]["withdrawn_cases"] == [other]
 
 
+def test_the_case_lists_the_triggers_available_now_with_the_failed_guards(world: World) -> None:
+    w = world
+    a = cases.open_case(w.uow(), w.offers[0], w.learners[0], on=D("2026-05-30"))
+    b = cases.open_case(w.uow(), w.offers[0], w.learners[1], on=D("2026-05-30"))
+    to_selected(w, a)  # the offer's only place
+    fire(w, b, "submit", "2026-06-01")
+    fire(w, b, "interview", "2026-06-10", params={"interview_date": "2026-06-09"})
+    with w.uow() as uow:
+        available = case_detail(uow.session, b, w.schemes, today=D("2026-06-20"))["available"]
+    by_trigger = {x["trigger"]: x for x in available}
+    assert set(by_trigger) == {"select", "reject", "withdraw"}
+    assert by_trigger["select"]["allowed"] is False
+    assert by_trigger["select"]["refusals"] == ["il ne reste aucune place sur cette offre"]
+    assert by_trigger["reject"] == {
+        "trigger": "reject", "label": "Ne pas retenir", "allowed": True, "refusals": [],
+        "inputs": ["reason"],
+    }  # fmt: skip
+
+
 def test_a_refused_trigger_writes_nothing(world: World) -> None:
     w = world
     case = signed_case(w)
