@@ -196,6 +196,16 @@ class Breach(_Strict):
     recovery_days: Dated[Annotated[int, Field(ge=0)]]
 
 
+class Documents(_Strict):
+    """What the scheme's documents say of the funding body (SPEC §5)."""
+
+    place: str  # "Fait à …"
+    signatory: str  # who signs for the funding body
+    address: str
+    court: str  # the competent administrative court
+    data_protection_contact: str
+
+
 class Retention(_Strict):
     years_after_closure: int = Field(ge=1)
 
@@ -227,6 +237,7 @@ class Scheme(_Strict):
         Annotated[int, Field(ge=0)],
     ] = Field(default_factory=dict)
     retention: Retention
+    documents: Documents
 
     @model_validator(mode="after")
     def _every_tier_pays_every_funder(self) -> Scheme:
