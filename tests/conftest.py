@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.pgserver import PostgresServer, start_server
 from workflow import directory
 from workflow.db import UnitOfWork, make_engine, session_factory, upgrade
 from workflow.paths import config_dir
@@ -24,28 +25,34 @@ SCHEME = "occitanie-fidelisation-as"
 ARS = "ars-bfc-cae"
 
 
+@pytest.fixture(autouse=True)
+def documents_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test stores its documents in its own folder."""
+    folder = tmp_path / "documents"
+    monkeypatch.setenv("FIDELIS_DOCUMENTS_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def schemes() -> SchemeRegistry:
     return SchemeRegistry.load([config_dir() / "schemes", FIXTURES / "schemes"])
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from tests.pgserver import start_or_reuse
-
-    server = start_or_reuse(tmp_path_factory.mktemp("pg"))
+def pg_server() -> Iterator[PostgresServer]:
+    server = start_server()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def pg_template(pg_server: object) -> str:
+def pg_template(pg_server: PostgresServer) -> str:
     """A database migrated once; each test gets a copy (CREATE DATABASE … TEMPLATE)."""
-    url = pg_server.create_database("fidelis_template")  # type: ignore[attr-defined]
-    engine = make_engine(url)
+    engine = make_engine(pg_server.create_database(f"template_{uuid.uuid4().hex[:8]}"))
     upgrade(engine)
+    name = str(engine.url.database)
     engine.dispose()
-    return "fidelis_template"
+    return name
 
 
 @pytest.fixture(scope="session")
@@ -57,15 +64,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _pg_copy(server: object, template: str) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server.url, isolation_level="AUTOCOMMIT")  # type: ignore[attr-defined]
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    admin.dispose()
-    return str(sa.make_url(server.url).set(database=name))  # type: ignore[attr-defined]
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database: a SQLite file, then a PostgreSQL database."""
@@ -74,8 +72,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
     else:
-        server = request.getfixturevalue("pg_server")
-        yield _pg_copy(server, request.getfixturevalue("pg_template"))
+        server: PostgresServer = request.getfixturevalue("pg_server")
+        yield server.create_database(template=request.getfixturevalue("pg_template"))
 
 
 @pytest.fixture
