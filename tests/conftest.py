@@ -117,7 +117,7 @@ def world(engine: sa.Engine, schemes: SchemeRegistry) -> World:
     for i, (insee, siret) in enumerate(zip(RURAL_OCCITANIE, VALID_SIRETS, strict=True)):
         employer = directory.add_employer(
             uow(), name=f"EHPAD {i}", siret=siret, commune=insee, sector="elderly",
-            recruitment_difficulty=True,
+            recruitment_difficulty=True, email=f"direction{i}@exemple.fr",
         )  # fmt: skip
         offers.append(
             directory.list_employer(

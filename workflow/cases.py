@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflow import ledger, validation
+from workflow.archive import DocumentStore
 from workflow.clock import Clock, today_paris
+from workflow.contracts import default_store, invalidate_stale_contracts, issue_letter
 from workflow.db import UnitOfWork
 from workflow.errors import ConcurrentModification, InvalidInput, NotFound
 from workflow.facts import DbFacts
@@ -33,7 +35,6 @@ from workflow.models import (
     Reimbursement,
     Suspension,
 )
-from workflow.numbering import next_contract_number
 from workflow.schemes import Scheme, SchemeRegistry, registry
 from workflow.states import (
     PRE_CONTRACT_STATES,
@@ -98,7 +99,7 @@ def _load_case(session: Session, case_id: int) -> Case:
     return case
 
 
-def _record(
+def record_event(
     session: Session,
     case: Case,
     trigger: str,
@@ -172,7 +173,9 @@ def open_case(
         )
         s.add(case)
         s.flush()
-        _record(s, case, "open", None, State.LISTED, effective, actor or default_actor(), None, {})
+        record_event(
+            s, case, "open", None, State.LISTED, effective, actor or default_actor(), None, {}
+        )
         uow.commit()
         return case.id
 
@@ -188,6 +191,7 @@ def fire(
     params: Mapping[str, str] | None = None,
     schemes: SchemeRegistry | None = None,
     clock: Clock = today_paris,
+    store: DocumentStore | None = None,
 ) -> State:
     """Fire `trigger` on a case with an effective date; return the new state. Raises
     UnknownTrigger, TriggerRefused / GuardFailed, InvalidInput, NotFound or ConcurrentModification,
@@ -201,7 +205,9 @@ def fire(
         case = _load_case(s, case_id)
         scheme = (schemes or registry())[case.scheme_id]
         with _conflicts_reported(case_id):
-            _fire_loaded(s, case, scheme, trig, effective, who, reason, typed)
+            _fire_loaded(
+                s, case, scheme, trig, effective, who, reason, typed, store or default_store()
+            )
         _commit(uow, case_id)
         return case.state
 
@@ -215,6 +221,7 @@ def _fire_loaded(
     actor: str,
     reason: str | None,
     params: dict[str, Any],
+    store: DocumentStore,
 ) -> None:
     ctx = GuardContext(
         state=case.state,
@@ -229,8 +236,8 @@ def _fire_loaded(
     from_state = case.state
     case.state = new_state
     case.last_effective_date = on
-    payload.update(_side_effects(s, case, scheme, trig, on, actor, params))
-    _record(s, case, trig.value, from_state, new_state, on, actor, reason, payload)
+    payload.update(_side_effects(s, case, scheme, trig, on, actor, params, store))
+    record_event(s, case, trig.value, from_state, new_state, on, actor, reason, payload)
 
 
 def _side_effects(
@@ -241,6 +248,7 @@ def _side_effects(
     on: date,
     actor: str,
     params: dict[str, Any],
+    store: DocumentStore,
 ) -> dict[str, Any]:
     """What a trigger changes besides the state; returns what the event should remember."""
     match trig:
@@ -249,10 +257,9 @@ def _side_effects(
         case Trigger.SELECT:
             _claim_place(s, case.offer)
         case Trigger.SIGN:
+            # The tier is the signed contract's (the `contract_signed` guard checked they agree).
             case.tier = params.get("tier") or case.tier
             case.contract_date = on
-            if case.contract_number is None:
-                case.contract_number = next_contract_number(s, scheme, case.campaign.year)
             withdrawn = _withdraw_other_cases(s, case, on)
             return {
                 "tier": case.tier,
@@ -268,8 +275,14 @@ def _side_effects(
         case Trigger.WITHDRAW:
             if case.contract_date is not None:
                 case.allowance_ended_on = on
+            invalidate_stale_contracts(s, case, "dossier retiré")
+        case Trigger.COMPLETE:
+            letter = issue_letter(s, store, case, scheme, "completion_certificate", on, actor)
+            return {"document": letter.id}
         case Trigger.BREACH:
-            return _breach(s, case, scheme, on, actor, params)
+            effects = _breach(s, case, scheme, on, actor, params)
+            letter = issue_letter(s, store, case, scheme, "recovery_order", on, actor)
+            return {**effects, "document": letter.id}
     return {}
 
 
@@ -340,8 +353,11 @@ def _withdraw_other_cases(s: Session, signed: Case, on: date) -> list[int]:
         effective = max(on, other.last_effective_date)
         previous = other.state
         other.state = State.WITHDRAWN
+        invalidate_stale_contracts(
+            s, other, f"contrat signé avec un autre employeur (dossier {signed.id})"
+        )
         other.last_effective_date = effective
-        _record(
+        record_event(
             s,
             other,
             Trigger.WITHDRAW.value,
@@ -364,6 +380,7 @@ def suspend(
     reason: str,
     actor: str | None = None,
     schemes: SchemeRegistry | None = None,
+    store: DocumentStore | None = None,
 ) -> int:
     """Record a suspension of the commitment (SPEC §4); `end` None while it runs."""
     with uow:
@@ -403,12 +420,29 @@ def suspend(
         suspension = Suspension(case_id=case.id, start=start, end=end, reason=reason)
         s.add(suspension)
         case.last_effective_date = start
+        s.flush()
+        letter = issue_letter(
+            s,
+            store or default_store(),
+            case,
+            scheme,
+            "amendment",
+            start,
+            actor or default_actor(),
+            change="suspension",
+            details={
+                "from": start.isoformat(),
+                "to": end.isoformat() if end else "",
+                "reason": reason,
+            },
+        )
         payload = {
             "from": start.isoformat(),
             "to": end.isoformat() if end else None,
             "reason": reason,
+            "document": letter.id,
         }
-        _record(
+        record_event(
             s,
             case,
             "suspend",
@@ -439,7 +473,7 @@ def resume(uow: UnitOfWork, case_id: int, *, on: date, actor: str | None = None)
             )
         suspension.end = on - timedelta(days=1)
         case.last_effective_date = on
-        _record(
+        record_event(
             s,
             case,
             "resume",
@@ -505,3 +539,35 @@ __all__ = [
     "resume",
     "suspend",
 ]
+
+
+def attest_service(uow: UnitOfWork, case_id: int, *, on: date, actor: str | None = None) -> None:
+    """The employer's annual attestation that the learner serves (SPEC §6): an event, and the
+    date the nightly commitment checks compare with."""
+    with uow:
+        s = uow.session
+        case = _load_case(s, case_id)
+        if case.state is not State.SERVING:
+            raise InvalidInput(
+                f"Une attestation de service ne s'enregistre que pendant l'engagement "
+                f"(état actuel : {case.state})."
+            )
+        if on < case.last_effective_date:
+            raise InvalidInput(
+                f"L'attestation ({on.isoformat()}) précède le dernier événement du dossier "
+                f"({case.last_effective_date.isoformat()})."
+            )
+        case.attested_on = on
+        case.last_effective_date = on
+        record_event(
+            s,
+            case,
+            "attest_service",
+            case.state,
+            case.state,
+            on,
+            actor or default_actor(),
+            None,
+            {},
+        )
+        _commit(uow, case_id)

@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from workflow import cases, directory, validation
+from workflow import cases, contracts, directory, validation
 from workflow.clock import today_paris
 from workflow.db import (
     UnitOfWork,
@@ -47,6 +48,9 @@ learner_app = typer.Typer(help="Apprenants.", no_args_is_help=True)
 case_app = typer.Typer(
     help="Dossiers (candidatures suivies jusqu'à leur terme).", no_args_is_help=True
 )
+contract_app = typer.Typer(
+    help="Contrats et documents (Word, PDF), signatures.", no_args_is_help=True
+)
 for sub, name in (
     (db_app, "db"),
     (scheme_app, "scheme"),
@@ -56,6 +60,7 @@ for sub, name in (
     (campaign_app, "campaign"),
     (learner_app, "learner"),
     (case_app, "case"),
+    (contract_app, "contract"),
 ):
     app.add_typer(sub, name=name)
 
@@ -306,6 +311,29 @@ def learner_add(
     _created(ident, as_json)
 
 
+@learner_app.command("update")
+def learner_update(
+    ctx: typer.Context,
+    learner: int,
+    iban: Annotated[str | None, typer.Option("--iban")] = None,
+    training_start: Annotated[str | None, typer.Option("--training-start")] = None,
+    training_end: Annotated[str | None, typer.Option("--training-end")] = None,
+    email: Annotated[str | None, typer.Option("--email")] = None,
+) -> None:
+    """Modifier l'IBAN, les dates de formation ou l'e-mail d'un apprenant."""
+    messages = directory.update_learner(
+        _ctx(ctx).uow(),
+        learner,
+        iban=iban,
+        email=email,
+        training_start=_date(training_start, "--training-start"),
+        training_end=_date(training_end, "--training-end"),
+    )
+    out.print(f"Apprenant {learner} modifié.")
+    for message in messages:
+        err.print(f"[yellow]Attention :[/yellow] {message}", highlight=False)
+
+
 # -- cases -------------------------------------------------------------------------------------
 
 
@@ -489,6 +517,433 @@ def case_list(
             r["last_event"],
         )
     out.print(table)
+
+
+# -- contracts and documents ---------------------------------------------------------------
+
+
+def _print_document(info: contracts.DocumentInfo, out_path: Path | None, as_json: bool) -> None:
+    data = {
+        "id": info.id,
+        "kind": info.kind,
+        "version": info.version,
+        "number": info.number,
+        "filename": info.filename,
+        "sha256": info.sha256,
+        "path": str(out_path or info.path),
+    }
+    if not _emit(data, as_json):
+        typer.echo(str(out_path or info.path))
+
+
+@contract_app.command("generate")
+def contract_generate(
+    ctx: typer.Context,
+    case: Annotated[int | None, typer.Argument(help="Dossier (ou --campaign … --all).")] = None,
+    tier: Annotated[
+        str | None, typer.Option("--tier", help="Palier (s'il n'est pas choisi).")
+    ] = None,
+    on: Annotated[
+        str | None, typer.Option("--on", help="Date d'émission (défaut : aujourd'hui).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Copier le document ici.")] = None,
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Produire aussi le PDF (LibreOffice).")
+    ] = False,
+    campaign: Annotated[int | None, typer.Option("--campaign")] = None,
+    all_cases: Annotated[
+        bool, typer.Option("--all", help="Tous les dossiers retenus sans contrat.")
+    ] = False,
+    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Émettre le contrat d'un dossier (numéroté, stocké, jamais modifié) ou ceux d'une campagne."""
+    c = _ctx(ctx)
+    who = actor or cases.default_actor()
+    when = _date(on, "--on")
+    if campaign is not None or all_cases:
+        if case is not None or campaign is None or not all_cases:
+            raise InvalidInput("Pour une campagne : fidelis contract generate --campaign ID --all.")
+        _generate_campaign(c, campaign, when, who, pdf, as_json)
+        return
+    if case is None:
+        raise InvalidInput("Indiquez un dossier, ou --campaign ID --all.")
+    info = contracts.generate_contract(c.uow(), case, tier=tier, on=when, actor=who, pdf=pdf)
+    target = contracts.export_document(c.uow(), info.id, out) if out else None
+    _print_document(info, target, as_json)
+
+
+def _generate_campaign(
+    c: Context, campaign: int, on: date | None, actor: str, pdf: bool, as_json: bool
+) -> None:
+    from rich.progress import Progress
+
+    todo = contracts.cases_awaiting_contract(c.uow(), campaign)
+    done: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    with Progress(console=err, transient=as_json) as progress:
+        task = progress.add_task("Contrats", total=len(todo))
+        for case_id in todo:
+            try:
+                info = contracts.generate_contract(c.uow(), case_id, on=on, actor=actor, pdf=pdf)
+                done.append({"case": case_id, "number": info.number, "path": str(info.path)})
+            except FidelisError as exc:  # one bad case does not stop the batch
+                failed.append({"case": case_id, "error": str(exc)})
+            progress.advance(task)
+    if _emit({"generated": done, "failed": failed}, as_json):
+        return
+    out.print(f"{len(done)} contrat(s) émis, {len(failed)} refus.")
+    for f in failed:
+        err.print(f"  dossier {f['case']} : {f['error']}", highlight=False)
+
+
+class Party(StrEnum):
+    learner = "learner"
+    employer = "employer"
+    region = "region"
+
+
+@contract_app.command("sign")
+def contract_sign(
+    ctx: typer.Context,
+    case: int,
+    party: Annotated[Party, typer.Option("--party")],
+    on: Annotated[str, typer.Option("--on", help="Date de la signature.")],
+    name: Annotated[str, typer.Option("--name", help="Nom du signataire.")],
+    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Enregistrer la signature d'une partie sur le contrat en cours."""
+    missing = contracts.sign_contract(
+        _ctx(ctx).uow(),
+        case,
+        party=party.value,
+        on=_required_date(on, "--on"),
+        name=name,
+        actor=actor or cases.default_actor(),
+    )
+    if _emit({"case": case, "party": party.value, "missing": missing}, as_json):
+        return
+    if missing:
+        out.print(f"Signature enregistrée ; reste à signer : {', '.join(missing)}.")
+    else:
+        out.print(
+            "Signature enregistrée ; le contrat est signé par les trois parties "
+            f"(fidelis case fire {case} sign)."
+        )
+
+
+@contract_app.command("attach")
+def contract_attach(
+    ctx: typer.Context,
+    case: int,
+    file: Annotated[Path, typer.Argument(help="Scan du contrat signé (PDF, image).")],
+    on: Annotated[str | None, typer.Option("--on")] = None,
+    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Joindre le scan du contrat signé."""
+    info = contracts.attach_scan(
+        _ctx(ctx).uow(),
+        case,
+        file,
+        on=_date(on, "--on") or today_paris(),
+        actor=actor or cases.default_actor(),
+    )
+    _created(info.id, as_json)
+
+
+@contract_app.command("list")
+def contract_list(ctx: typer.Context, case: int, as_json: JsonOpt = False) -> None:
+    """Les documents d'un dossier (versions, empreintes, signatures)."""
+    with _ctx(ctx).uow() as uow:
+        rows = contracts.document_rows(uow.session, case)
+    if _emit(rows, as_json):
+        return
+    table = Table(
+        "n°", "document", "version", "fichier", "état", "émis le", "signatures", "SHA-256"
+    )
+    for r in rows:
+        signed = ", ".join(f"{g['party']} ({g['on']})" for g in r["signatures"])
+        table.add_row(
+            str(r["id"]),
+            r["label"],
+            str(r["version"]),
+            r["filename"],
+            r["status"],
+            r["issued_on"],
+            signed,
+            r["sha256"][:12],
+        )
+    out.print(table)
+
+
+@contract_app.command("export")
+def contract_export(
+    ctx: typer.Context,
+    document: int,
+    out_path: Annotated[Path, typer.Option("--out", help="Fichier ou dossier de destination.")],
+) -> None:
+    """Copier un document stocké (vérifié par son SHA-256)."""
+    typer.echo(str(contracts.export_document(_ctx(ctx).uow(), document, out_path)))
+
+
+@contract_app.command("employers")
+def contract_employers(
+    ctx: typer.Context,
+    campaign: int,
+    on: Annotated[str | None, typer.Option("--on")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Dossier où copier les fichiers.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """La liste des employeurs d'une campagne pour les instituts (Word et tableur)."""
+    c = _ctx(ctx)
+    infos = contracts.campaign_employer_list(
+        c.uow(), campaign, on=_date(on, "--on") or today_paris(), actor=cases.default_actor()
+    )
+    paths = [
+        contracts.export_document(c.uow(), i.id, out_dir) if out_dir else i.path for i in infos
+    ]
+    if not _emit(
+        [{"id": i.id, "path": str(p)} for i, p in zip(infos, paths, strict=True)], as_json
+    ):
+        for p in paths:
+            typer.echo(str(p))
+
+
+# -- the nightly run, payments, outbox ---------------------------------------------------------
+
+
+@app.command("nightly")
+def nightly(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Jour traité (défaut : aujourd'hui).")
+    ] = None,
+    no_catch_up: Annotated[bool, typer.Option("--no-catch-up", help="Ce jour seulement.")] = False,
+    no_mail: Annotated[
+        bool, typer.Option("--no-mail", help="Ne pas envoyer la boîte d'envoi.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Le traitement de nuit : transitions dues, paiements, relances, contrôles, envoi."""
+    from jobs.nightly import run_nightly
+
+    c = _ctx(ctx)
+    c.uow()  # checks the schema
+    day = _date(as_of, "--as-of") or today_paris()
+    report = run_nightly(c.engine, day, catch_up=not no_catch_up, send_mail=not no_mail)
+    if _emit({"runs": report.runs, "totals": report.totals}, as_json):
+        return
+    table = Table("jour", *STEP_LABELS.values(), title="Traitement de nuit")
+    for run in report.runs:
+        table.add_row(run["as_of"], *(str(run["counts"].get(k, "—")) for k in STEP_LABELS))
+    out.print(table)
+
+
+STEP_LABELS = {
+    "transitions": "transitions",
+    "payments": "paiements",
+    "employer_statements": "relevés employeurs",
+    "reminders": "relances",
+    "commitment_checks": "contrôles",
+    "retention": "anonymisations",
+    "outbox": "envois",
+}
+
+
+@app.command("scheduler")
+def scheduler(ctx: typer.Context) -> None:
+    """Lancer le planificateur (un seul processus par base) : traitement de nuit à 02:00."""
+    from jobs.scheduler import serve
+
+    c = _ctx(ctx)
+    c.uow()
+    serve(c.engine)
+
+
+payments_app = typer.Typer(
+    help="Paiements : virements SEPA, confirmations, corrections.", no_args_is_help=True
+)
+outbox_app = typer.Typer(help="Boîte d'envoi des courriels.", no_args_is_help=True)
+app.add_typer(payments_app, name="payments")
+app.add_typer(outbox_app, name="outbox")
+
+
+@payments_app.command("list")
+def payments_list(
+    ctx: typer.Context,
+    period: Annotated[str | None, typer.Option("--period", help="AAAA-MM")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Les paiements (d'un mois)."""
+    from workflow.payments import parse_period, payment_rows
+
+    with _ctx(ctx).uow() as uow:
+        rows = payment_rows(uow.session, parse_period(period) if period else None)
+    if _emit(rows, as_json):
+        return
+    table = Table(
+        "n°", "dossier", "contrat", "apprenant", "mois", "financeur", "montant", "échéance", "état"
+    )
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            str(r["case"]),
+            r["contract_number"] or "",
+            r["learner"],
+            r["period"],
+            r["funder"],
+            r["amount"],
+            r["due_date"],
+            r["status"],
+        )
+    out.print(table)
+
+
+@payments_app.command("export-sepa")
+def payments_export_sepa(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Option("--period", help="AAAA-MM")],
+    out_file: Annotated[Path, typer.Option("--out", help="Fichier pain.001 à écrire.")],
+    batch: Annotated[int | None, typer.Option("--batch", help="Réexporter ce lot.")] = None,
+    on: Annotated[str | None, typer.Option("--on", help="Date d'exécution demandée.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Virements SEPA (pain.001.001.03) des parts de la Région d'un mois ; un paiement n'est
+    exporté qu'une fois, et réexporter un lot redonne le même fichier."""
+    from workflow.payments import export_sepa, parse_period
+
+    export = export_sepa(
+        _ctx(ctx).uow(),
+        parse_period(period),
+        on=_date(on, "--on") or today_paris(),
+        actor=cases.default_actor(),
+        batch_id=batch,
+    )
+    out_file.write_bytes(export.xml)
+    data = {
+        "batch": export.batch_id,
+        "message_id": export.message_id,
+        "count": export.count,
+        "total": str(export.total),
+        "reused": export.reused,
+        "path": str(out_file),
+    }
+    if not _emit(data, as_json):
+        again = " (lot déjà exporté, fichier identique)" if export.reused else ""
+        out.print(f"{export.count} virement(s), {export.total} € → {out_file}{again}")
+
+
+@payments_app.command("confirm")
+def payments_confirm(
+    ctx: typer.Context,
+    employer: Annotated[int, typer.Option("--employer")],
+    period: Annotated[str, typer.Option("--period", help="AAAA-MM")],
+    on: Annotated[str | None, typer.Option("--on")] = None,
+) -> None:
+    """L'employeur confirme avoir versé ses parts du mois."""
+    from workflow.payments import confirm_employer, parse_period
+
+    count = confirm_employer(
+        _ctx(ctx).uow(),
+        employer,
+        parse_period(period),
+        on=_date(on, "--on") or today_paris(),
+        actor=cases.default_actor(),
+    )
+    out.print(f"{count} part(s) employeur confirmée(s) payée(s).")
+
+
+@payments_app.command("import-paid")
+def payments_import_paid(ctx: typer.Context, file: Path) -> None:
+    """Importer la confirmation de paiement du Trésor (CSV end_to_end_id;paid_on)."""
+    from workflow.payments import import_paid
+
+    count = import_paid(_ctx(ctx).uow(), file, actor=cases.default_actor())
+    out.print(f"{count} virement(s) confirmé(s) payé(s).")
+
+
+@payments_app.command("cancel")
+def payments_cancel(
+    ctx: typer.Context,
+    payment: int,
+    reason: Annotated[str, typer.Option("--reason")],
+    on: Annotated[str | None, typer.Option("--on")] = None,
+) -> None:
+    """Annuler un paiement (correction motivée)."""
+    from workflow.payments import cancel
+
+    cancel(
+        _ctx(ctx).uow(),
+        payment,
+        reason=reason,
+        on=_date(on, "--on") or today_paris(),
+        actor=cases.default_actor(),
+    )
+    out.print(f"Paiement {payment} annulé.")
+
+
+@outbox_app.command("send")
+def outbox_send(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Envoyer les courriels en attente (SMTP, avec nouvelles tentatives espacées)."""
+    from jobs.outbox import send_pending
+    from workflow.db import session_factory as factory_of
+
+    c = _ctx(ctx)
+    c.uow()
+    sent = send_pending(factory_of(c.engine), registry())
+    if not _emit({"sent": sent}, as_json):
+        out.print(f"{sent} courriel(s) envoyé(s).")
+
+
+@outbox_app.command("list")
+def outbox_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """La boîte d'envoi."""
+    from workflow.models import OutboxMessage
+
+    with _ctx(ctx).uow() as uow:
+        rows: list[dict[str, Any]] = [
+            {
+                "id": m.id,
+                "kind": m.kind,
+                "case": m.case_id,
+                "due_date": m.due_date.isoformat(),
+                "recipient": m.recipient,
+                "status": m.status,
+                "attempts": m.attempts,
+                "last_error": m.last_error,
+            }
+            for m in uow.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id))
+        ]
+    if _emit(rows, as_json):
+        return
+    table = Table("n°", "type", "dossier", "échéance", "destinataire", "état", "essais")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            str(r["case"] or ""),
+            r["due_date"],
+            r["recipient"] or "",
+            r["status"],
+            str(r["attempts"]),
+        )
+    out.print(table)
+
+
+@case_app.command("attest")
+def case_attest(
+    ctx: typer.Context,
+    case: int,
+    on: Annotated[str, typer.Option("--on", help="Date de l'attestation de service.")],
+    actor: Annotated[str | None, typer.Option("--actor")] = None,
+) -> None:
+    """Enregistrer l'attestation annuelle de service fournie par l'employeur."""
+    cases.attest_service(_ctx(ctx).uow(), case, on=_required_date(on, "--on"), actor=actor)
+    out.print(f"Dossier {case} : attestation de service du {on} enregistrée.")
 
 
 # -- demo --------------------------------------------------------------------------------------

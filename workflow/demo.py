@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,10 +20,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from workflow import cases, directory
+from workflow import cases, contracts, directory
 from workflow.db import UnitOfWork, make_engine, session_factory, upgrade
 from workflow.errors import FidelisError
-from workflow.models import Case, Payment, Reimbursement, Setting
+from workflow.models import Case, OutboxMessage, Payment, Reimbursement, Setting
 from workflow.states import STATE_LABELS, State
 
 SCHEME = "occitanie-fidelisation-as"
@@ -74,16 +75,29 @@ class Demo:
 
     def walk(self, case: int, steps: list[tuple[str, date, dict[str, Any]]]) -> None:
         for trigger, on, kw in steps:
-            self.fire(case, trigger, on, **kw)
+            if trigger == "contract":
+                self.contract(case, on, **kw)
+            else:
+                self.fire(case, trigger, on, **kw)
 
-    def refused(self, case: int, trigger: str, on: date, **kw: Any) -> None:
-        """Show a guard refusing, as the caseworker would see it."""
+    def contract(self, case: int, on: date, tier: str) -> None:
+        """Issue the contract and collect the three signatures on the same day."""
+        contracts.generate_contract(self.uow(), case, tier=tier, on=on, actor="demo")
+        for party, name in (
+            ("learner", "l'apprenant"),
+            ("employer", "la direction de l'établissement"),
+            ("region", "la vice-présidente de la Région"),
+        ):
+            contracts.sign_contract(self.uow(), case, party=party, on=on, name=name, actor="demo")
+
+    def refused(self, label: str, action: Callable[[], object]) -> None:
+        """Show a refusal, as the caseworker would see it."""
         try:
-            self.fire(case, trigger, on, **kw)
+            action()
         except FidelisError as exc:
-            self.refusals.append(f"dossier {case}, {trigger} : {exc}")
+            self.refusals.append(f"{label} : {exc}")
         else:  # pragma: no cover - the demo's script is wrong if this happens
-            raise AssertionError(f"{trigger} on case {case} should have been refused")
+            raise AssertionError(f"{label} should have been refused")
 
 
 def _prepare_database(url: str) -> None:
@@ -207,7 +221,11 @@ def build(url: str) -> Demo:
     def signed(
         start: date, sign_on: date, tier: str = "2x150"
     ) -> list[tuple[str, date, dict[str, Any]]]:
-        return [*to_selected(start), ("sign", sign_on, _p(params={"tier": tier}))]
+        return [
+            *to_selected(start),
+            ("contract", sign_on - timedelta(days=5), {"tier": tier}),
+            ("sign", sign_on, {}),
+        ]
 
     # 1. Campaign 2024: a learner who serves two years and completes.
     c = case(2024, 0, learner("Camille", "Roussel", 2024, 0), date(2024, 6, 3))
@@ -232,7 +250,6 @@ def build(url: str) -> Demo:
             ("start_service", date(2027, 9, 1), _p(params={"diploma_date": "2027-07-09"})),
         ],
     )
-    cases.record_payments(demo.uow(), spec_case, as_of=date(2027, 9, 1))
     demo.fire(
         spec_case,
         "breach",
@@ -250,7 +267,6 @@ def build(url: str) -> Demo:
             ("start_training", date(2026, 9, 7), {}),
         ],
     )
-    cases.record_payments(demo.uow(), c, as_of=date(2027, 1, 20))
     demo.fire(
         c,
         "breach",
@@ -264,7 +280,6 @@ def build(url: str) -> Demo:
     demo.walk(
         c, [*signed(date(2026, 6, 2), date(2026, 7, 7)), ("start_training", date(2026, 9, 7), {})]
     )
-    cases.record_payments(demo.uow(), c, as_of=date(2026, 12, 1))
     demo.fire(
         c,
         "breach",
@@ -347,24 +362,49 @@ def build(url: str) -> Demo:
             ("interview", date(2027, 6, 9), _p(params={"interview_date": "2027-06-09"})),
         ],
     )
-    demo.refused(c, "select", date(2027, 6, 12))
+    louis = c
+    demo.refused(f"dossier {c}, select", lambda: demo.fire(louis, "select", date(2027, 6, 12)))
 
-    # 10. Selected, but no IBAN yet: the signature is refused until it is given.
+    # 10. Selected, but no IBAN yet: the contract cannot be issued until it is given.
     c = case(2027, 2, learner("Sarah", "Michel", 2027, None), date(2027, 6, 2))
     demo.walk(c, to_selected(date(2027, 6, 2)))
-    demo.refused(c, "sign", date(2027, 7, 1), params={"tier": "2x150"})
+    sarah = c
+    demo.refused(
+        f"dossier {c}, contrat",
+        lambda: contracts.generate_contract(demo.uow(), sarah, tier="2x150", on=date(2027, 6, 20)),
+    )
 
     # 11. A draft: listed, application not sent yet.
     case(2027, 3, learner("Tom", "Durand", 2027, 3), date(2027, 6, 3))
 
-    # 12. Payments fallen due by the demo's day, for every contract still running.
-    with demo.uow() as uow:
-        running = uow.session.scalars(
-            sa.select(Case.id).where(Case.contract_date.is_not(None)).order_by(Case.id)
-        ).all()
-    for case_id in running:
-        cases.record_payments(demo.uow(), case_id, as_of=DEMO_TODAY)
     return demo
+
+
+NIGHTLY_FROM = date(2027, 4, 1)
+
+
+def simulate_nights(demo: Demo, console: Console, *, quiet: bool) -> dict[str, int]:
+    """A year and more of nightly runs, day by day up to DEMO_TODAY: the first one creates the
+    payments fallen due until then, the next ones what each day brings (payments on the 10th,
+    reminders, automatic transitions). Mail is queued in the outbox, not sent."""
+    from rich.progress import Progress
+
+    from jobs.nightly import run_nightly
+
+    days = (DEMO_TODAY - NIGHTLY_FROM).days + 1
+    totals: dict[str, int] = {}
+    with Progress(console=console, transient=True, disable=quiet) as progress:
+        task = progress.add_task("Traitements de nuit", total=days)
+        first = run_nightly(demo.engine, NIGHTLY_FROM, catch_up=False, send_mail=False)
+        progress.advance(task)
+        rest = run_nightly(
+            demo.engine, DEMO_TODAY, send_mail=False, on_day=lambda _: progress.advance(task)
+        )
+    for run in first.runs + rest.runs:
+        for name, count in run["counts"].items():
+            totals[name] = totals.get(name, 0) + count
+    totals["nights"] = days
+    return totals
 
 
 def summary(demo: Demo) -> dict[str, Any]:
@@ -383,8 +423,12 @@ def summary(demo: Demo) -> dict[str, Any]:
                 Reimbursement.case_id, Reimbursement.funder
             )
         ).all()
+        reminders = s.execute(
+            sa.select(OutboxMessage.kind, sa.func.count()).group_by(OutboxMessage.kind)
+        ).all()
     return {
         "as_of": DEMO_TODAY.isoformat(),
+        "outbox": {kind: n for kind, n in reminders},
         "cases": [
             {"id": r[0], "state": r[1].value, "tier": r[2], "contract_number": r[3]} for r in rows
         ],
@@ -398,7 +442,9 @@ def summary(demo: Demo) -> dict[str, Any]:
 
 def run_demo(url: str, console: Console, *, as_json: bool = False) -> dict[str, Any]:
     demo = build(url)
+    nights = simulate_nights(demo, console, quiet=as_json)
     data = summary(demo)
+    data["nightly"] = nights
     demo.engine.dispose()
     if as_json:
         console.print_json(json.dumps(data, ensure_ascii=False))
@@ -417,6 +463,16 @@ def run_demo(url: str, console: Console, *, as_json: bool = False) -> dict[str, 
     for r in data["reimbursements"]:
         refunds.add_row(str(r["case"]), r["funder"], f"{r['amount']} €")
     console.print(refunds)
+    nightly = data["nightly"]
+    console.print(
+        f"{nightly['nights']} traitements de nuit simulés : {nightly.get('transitions', 0)} "
+        f"transition(s) automatique(s), {nightly.get('payments', 0)} paiement(s) créé(s), "
+        f"{nightly.get('reminders', 0) + nightly.get('commitment_checks', 0)} relance(s)."
+    )
+    mails = Table("courriel en attente", "nombre", title="Boîte d'envoi")
+    for kind, n in sorted(data["outbox"].items()):
+        mails.add_row(kind, str(n))
+    console.print(mails)
     console.print("[bold]Refus expliqués par les gardes :[/bold]")
     for refusal in data["refusals"]:
         console.print(f"  • {refusal}", highlight=False)

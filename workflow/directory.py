@@ -179,3 +179,44 @@ def add_learner(
         s.flush()
         uow.commit()
         return learner.id
+
+
+def update_learner(
+    uow: UnitOfWork,
+    learner_id: int,
+    *,
+    iban: str | None = None,
+    training_start: date | None = None,
+    training_end: date | None = None,
+    email: str | None = None,
+) -> list[str]:
+    """Change a learner's IBAN, training dates or e-mail. A contract issued but not yet in force
+    that no longer matches is invalidated; the returned messages say so (SPEC §5)."""
+    from workflow.contracts import invalidate_stale_contracts
+    from workflow.models import Case
+    from workflow.states import PRE_CONTRACT_STATES
+
+    clean_iban = validation.iban(iban) if iban else None
+    clean_email = validation.email(email) if email else None
+    with uow:
+        s = uow.session
+        learner = s.get(Learner, learner_id)
+        if learner is None:
+            raise NotFound("Apprenant", learner_id)
+        start = training_start or learner.training_start
+        end = training_end or learner.training_end
+        validation.training_dates(start, end)
+        learner.training_start, learner.training_end = start, end
+        learner.iban = clean_iban or learner.iban
+        learner.email = clean_email or learner.email
+        s.flush()
+        messages: list[str] = []
+        open_cases = s.scalars(
+            sa.select(Case).where(
+                Case.learner_id == learner_id, Case.state.in_(PRE_CONTRACT_STATES)
+            )
+        )
+        for case in open_cases:
+            messages += invalidate_stale_contracts(s, case, "données de l'apprenant modifiées")
+        uow.commit()
+        return messages

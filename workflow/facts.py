@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from workflow import ledger, validation
+from workflow.contracts import contract_fingerprint, current_contract
 from workflow.errors import InvalidInput
-from workflow.models import Case, InstituteScheme, Payment
+from workflow.models import Case, Document, InstituteScheme, Payment
 from workflow.schemes import BREACH_REASONS, Scheme
 from workflow.states import ENGAGED_STATES
 
@@ -97,6 +98,27 @@ class DbFacts:
     @cached_property
     def commitment_end(self) -> date | None:
         return ledger.commitment_end(self._case, self._scheme)
+
+    @cached_property
+    def _contract(self) -> Document | None:
+        """The current contract, if it still matches the case (else it must be regenerated)."""
+        doc = current_contract(self._session, self._case.id)
+        if doc is None or doc.fingerprint != contract_fingerprint(self._case):
+            return None
+        return doc
+
+    @property
+    def contract_issued(self) -> bool:
+        return self._contract is not None
+
+    @property
+    def contract_tier(self) -> str | None:
+        return self._case.tier if self._contract is not None else None
+
+    @cached_property
+    def contract_signed_by(self) -> frozenset[str]:
+        doc = self._contract
+        return frozenset(sig.party for sig in doc.signatures) if doc is not None else frozenset()
 
     @property
     def breach_reasons(self) -> frozenset[str]:

@@ -199,6 +199,10 @@ class Case(Base):
     exemption_decided_by: Mapped[str | None] = mapped_column(sa.String(200))
     exemption_decided_on: Mapped[date | None]
     last_effective_date: Mapped[date]
+    # Every instalment of the (final) allowance schedule exists: the nightly run skips the case.
+    allowance_settled: Mapped[bool] = mapped_column(default=False)
+    # The last annual service attestation received from the employer (SPEC §6).
+    attested_on: Mapped[date | None]
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -276,6 +280,10 @@ class Payment(Base):
     due_date: Mapped[date] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(sa.String(12), default="due")
     status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    status_changed_on: Mapped[date | None]
+    status_changed_by: Mapped[str | None] = mapped_column(sa.String(200))
+    # The SEPA batch that exported it (Région shares): a payment is exported once.
+    batch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sepa_batches.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     case: Mapped[Case] = relationship(back_populates="payments")
 
@@ -294,6 +302,131 @@ class Reimbursement(Base):
     due_date: Mapped[date]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     case: Mapped[Case] = relationship(back_populates="reimbursements")
+
+
+class Document(Base):
+    """A generated or attached file (SPEC §5). The content lives in the document store under its
+    SHA-256 and never changes; regenerating makes a new version and keeps the old one."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "kind", "version"),
+        sa.CheckConstraint("status IN ('issued', 'superseded', 'invalidated')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("campaigns.id"))
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("documents.id"))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    version: Mapped[int]
+    number: Mapped[str | None] = mapped_column(sa.String(40))
+    filename: Mapped[str] = mapped_column(sa.String(200))
+    media_type: Mapped[str] = mapped_column(sa.String(120))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    size: Mapped[int]
+    # What the document was built from (tier, dates, IBAN…): a change makes it stale.
+    fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(12), default="issued")
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    issued_on: Mapped[date]
+    issued_by: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    signatures: Mapped[list[Signature]] = relationship(
+        order_by="Signature.id", back_populates="document", viewonly=True
+    )
+
+
+class Signature(Base):
+    """One party's signature on an issued contract."""
+
+    __tablename__ = "signatures"
+    __table_args__ = (
+        sa.UniqueConstraint("document_id", "party"),
+        sa.CheckConstraint("party IN ('learner', 'employer', 'region')", name="party"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(sa.ForeignKey("documents.id"))
+    party: Mapped[str] = mapped_column(sa.String(12))
+    signer_name: Mapped[str] = mapped_column(sa.String(200))
+    signed_on: Mapped[date]
+    recorded_by: Mapped[str] = mapped_column(sa.String(200))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    document: Mapped[Document] = relationship(back_populates="signatures")
+
+
+class SepaBatch(Base):
+    """One pain.001 file of Région shares; re-exporting it reproduces the same bytes."""
+
+    __tablename__ = "sepa_batches"
+    __table_args__ = (sa.UniqueConstraint("message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[date]
+    message_id: Mapped[str] = mapped_column(sa.String(35))
+    execution_date: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(sa.String(200))
+    count: Mapped[int]
+    total: Mapped[Decimal]
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+
+
+class OutboxMessage(Base):
+    """A reminder or notice to send (SPEC §6): one per (case, kind, due date), whatever the
+    reruns; rendered and sent over SMTP by the last nightly step, with retries."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        sa.UniqueConstraint("dedup_key"),
+        sa.CheckConstraint("status IN ('pending', 'sent', 'failed', 'cancelled')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(sa.String(200))
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    employer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("employers.id"))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    due_date: Mapped[date]
+    recipient: Mapped[str | None] = mapped_column(sa.String(254))
+    context: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    message_id: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class JobRun(Base):
+    """One nightly run: its as-of date, timing, per-step counts and outcome."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    as_of: Mapped[date] = mapped_column(index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(sa.String(12), default="running")
+    counts: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    holder: Mapped[str] = mapped_column(sa.String(200))
+
+
+class JobLease(Base):
+    """At most one nightly run at a time: the run holds this row until it ends or expires."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.String(200))
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class ContractCounter(Base):

@@ -113,6 +113,12 @@ class CaseFacts(Protocol):
     @property
     def commitment_end(self) -> date | None: ...
     @property
+    def contract_issued(self) -> bool: ...
+    @property
+    def contract_tier(self) -> str | None: ...
+    @property
+    def contract_signed_by(self) -> frozenset[str]: ...
+    @property
     def breach_reasons(self) -> frozenset[str]: ...
     @property
     def exempting_reasons(self) -> frozenset[str]: ...
@@ -144,6 +150,30 @@ def _d(value: date | None) -> str:
 
 def _tier(ctx: GuardContext) -> str | None:
     return ctx.params.get("tier") or ctx.facts.tier
+
+
+SIGNING_PARTIES = {"learner": "l'apprenant", "employer": "l'employeur", "region": "le financeur"}
+
+
+def _contract_ok(c: GuardContext) -> bool:
+    f = c.facts
+    return (
+        f.contract_issued
+        and f.contract_signed_by >= SIGNING_PARTIES.keys()
+        and (_tier(c) is None or _tier(c) == f.contract_tier)
+    )
+
+
+def _contract_message(c: GuardContext) -> str:
+    f = c.facts
+    if not f.contract_issued:
+        return "aucun contrat à jour n'est émis pour ce dossier (fidelis contract generate)"
+    missing = [
+        label for party, label in SIGNING_PARTIES.items() if party not in f.contract_signed_by
+    ]
+    if missing:
+        return "le contrat n'est pas signé par " + ", ".join(missing)
+    return f"le contrat émis porte sur le palier « {f.contract_tier} », pas « {_tier(c)} »"
 
 
 GUARDS: Mapping[str, Guard] = {
@@ -219,6 +249,7 @@ GUARDS: Mapping[str, Guard] = {
             ),
             needs_input=True,
         ),
+        Guard("contract_signed", _contract_ok, _contract_message),
         Guard(
             "valid_iban",
             lambda c: c.facts.iban_valid,
@@ -334,7 +365,10 @@ TRANSITIONS: tuple[TransitionSpec, ...] = (
         ("reason_given", "no_payment_if_contracted"),
     ),
     TransitionSpec(
-        Trigger.SIGN, (_S.SELECTED,), _S.CONTRACTED, ("tier_chosen", "valid_iban", "training_dates")
+        Trigger.SIGN,
+        (_S.SELECTED,),
+        _S.CONTRACTED,
+        ("tier_chosen", "valid_iban", "training_dates", "contract_signed"),
     ),
     TransitionSpec(
         Trigger.START_TRAINING,

@@ -23,7 +23,12 @@ class Cli:
     db: Path
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "FIDELIS_DB": str(self.db), "COLUMNS": "200"}
+        env = {
+            **os.environ,
+            "FIDELIS_DB": str(self.db),
+            "FIDELIS_DOCUMENTS_DIR": str(self.db.parent / "documents"),
+            "COLUMNS": "200",
+        }
         return subprocess.run(
             [FIDELIS, *args], capture_output=True, text=True, env=env, timeout=120, check=False
         )
@@ -106,7 +111,18 @@ def test_a_whole_case_life_through_the_cli(cli: Cli, setup: dict[str, str]) -> N
         ("submit", "--on", "2026-06-01"),
         ("interview", "--on", "2026-06-10", "--set", "interview_date=2026-06-09"),
         ("select", "--on", "2026-06-12", "--actor", "ehpad-genets"),
-        ("sign", "--on", "2026-07-06", "--set", "tier=2x150"),
+    ):
+        cli.ok("case", "fire", case, *args)
+    contract = cli.json("contract", "generate", case, "--tier", "2x150", "--on", "2026-06-20",
+                        "--out", str(cli.db.parent / "contrat.docx"))  # fmt: skip
+    assert contract["number"] == "OCC-AS-2026-00001"  # type: ignore[index]
+    assert (cli.db.parent / "contrat.docx").stat().st_size > 10_000
+    refused = cli.run("case", "fire", case, "sign", "--on", "2026-07-06")
+    assert refused.returncode == 1 and "pas signé par" in refused.stderr
+    for party, name in (("learner", "Léa Fabre"), ("employer", "M. Roux"), ("region", "Mme Élue")):
+        cli.ok("contract", "sign", case, "--party", party, "--on", "2026-07-01", "--name", name)
+    for args in (
+        ("sign", "--on", "2026-07-06"),
         ("start_training", "--on", "2026-09-07"),
         ("start_service", "--on", "2027-09-01", "--set", "diploma_date=2027-07-09"),
     ):
@@ -130,6 +146,8 @@ def test_a_whole_case_life_through_the_cli(cli: Cli, setup: dict[str, str]) -> N
     assert shown["exempted"] is False
     assert [e["trigger"] for e in shown["events"]][-2:] == ["start_service", "breach"]
     assert shown["events"][3]["actor"] == "ehpad-genets"
+    documents = cli.json("contract", "list", case)
+    assert [d["kind"] for d in documents] == ["contract", "recovery_order"]  # type: ignore[index,union-attr]
 
     listed = cli.json("case", "list", "--state", "breached")
     assert [row["id"] for row in listed] == [int(case)]  # type: ignore[union-attr]
@@ -242,3 +260,54 @@ def test_an_unmigrated_database_is_a_clear_error(tmp_path: Path) -> None:
     result = Cli(tmp_path / "empty.db").run("case", "list")
     assert result.returncode == 1
     assert "fidelis db upgrade" in result.stderr
+
+
+def test_spec_example_through_the_nightly_run_in_the_cli(cli: Cli, setup: dict[str, str]) -> None:
+    case = cli.new("case", "open", "--offer", setup["offer"], "--learner", setup["learner"],
+                   "--on", "2026-05-30")  # fmt: skip
+    cli.ok("case", "fire", case, "submit", "--on", "2026-06-01")
+    cli.ok(
+        "case",
+        "fire",
+        case,
+        "interview",
+        "--on",
+        "2026-06-10",
+        "--set",
+        "interview_date=2026-06-09",
+    )
+    cli.ok("case", "fire", case, "select", "--on", "2026-06-12")
+    cli.ok("contract", "generate", case, "--tier", "2x150", "--on", "2026-06-20")
+    for party in ("learner", "employer", "region"):
+        cli.ok("contract", "sign", case, "--party", party, "--on", "2026-07-01", "--name", "X")
+    cli.ok("case", "fire", case, "sign", "--on", "2026-07-06")
+
+    first = cli.json("nightly", "--as-of", "2027-08-15", "--no-mail")
+    assert first["totals"]["payments"] == 22  # type: ignore[index]
+    assert first["totals"]["transitions"] == 1  # type: ignore[index]
+    again = cli.json("nightly", "--as-of", "2027-08-15", "--no-mail")
+    assert again["totals"]["payments"] == 0 and again["totals"]["transitions"] == 0  # type: ignore[index]
+    payments = cli.json("payments", "list")
+    per_funder: dict[str, float] = {}
+    for p in payments:  # type: ignore[union-attr]
+        per_funder[p["funder"]] = round(per_funder.get(p["funder"], 0) + float(p["amount"]), 2)
+    assert per_funder == {"employer": 1479.68, "region": 1479.68}
+
+    cli.ok(
+        "case",
+        "fire",
+        case,
+        "start_service",
+        "--on",
+        "2027-09-01",
+        "--set",
+        "diploma_date=2027-07-09",
+    )
+    cli.ok("case", "fire", case, "breach", "--on", "2028-03-16", "--reason", "Démission",
+           "--set", "category=resignation")  # fmt: skip
+    shown = cli.json("case", "show", case)
+    assert shown["reimbursement"] == {"employer": "1078.93", "region": "1078.93"}  # type: ignore[index]
+    started = [e for e in shown["events"] if e["trigger"] == "start_training"]  # type: ignore[index]
+    assert [(e["effective_date"], e["actor"]) for e in started] == [
+        ("2026-09-07", "traitement de nuit")
+    ]

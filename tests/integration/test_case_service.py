@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import IBAN, SCHEME, World
-from workflow import cases, directory
+from workflow import cases, contracts, directory
 from workflow.errors import ConcurrentModification, FidelisError, GuardFailed, InvalidInput
 from workflow.models import Case, CaseEvent, Payment, Reimbursement, Suspension
 from workflow.states import State
@@ -32,10 +32,19 @@ def to_selected(w: World, case: int) -> None:
     fire(w, case, "select", "2026-06-12")
 
 
+def contract_signed_by_all(
+    w: World, case: int, tier: str = "2x150", issued: str = "2026-06-20", signed: str = "2026-07-01"
+) -> None:
+    contracts.generate_contract(w.uow(), case, tier=tier, on=D(issued), schemes=w.schemes)
+    for party, name in (("learner", "Apprenant"), ("employer", "Directrice"), ("region", "Élu")):
+        contracts.sign_contract(w.uow(), case, party=party, on=D(signed), name=name)
+
+
 def signed_case(w: World, learner: int = 0, offer: int = 0) -> int:
     case = cases.open_case(w.uow(), w.offers[offer], w.learners[learner], on=D("2026-05-30"))
     to_selected(w, case)
-    fire(w, case, "sign", "2026-07-06", params={"tier": "2x150"})
+    contract_signed_by_all(w, case)
+    fire(w, case, "sign", "2026-07-06")
     return case
 
 
@@ -87,6 +96,10 @@ def test_spec_example_end_to_end(world: World) -> None:
         ("submit", "listed", "applied"),
         ("interview", "applied", "interviewed"),
         ("select", "interviewed", "selected"),
+        ("contract_issued", "selected", "selected"),
+        ("contract_signed", "selected", "selected"),
+        ("contract_signed", "selected", "selected"),
+        ("contract_signed", "selected", "selected"),
         ("sign", "selected", "contracted"),
         ("start_training", "contracted", "in_training"),
         ("start_service", "in_training", "serving"),
@@ -356,7 +369,8 @@ def test_a_second_scheme_runs_on_the_same_engine(world: World) -> None:
                                     today=D("2026-06-01"))  # fmt: skip
     case = cases.open_case(uow(), offer, learner, on=D("2026-06-01"))
     to_selected(w, case)
-    fire(w, case, "sign", "2026-07-01", params={"tier": "cae"})
+    contract_signed_by_all(w, case, tier="cae")
+    fire(w, case, "sign", "2026-07-01")
     fire(w, case, "start_training", "2026-09-14")
     fire(w, case, "start_service", "2027-07-15", params={"diploma_date": "2027-07-05"})
     fire(w, case, "breach", "2027-11-20", reason="Démission", params={"category": "resignation"})

@@ -55,6 +55,9 @@ class Facts:
     training_end: date | None = date(2027, 7, 2)
     contract_date: date | None = date(2026, 7, 1)
     commitment_end: date | None = date(2029, 8, 31)
+    contract_issued: bool = True
+    contract_tier: str | None = "2x150"
+    contract_signed_by: frozenset[str] = frozenset({"learner", "employer", "region"})
     breach_reasons: frozenset[str] = frozenset({"resignation", "medical_inaptitude"})
     exempting_reasons: frozenset[str] = frozenset({"medical_inaptitude"})
 
@@ -135,6 +138,12 @@ def test_one_shared_machine_without_models() -> None:
         ("sign", "selected", {"facts": Facts(iban_valid=False)}, "valid_iban", "IBAN"),
         ("sign", "selected", {"facts": Facts(training_end=date(2026, 1, 1))}, "training_dates",
          "dates de formation"),
+        ("sign", "selected", {"facts": Facts(contract_issued=False)}, "contract_signed",
+         "fidelis contract generate"),
+        ("sign", "selected", {"facts": Facts(contract_signed_by=frozenset({"learner"}))},
+         "contract_signed", "pas signé par l'employeur, le financeur"),
+        ("sign", "selected", {"params": {"tier": "2x200"}}, "contract_signed",
+         "porte sur le palier « 2x150 », pas « 2x200 »"),
         ("start_training", "contracted", {"effective_date": date(2026, 9, 6),
                                           "last_effective_date": None},
          "not_before_training_start", "ne commence que"),
