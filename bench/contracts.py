@@ -37,7 +37,7 @@ ON = date(2026, 6, 20)
 
 def run(n: int, work: Path, url: str | None) -> dict[str, Any]:
     url = url or f"sqlite:///{work / 'contracts.db'}"
-    generate(url, max(200, n * 6))
+    generate(url, max(500, n * 25))  # 5 % of synthetic cases are `selected`
     engine = make_engine(url)
     factory = session_factory(engine)
     with factory() as s:

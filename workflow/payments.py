@@ -87,7 +87,6 @@ def _xml(s: Session, batch: SepaBatch) -> bytes:
         message_id=batch.message_id,
         created_at=batch.created_at.replace(microsecond=0),
         execution_date=batch.execution_date,
-        batch_label=f"Allocations {batch.period:%m/%Y}",
     )
     validate_pain001(xml)
     return xml

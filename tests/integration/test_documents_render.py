@@ -187,7 +187,9 @@ def test_the_contract_states_every_clause_of_spec_5(
     session: Session, scheme: Scheme, territory: Territory, tmp_path: Path
 ) -> None:
     case = make_case(session)
-    path = write(tmp_path, "contract.docx", render_docx(CONTRACT, contract(case, scheme, territory)))
+    path = write(
+        tmp_path, "contract.docx", render_docx(CONTRACT, contract(case, scheme, territory))
+    )
     text = docx_text(path)
     for expected in (
         # parties, with full identities
@@ -250,7 +252,10 @@ def test_signatures_fill_the_blocks(
     session: Session, scheme: Scheme, territory: Territory, tmp_path: Path
 ) -> None:
     case = make_case(session)
-    signatures = {"learner": ("Léa Fabre", D("2026-06-25")), "region": ("Carole D.", D("2026-07-01"))}
+    signatures = {
+        "learner": ("Léa Fabre", D("2026-06-25")),
+        "region": ("Carole D.", D("2026-07-01")),
+    }
     ctx = contract(case, scheme, territory, signatures=signatures)
     text = docx_text(write(tmp_path, "c.docx", render_docx(CONTRACT, ctx)))
     assert "Signé par Léa Fabre" in text and "le 25 juin 2026" in text
@@ -278,7 +283,9 @@ def test_control_characters_in_user_text_do_not_corrupt_the_file(
     session: Session, scheme: Scheme, territory: Territory, tmp_path: Path
 ) -> None:
     case = make_case(session, first_name="Léa\x00\x0b", last_name="Fa\x1fbre")
-    text = docx_text(write(tmp_path, "ctl.docx", render_docx(CONTRACT, contract(case, scheme, territory))))
+    text = docx_text(
+        write(tmp_path, "ctl.docx", render_docx(CONTRACT, contract(case, scheme, territory)))
+    )
     assert "Léa Fabre" in text
 
 
@@ -311,9 +318,7 @@ def test_a_missing_variable_is_named_and_never_left_blank(
         render_docx(CONTRACT, ctx)
 
 
-def test_rendering_is_reproducible(
-    session: Session, scheme: Scheme, territory: Territory
-) -> None:
+def test_rendering_is_reproducible(session: Session, scheme: Scheme, territory: Territory) -> None:
     case = make_case(session)
     first = render_docx(CONTRACT, contract(case, scheme, territory))
     second = render_docx(CONTRACT, contract(case, scheme, territory))
@@ -326,7 +331,9 @@ def test_a_contract_issued_before_signature_uses_the_issue_date(
     session: Session, scheme: Scheme, territory: Territory, tmp_path: Path
 ) -> None:
     case = make_case(session, state=State.SELECTED, contract_date=None)
-    text = docx_text(write(tmp_path, "c.docx", render_docx(CONTRACT, contract(case, scheme, territory))))
+    text = docx_text(
+        write(tmp_path, "c.docx", render_docx(CONTRACT, contract(case, scheme, territory)))
+    )
     assert "1 479,68 €" in text and "120,00 €" in text
     assert "signé au plus tard le 7 septembre 2026" in text
 
@@ -335,13 +342,17 @@ def test_the_2x200_tier_and_a_one_funder_scheme(
     session: Session, schemes: SchemeRegistry, territory: Territory, tmp_path: Path
 ) -> None:
     case = make_case(session, tier="2x200")
-    text = docx_text(write(tmp_path, "c.docx", render_docx(CONTRACT, contract(case, schemes[SCHEME], territory))))
+    text = docx_text(
+        write(tmp_path, "c.docx", render_docx(CONTRACT, contract(case, schemes[SCHEME], territory)))
+    )
     assert "deux cents euros" in text and "trente-six mois (36 mois, soit 3 ans)" in text
 
     ars = schemes["ars-bfc-cae"]
     other = make_case(session, scheme_id=ars.id, tier="cae", number="ARS-BFC-CAE-2026-00001",
                       employer_insee="21231", siret="44306184100047", first_name="Jules")  # fmt: skip
-    text = docx_text(write(tmp_path, "ars.docx", render_docx(CONTRACT, contract(other, ars, territory))))
+    text = docx_text(
+        write(tmp_path, "ars.docx", render_docx(CONTRACT, contract(other, ars, territory)))
+    )
     for expected in (
         "Agence régionale de santé Bourgogne-Franche-Comté", "ARS-BFC-CAE-2026-00001",
         "dix-huit mois (18 mois)", "600,00 € (six cents euros)", "Part ARS",
@@ -356,14 +367,21 @@ def test_the_2x200_tier_and_a_one_funder_scheme(
     assert "collectivités territoriales" not in text  # an ARS is no local authority
     doc = Docx(str(tmp_path / "ars.docx"))
     calendar = next(t for t in doc.tables if t.rows[0].cells[0].text == "Mois")
-    assert [plain(c.text) for c in calendar.rows[0].cells] == ["Mois", "Échéance", "Part ARS", "Total"]
+    assert [plain(c.text) for c in calendar.rows[0].cells] == [
+        "Mois",
+        "Échéance",
+        "Part ARS",
+        "Total",
+    ]
     # whole months: September 2026 to July 2027 in full.
     assert [plain(c.text) for c in calendar.rows[-1].cells][-1] == "6 600,00 €"
 
 
 def test_the_court_comes_from_the_scheme_else_from_the_region(scheme: Scheme) -> None:
     assert competent_court(scheme) == "Tribunal administratif de Toulouse"
-    blank = scheme.model_copy(update={"documents": scheme.documents.model_copy(update={"court": " "})})
+    blank = scheme.model_copy(
+        update={"documents": scheme.documents.model_copy(update={"court": " "})}
+    )
     assert competent_court(blank) == "Tribunal administratif de Toulouse"
     bfc = blank.model_copy(update={"region_code": "27"})
     assert competent_court(bfc) == "Tribunal administratif de Besançon"
@@ -380,7 +398,9 @@ def test_the_recovery_order_of_spec_4s_breach(
 ) -> None:
     case = make_case(session)
     breach_during_service(session, case)
-    ctx = recovery_order_context(case, scheme, territory, issued_on=D("2028-03-18"), place="Toulouse")
+    ctx = recovery_order_context(
+        case, scheme, territory, issued_on=D("2028-03-18"), place="Toulouse"
+    )
     text = docx_text(write(tmp_path, "recovery.docx", render_docx(RECOVERY, ctx)))
     for expected in (
         f"contrat n° {NUMBER}", "Léa Fabre", "Courriel : lea.fabre@exemple.fr",
@@ -414,7 +434,9 @@ def test_the_recovery_order_computes_when_no_reimbursement_is_recorded(
         session.delete(row)
     session.flush()
     session.expire(case)
-    ctx = recovery_order_context(case, scheme, territory, issued_on=D("2028-03-18"), place="Toulouse")
+    ctx = recovery_order_context(
+        case, scheme, territory, issued_on=D("2028-03-18"), place="Toulouse"
+    )
     assert [(f["label"], plain(f["amount"]), plain(f["due"])) for f in ctx["funders"]] == [
         ("employeur", "1 078,93 €", "15 avril 2028"),
         ("Région", "1 078,93 €", "15 avril 2028"),
@@ -426,9 +448,13 @@ def test_an_exempted_breach_owes_nothing(
 ) -> None:
     case = make_case(session)
     breach_during_service(session, case, exempted=True)
-    ctx = recovery_order_context(case, scheme, territory, issued_on=D("2028-03-21"), place="Toulouse")
+    ctx = recovery_order_context(
+        case, scheme, territory, issued_on=D("2028-03-21"), place="Toulouse"
+    )
     text = docx_text(write(tmp_path, "exempt.docx", render_docx(RECOVERY, ctx)))
-    assert "Par décision n° DEC-2028-017 prise par Direction des solidarités le 20 mars 2028" in text
+    assert (
+        "Par décision n° DEC-2028-017 prise par Direction des solidarités le 20 mars 2028" in text
+    )
     assert "inaptitude médicale" in text and "aucune somme n'est due" in text
     assert "1 078,93" not in text and "redevable" not in text
 
@@ -438,7 +464,9 @@ def test_a_breach_before_service_repays_everything(
 ) -> None:
     case = make_case(session, state=State.BREACHED, breach_date=D("2027-01-15"),
                      allowance_ended_on=D("2027-01-15"), breach_category="training_abandoned")  # fmt: skip
-    ctx = recovery_order_context(case, scheme, territory, issued_on=D("2027-01-20"), place="Toulouse")
+    ctx = recovery_order_context(
+        case, scheme, territory, issued_on=D("2027-01-20"), place="Toulouse"
+    )
     text = docx_text(write(tmp_path, "early.docx", render_docx(RECOVERY, ctx)))
     # September 120.00, October to December 150.00, January 14/31 × 150 = 67.74.
     assert "abandon de la formation" in text and "l'intégralité du montant perçu" in text
@@ -451,7 +479,9 @@ def test_the_completion_certificate(
 ) -> None:
     case = make_case(session, state=State.COMPLETED, service_start=D("2027-09-01"),
                      diploma_date=D("2027-07-09"), allowance_ended_on=D("2027-09-01"))  # fmt: skip
-    session.add(Suspension(case=case, start=D("2028-01-01"), end=D("2028-01-31"), reason="sick_leave"))
+    session.add(
+        Suspension(case=case, start=D("2028-01-01"), end=D("2028-01-31"), reason="sick_leave")
+    )
     session.flush()
     session.expire(case)
     ctx = completion_certificate_context(case, scheme, territory, issued_on=D("2029-10-05"),
@@ -471,7 +501,9 @@ def test_the_amendment_for_a_suspension(
 ) -> None:
     case = make_case(session, state=State.SERVING, service_start=D("2027-09-01"),
                      diploma_date=D("2027-07-09"), allowance_ended_on=D("2027-09-01"))  # fmt: skip
-    session.add(Suspension(case=case, start=D("2028-01-01"), end=D("2028-01-31"), reason="maternity"))
+    session.add(
+        Suspension(case=case, start=D("2028-01-01"), end=D("2028-01-31"), reason="maternity")
+    )
     session.flush()
     session.expire(case)
     ctx = amendment_context(
@@ -535,7 +567,10 @@ def test_the_campaign_list_for_the_institutes(
     ):  # fmt: skip
         assert expected in text, expected
     # Sorted by département: Aveyron (12) before Lozère (48).
-    assert [e["employer"] for e in ctx["employers"]] == ["SSIAD du Haut-Rouergue & Cie", "EHPAD Les Genêts"]
+    assert [e["employer"] for e in ctx["employers"]] == [
+        "SSIAD du Haut-Rouergue & Cie",
+        "EHPAD Les Genêts",
+    ]
 
     xlsx = tmp_path / "list.xlsx"
     xlsx.write_bytes(campaign_list_xlsx(ctx))

@@ -125,7 +125,7 @@ def _capitalised(text: str) -> str:
 
 
 def _in_sentence(text: str) -> str:
-    """"La Présidente de …" as the middle of a sentence says it: "la Présidente de …"."""
+    """ "La Présidente de …" as the middle of a sentence says it: "la Présidente de …"."""
     first, _, rest = text.partition(" ")
     if first in ("Le", "La", "Les", "L'") and rest:
         return f"{first.lower()} {rest}"
@@ -415,7 +415,8 @@ def _breach_context(scheme: Scheme, on: date, months: int, prorata_part_time: bo
         case SlidingScaleRule(steps=steps, after=after):
             parts = [
                 f"{percent(s.rate)} du montant perçu si la rupture intervient avant "
-                f"{s.within_months}{NBSP}mois de service" for s in steps
+                f"{s.within_months}{NBSP}mois de service"
+                for s in steps
             ]
             parts.append(f"{percent(after)} au-delà")
             text = (

@@ -83,7 +83,7 @@ def integer_in_words(n: int) -> str:
 
 
 def _unit(n: int, words: str, singular: str, plural: str) -> str:
-    """"un euro", "zéro euro", "deux euros", "un million d'euros", "deux millions d'euros"."""
+    """ "un euro", "zéro euro", "deux euros", "un million d'euros", "deux millions d'euros"."""
     if n in (0, 1):
         return f"{words} {singular}"
     if words.endswith(("million", "millions", "milliard", "milliards")):

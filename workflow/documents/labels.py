@@ -213,7 +213,7 @@ def funder_label(code: str) -> str:
 
 
 def departement_label(code: str) -> str:
-    """"Lozère (48)", or the code alone when unknown."""
+    """ "Lozère (48)", or the code alone when unknown."""
     name = DEPARTEMENT_NAMES.get(code)
     return f"{name} ({code})" if name else code
 

@@ -1,0 +1,73 @@
+"""The e-mails of SPEC §6, rendered from `templates/emails/` (Jinja2, French).
+
+Each kind has `KIND.txt.j2` (a `subject` block and a `body` block, extending `_layout.txt.j2`)
+and may have `KIND.html.j2`. Context keys: `case` {id, contract_number, state_label}, `learner`
+{full_name, email}, `employer` {name, email}, `scheme` {label, funding_body}, `due_date` (a date);
+the employer statement takes `period` (a date), `lines` [{learner, contract_number, amount}] and
+`total` (amounts already formatted, « 150,00 € »)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, UndefinedError
+
+from workflow.documents.french import date_fr, month_fr
+from workflow.errors import FidelisError
+from workflow.paths import templates_dir
+
+KINDS = (
+    "application_without_interview",
+    "selection_without_contract",
+    "contract_unsigned",
+    "training_ended_without_service",
+    "service_attestation_missing",
+    "employer_share_unconfirmed",
+    "commitment_end_approaching",
+    "employer_statement",
+    "completion",
+)
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str | None
+
+
+@cache
+def _environment(autoescape: bool) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(templates_dir() / "emails"),
+        undefined=StrictUndefined,
+        autoescape=autoescape,
+        keep_trailing_newline=True,
+    )
+    env.filters["date_fr"] = lambda d: date_fr(d) if isinstance(d, date) else str(d)
+    env.filters["month_fr"] = lambda d: month_fr(d) if isinstance(d, date) else str(d)
+    return env
+
+
+def render_email(kind: str, context: Mapping[str, Any]) -> RenderedEmail:
+    if kind not in KINDS:
+        raise FidelisError(f"Type de courriel inconnu : « {kind} » (types : {', '.join(KINDS)}).")
+    try:
+        text_template = _environment(False).get_template(f"{kind}.txt.j2")
+        subject = "".join(
+            text_template.blocks["subject"](text_template.new_context(dict(context)))
+        ).strip()
+        text = text_template.render(context).strip() + "\n"
+        try:
+            html: str | None = _environment(True).get_template(f"{kind}.html.j2").render(context)
+        except TemplateNotFound:
+            html = None
+    except UndefinedError as exc:
+        raise FidelisError(
+            f"Variable manquante pour le courriel « {kind} » : {exc.message}"
+        ) from None
+    return RenderedEmail(" ".join(subject.split()), text, html)

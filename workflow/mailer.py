@@ -1,0 +1,116 @@
+"""Sending mail over SMTP with the standard library (SPEC §6). Errors are sorted into transient
+(try again later: 4xx, connection refused, timeout) and permanent (5xx: give up)."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from workflow.errors import FidelisError
+
+MAX_ATTEMPTS = 8
+_DELAYS_MINUTES = (1, 5, 15, 60, 240)
+_CAP = timedelta(hours=6)
+
+
+class MailError(FidelisError):
+    pass
+
+
+class TransientMailError(MailError):
+    pass
+
+
+class PermanentMailError(MailError):
+    pass
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 25
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    ssl: bool = False
+    sender: str = "Fidelis <ne-pas-repondre@fidelis.local>"
+    timeout: float = 30
+
+
+@dataclass(frozen=True)
+class Message:
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def smtp_settings_from_env() -> SmtpSettings:
+    env = os.environ
+
+    def flag(name: str) -> bool:
+        return env.get(name, "").lower() in ("1", "true", "yes", "oui")
+
+    return SmtpSettings(
+        host=env.get("FIDELIS_SMTP_HOST", "localhost"),
+        port=int(env.get("FIDELIS_SMTP_PORT", "25")),
+        username=env.get("FIDELIS_SMTP_USER") or None,
+        password=env.get("FIDELIS_SMTP_PASSWORD") or None,
+        starttls=flag("FIDELIS_SMTP_STARTTLS"),
+        ssl=flag("FIDELIS_SMTP_SSL"),
+        sender=env.get("FIDELIS_SMTP_SENDER", SmtpSettings.sender),
+    )
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """1 min, 5, 15, 60, 240, then 6 h: exponential backoff with a cap."""
+    if attempt <= len(_DELAYS_MINUTES):
+        return timedelta(minutes=_DELAYS_MINUTES[max(attempt, 1) - 1])
+    return _CAP
+
+
+def build(settings: SmtpSettings, message: Message) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = settings.sender
+    mail["To"] = message.to
+    mail["Subject"] = message.subject
+    mail["Date"] = formatdate(localtime=False)
+    for name, value in message.headers.items():
+        mail[name] = value
+    if "Message-ID" not in mail:
+        mail["Message-ID"] = make_msgid(domain="fidelis.local")
+    mail.set_content(message.text, charset="utf-8")
+    if message.html is not None:
+        mail.add_alternative(message.html, subtype="html", charset="utf-8")
+    return mail
+
+
+def send(settings: SmtpSettings, message: Message) -> str:
+    """Send one message; return its Message-ID."""
+    mail = build(settings, message)
+    smtp_class = smtplib.SMTP_SSL if settings.ssl else smtplib.SMTP
+    try:
+        with smtp_class(settings.host, settings.port, timeout=settings.timeout) as smtp:
+            if settings.starttls:
+                smtp.starttls()
+            if settings.username:
+                smtp.login(settings.username, settings.password or "")
+            smtp.send_message(mail)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        error = f"destinataire refusé ({', '.join(map(str, codes))})"
+        raise (TransientMailError if all(400 <= c < 500 for c in codes) else PermanentMailError)(
+            error
+        ) from None
+    except smtplib.SMTPResponseException as exc:
+        kind = TransientMailError if 400 <= exc.smtp_code < 500 else PermanentMailError
+        raise kind(f"serveur SMTP : {exc.smtp_code} {exc.smtp_error!r}") from None
+    except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+        raise TransientMailError(f"serveur SMTP injoignable : {exc}") from None
+    return str(mail["Message-ID"])
