@@ -19,18 +19,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 from workflow.documents.french import date_fr, month_fr
 from workflow.errors import FidelisError
 from workflow.paths import templates_dir
+from workflow.schemes import REMINDER_KINDS
 
-KINDS = (
-    "application_without_interview",
-    "selection_without_contract",
-    "contract_unsigned",
-    "training_ended_without_service",
-    "service_attestation_missing",
-    "employer_share_unconfirmed",
-    "commitment_end_approaching",
-    "employer_statement",
-    "completion",
-)
+# The reminders of SPEC §6, plus the employer's monthly statement and the completion notice.
+KINDS = (*REMINDER_KINDS, "employer_statement", "completion")
 
 
 @dataclass(frozen=True)
