@@ -227,7 +227,8 @@ def build(url: str) -> Demo:
             ("sign", sign_on, {}),
         ]
 
-    # 1. Campaign 2024: a learner who serves two years and completes.
+    # 1. Campaign 2024: a learner who serves two years; the nightly run closes the case the day
+    #    after the commitment ends (2027-09-01) and issues the completion certificate.
     c = case(2024, 0, learner("Camille", "Roussel", 2024, 0), date(2024, 6, 3))
     demo.walk(
         c,
@@ -235,7 +236,6 @@ def build(url: str) -> Demo:
             *signed(date(2024, 6, 3), date(2024, 7, 1)),
             ("start_training", date(2024, 9, 2), {}),
             ("start_service", date(2025, 9, 1), _p(params={"diploma_date": "2025-07-08"})),
-            ("complete", date(2027, 9, 1), {}),
         ],
     )
 
@@ -342,13 +342,13 @@ def build(url: str) -> Demo:
         actor="demo",
     )
 
-    # 9. Campaign 2027: in training on the 2x200 tier.
+    # 9. Campaign 2027: signed on the 2x200 tier; the nightly run starts the training on its
+    #    first day (2027-09-06).
     c = case(2027, 1, learner("Lucas", "Fournier", 2027, 0), date(2027, 6, 1))
     demo.walk(
         c,
         [
             *signed(date(2027, 6, 1), date(2027, 7, 5), "2x200"),
-            ("start_training", date(2027, 9, 6), {}),
         ],
     )
     # ...and a guard refusing: the offer had one place, a second learner cannot be selected.
