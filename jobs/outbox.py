@@ -13,8 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
+
 from workflow.documents.french import date_fr, euros
 from workflow.emails import render_email
+from workflow.errors import FidelisError
 from workflow.mailer import (
     MAX_ATTEMPTS,
     Message,
@@ -25,8 +27,6 @@ from workflow.mailer import (
     send,
     smtp_settings_from_env,
 )
-
-from workflow.errors import FidelisError
 from workflow.models import Case, Employer, Offer, OutboxMessage, Payment, utcnow
 from workflow.schemes import SchemeRegistry
 from workflow.states import STATE_LABELS
