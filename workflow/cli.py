@@ -564,7 +564,7 @@ def contract_generate(
     if campaign is not None or all_cases:
         if case is not None or campaign is None or not all_cases:
             raise InvalidInput("Pour une campagne : fidelis contract generate --campaign ID --all.")
-        _generate_campaign(c, campaign, when, who, pdf, as_json)
+        _generate_campaign(c, campaign, tier, when, who, pdf, as_json)
         return
     if case is None:
         raise InvalidInput("Indiquez un dossier, ou --campaign ID --all.")
@@ -574,7 +574,13 @@ def contract_generate(
 
 
 def _generate_campaign(
-    c: Context, campaign: int, on: date | None, actor: str, pdf: bool, as_json: bool
+    c: Context,
+    campaign: int,
+    tier: str | None,
+    on: date | None,
+    actor: str,
+    pdf: bool,
+    as_json: bool,
 ) -> None:
     from rich.progress import Progress
 
@@ -585,7 +591,9 @@ def _generate_campaign(
         task = progress.add_task("Contrats", total=len(todo))
         for case_id in todo:
             try:
-                info = contracts.generate_contract(c.uow(), case_id, on=on, actor=actor, pdf=pdf)
+                info = contracts.generate_contract(
+                    c.uow(), case_id, tier=tier, on=on, actor=actor, pdf=pdf
+                )
                 done.append({"case": case_id, "number": info.number, "path": str(info.path)})
             except FidelisError as exc:  # one bad case does not stop the batch
                 failed.append({"case": case_id, "error": str(exc)})

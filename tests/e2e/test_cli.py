@@ -311,3 +311,39 @@ def test_spec_example_through_the_nightly_run_in_the_cli(cli: Cli, setup: dict[s
     assert [(e["effective_date"], e["actor"]) for e in started] == [
         ("2026-09-07", "traitement de nuit")
     ]
+
+
+def test_batch_generation_for_a_campaign_in_the_cli(cli: Cli, setup: dict[str, str]) -> None:
+    for n, learner in enumerate([setup["learner"]]):
+        case = cli.new(
+            "case", "open", "--offer", setup["offer"], "--learner", learner, "--on", "2026-05-30"
+        )
+        cli.ok("case", "fire", case, "submit", "--on", "2026-06-01")
+        cli.ok(
+            "case",
+            "fire",
+            case,
+            "interview",
+            "--on",
+            "2026-06-10",
+            "--set",
+            f"interview_date=2026-06-0{n + 1}",
+        )
+        cli.ok("case", "fire", case, "select", "--on", "2026-06-12")
+    # No tier chosen yet: the batch reports the refusal and goes on.
+    refused = cli.json("contract", "generate", "--campaign", setup["campaign"], "--all")
+    assert refused["generated"] == [] and "palier" in refused["failed"][0]["error"]  # type: ignore[index]
+    done = cli.json(
+        "contract",
+        "generate",
+        "--campaign",
+        setup["campaign"],
+        "--all",
+        "--tier",
+        "2x150",
+        "--on",
+        "2026-06-20",
+    )
+    assert [g["number"] for g in done["generated"]] == ["OCC-AS-2026-00001"]  # type: ignore[index]
+    employers = cli.json("contract", "employers", setup["campaign"], "--out", str(cli.db.parent))
+    assert [Path(e["path"]).suffix for e in employers] == [".docx", ".xlsx"]  # type: ignore[index,union-attr]
