@@ -954,6 +954,69 @@ def case_attest(
     out.print(f"Dossier {case} : attestation de service du {on} enregistrée.")
 
 
+# -- web -------------------------------------------------------------------------------------
+
+user_app = typer.Typer(help="Comptes de l'application web.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+class RoleChoice(StrEnum):
+    region = "region"
+    employer = "employer"
+    institute = "institute"
+    admin = "admin"
+
+
+@user_app.command("add")
+def user_add(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Option("--email")],
+    name: Annotated[str, typer.Option("--name")],
+    role: Annotated[RoleChoice, typer.Option("--role")],
+    password: Annotated[
+        str, typer.Option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+    ],
+    employer: Annotated[int | None, typer.Option("--employer")] = None,
+    institute: Annotated[int | None, typer.Option("--institute")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Créer un compte (mot de passe haché argon2) ; affiche son id et son jeton d'API."""
+    from workflow.accounts import add_user
+
+    ident, token = add_user(
+        _ctx(ctx).uow(),
+        email=email,
+        name=name,
+        role=role.value,
+        password=password,
+        employer_id=employer,
+        institute_id=institute,
+    )
+    if not _emit({"id": ident, "api_token": token}, as_json):
+        typer.echo(str(ident))
+        err.print(f"Jeton d'API (affiché une seule fois) : {token}", highlight=False)
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+) -> None:
+    """L'application web (FIDELIS_SECRET_KEY : clé des sessions, commune à tous les workers)."""
+    import os
+
+    import uvicorn
+
+    from workflow.web import create_app
+
+    c = _ctx(ctx)
+    c.uow()
+    uvicorn.run(
+        create_app(c.url, secret_key=os.environ.get("FIDELIS_SECRET_KEY")), host=host, port=port
+    )
+
+
 # -- demo --------------------------------------------------------------------------------------
 
 

@@ -429,6 +429,26 @@ class JobLease(Base):
     expires_at: Mapped[datetime]
 
 
+class User(Base):
+    """A person who signs in to the web application (workflow.web), with one role."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('region', 'employer', 'institute', 'admin')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[str] = mapped_column(sa.String(12))
+    password_hash: Mapped[str] = mapped_column(sa.String(200))
+    # SHA-256 of the API token (the token itself is shown once, at creation).
+    api_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    employer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("employers.id"))
+    institute_id: Mapped[int | None] = mapped_column(sa.ForeignKey("institutes.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ContractCounter(Base):
     """The last contract number issued per scheme and year: numbers are gapless (SPEC §5)."""
 

@@ -139,7 +139,12 @@ def case_detail(
 
 
 def case_rows(
-    session: Session, state: State | None = None, limit: int = 500
+    session: Session,
+    state: State | None = None,
+    limit: int = 500,
+    *,
+    before: int | None = None,
+    where: sa.ColumnElement[bool] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per case, newest first, in one query (no per-row lookups)."""
     query = (
@@ -164,6 +169,10 @@ def case_rows(
     )
     if state is not None:
         query = query.where(Case.state == state)
+    if before is not None:  # keyset pagination: the page after the row `before`
+        query = query.where(Case.id < before)
+    if where is not None:
+        query = query.where(where)
     return [
         {
             "id": r[0],

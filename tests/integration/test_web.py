@@ -1,0 +1,157 @@
+"""The web application and its JSON API through FastAPI's test client, on SQLite and
+PostgreSQL: sign-in, CSRF, roles, pages, firing triggers, refusals in French, nothing written."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from tests.conftest import World
+from tests.integration.test_case_service import D, fire
+from workflow import accounts, cases
+from workflow.models import CaseEvent, Offer
+from workflow.web import create_app
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def web(world: World, db_url: str) -> Iterator[tuple[World, TestClient, dict[str, str]]]:
+    w = world
+    with w.uow() as uow:
+        employer_of = {o.id: o.employer_id for o in uow.session.scalars(sa.select(Offer))}
+    tokens = {}
+    for role, extra in (
+        ("region", {}),
+        ("employer", {"employer_id": employer_of[w.offers[0]]}),
+        ("other_employer", {"employer_id": employer_of[w.offers[1]]}),
+    ):
+        _, tokens[role] = accounts.add_user(
+            w.uow(), email=f"{role}@exemple.fr", name=role.capitalize(),
+            role="employer" if "employer" in role else role, password=PASSWORD, **extra,
+        )  # fmt: skip
+    with TestClient(create_app(db_url, secret_key="test")) as client:
+        yield w, client, tokens
+
+
+def login(client: TestClient, who: str) -> None:
+    page = client.get("/connexion")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    done = client.post("/connexion", data={"email": f"{who}@exemple.fr", "password": PASSWORD,
+                                           "csrf": csrf[1]}, follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303, done.text
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None
+    return found[1]
+
+
+def events(w: World) -> int:
+    with w.uow() as uow:
+        return int(uow.session.scalar(sa.select(sa.func.count(CaseEvent.id))) or 0)
+
+
+def test_sign_in_and_see_the_dashboard(web: tuple[World, TestClient, dict[str, str]]) -> None:
+    _, client, _ = web
+    assert client.get("/", follow_redirects=False).headers["location"] == "/connexion"
+    bad = client.post("/connexion", data={"email": "region@exemple.fr", "password": "nope",
+                                          "csrf": csrf_of(client.get("/connexion").text)})  # fmt: skip
+    assert bad.status_code == 401 and "incorrect" in bad.text
+    login(client, "region")
+    page = client.get("/")
+    assert page.status_code == 200 and "Tableau de bord" in page.text and 'lang="fr"' in page.text
+
+
+def test_a_caseworker_fires_a_trigger_and_sees_a_guard_refusal(
+    web: tuple[World, TestClient, dict[str, str]],
+) -> None:
+    w, client, _ = web
+    case = cases.open_case(w.uow(), w.offers[0], w.learners[0], on=D("2026-05-30"))
+    login(client, "region")
+    page = client.get(f"/dossiers/{case}")
+    assert "Envoyer la candidature" in page.text
+    ok = client.post(f"/dossiers/{case}/actions/submit", data={"csrf": csrf_of(page.text),
+                                                               "on": "2026-06-01"},
+                     follow_redirects=False)  # fmt: skip
+    assert ok.status_code == 303
+    page = client.get(f"/dossiers/{case}")
+    before = events(w)
+    refused = client.post(f"/dossiers/{case}/actions/interview",
+                          data={"csrf": csrf_of(page.text), "on": "2026-06-10"})  # fmt: skip
+    assert refused.status_code == 400
+    assert "la date de l&#39;entretien (interview_date) est obligatoire" in refused.text
+    assert events(w) == before
+
+
+def test_a_form_without_csrf_token_is_refused(
+    web: tuple[World, TestClient, dict[str, str]],
+) -> None:
+    w, client, _ = web
+    case = cases.open_case(w.uow(), w.offers[0], w.learners[0], on=D("2026-05-30"))
+    login(client, "region")
+    before = events(w)
+    response = client.post(f"/dossiers/{case}/actions/submit", data={"on": "2026-06-01"})
+    assert response.status_code == 403 and "CSRF" in response.text
+    assert events(w) == before
+
+
+def test_an_employer_cannot_open_another_employers_case(
+    web: tuple[World, TestClient, dict[str, str]],
+) -> None:
+    w, client, _ = web
+    mine = cases.open_case(w.uow(), w.offers[0], w.learners[0], on=D("2026-05-30"))
+    theirs = cases.open_case(w.uow(), w.offers[1], w.learners[1], on=D("2026-05-30"))
+    login(client, "employer")
+    assert client.get(f"/dossiers/{mine}").status_code == 200
+    assert client.get(f"/dossiers/{theirs}").status_code == 403
+    listing = client.get("/dossiers").text
+    assert f'href="/dossiers/{mine}"' in listing and f'href="/dossiers/{theirs}"' not in listing
+
+
+def test_api_reads_and_fires_with_a_token(web: tuple[World, TestClient, dict[str, str]]) -> None:
+    w, client, tokens = web
+    case = cases.open_case(w.uow(), w.offers[0], w.learners[0], on=D("2026-05-30"))
+    auth = {"Authorization": f"Bearer {tokens['region']}"}
+    assert client.get("/api/v1/cases").status_code == 401
+    listed = client.get("/api/v1/cases", headers=auth).json()
+    assert [c["id"] for c in listed] == [case]
+    fired = client.post(f"/api/v1/cases/{case}/fire", headers=auth,
+                        json={"trigger": "submit", "on": "2026-06-01"})  # fmt: skip
+    assert fired.json() == {"id": case, "state": "applied"}
+    assert client.get(f"/api/v1/cases/{case}", headers=auth).json()["state"] == "applied"
+    assert "/api/v1/cases/{case_id}/fire" in client.get("/api/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize(
+    ("token", "body", "status", "words"),
+    [
+        ("region", {"trigger": "fly"}, 400, "Action inconnue"),
+        ("region", {"trigger": "submit", "on": "2026-13-45"}, 422, ""),
+        ("region", {"trigger": "interview", "on": "2026-06-10"}, 400, "interview_date"),
+        ("other_employer", {"trigger": "interview"}, 403, "pas accessible"),
+        ("employer", {"trigger": "sign"}, 403, "rôle"),
+    ],
+)
+def test_api_bad_input_is_a_clear_json_error_and_writes_nothing(
+    web: tuple[World, TestClient, dict[str, str]],
+    token: str,
+    body: dict[str, str],
+    status: int,
+    words: str,
+) -> None:
+    w, client, tokens = web
+    case = cases.open_case(w.uow(), w.offers[0], w.learners[0], on=D("2026-05-30"))
+    fire(w, case, "submit", "2026-06-01")
+    before = events(w)
+    response = client.post(f"/api/v1/cases/{case}/fire", json=body,
+                           headers={"Authorization": f"Bearer {tokens[token]}"})  # fmt: skip
+    assert response.status_code == status, response.text
+    assert words in str(response.json()["detail"])
+    assert events(w) == before

@@ -1,0 +1,234 @@
+"""`create_app(url)`: the FastAPI application. Pages in French under `/`, a JSON API under
+`/api/v1` (token authentication). Every form carries a CSRF token; every read and write is
+limited to what the signed-in role may see (workflow.accounts)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+from starlette.middleware.sessions import SessionMiddleware
+
+from workflow import accounts, cases, validation
+from workflow.accounts import Principal
+from workflow.contracts import default_store, stored_path
+from workflow.db import UnitOfWork, make_engine, session_factory
+from workflow.errors import FidelisError, NotFound
+from workflow.models import Case, Document
+from workflow.paths import templates_dir
+from workflow.states import STATE_LABELS, TRIGGER_LABELS, State
+from workflow.views import case_detail, case_rows
+from workflow.web.api import router as api_router
+
+PAGE = 50
+
+
+def create_app(url: str, *, secret_key: str | None = None) -> FastAPI:
+    engine = make_engine(url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()  # the connections close with the application
+
+    app = FastAPI(
+        title="Fidelis",
+        version="1",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.factory = session_factory(engine)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key or secrets.token_urlsafe(32),
+        same_site="strict",
+        session_cookie="fidelis_session",
+    )
+    templates = Jinja2Templates(directory=str(templates_dir() / "web"))
+    templates.env.globals.update(STATE_LABELS=STATE_LABELS, TRIGGER_LABELS=TRIGGER_LABELS)
+    app.state.templates = templates
+    app.include_router(api_router)
+    _routes(app, templates)
+    return app
+
+
+def db(request: Request) -> Iterator[Session]:
+    with request.app.state.factory() as session:
+        yield session
+
+
+def current_user(request: Request, s: Annotated[Session, Depends(db)]) -> Principal:
+    user_id = request.session.get("user_id")
+    who = accounts.by_id(s, int(user_id)) if user_id else None
+    if who is None:
+        raise HTTPException(status_code=303, headers={"Location": "/connexion"})
+    return who
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def check_csrf(request: Request, csrf: str) -> None:
+    expected = request.session.get("csrf")
+    if not expected or not secrets.compare_digest(str(expected), csrf):
+        raise HTTPException(
+            status_code=403, detail="Jeton CSRF absent ou invalide : rechargez la page."
+        )
+
+
+Who = Annotated[Principal, Depends(current_user)]
+Db = Annotated[Session, Depends(db)]
+
+
+def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
+    def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        context.setdefault("csrf", csrf_token(request))
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    @app.get("/connexion", response_class=HTMLResponse)
+    def login_page(request: Request) -> HTMLResponse:
+        return render(request, "login.html", error=None)
+
+    @app.post("/connexion", response_model=None)
+    def login(
+        request: Request,
+        s: Db,
+        email: Annotated[str, Form()],
+        password: Annotated[str, Form()],
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        check_csrf(request, csrf)
+        who = accounts.authenticate(s, email, password)
+        if who is None:
+            return render(request, "login.html", 401, error="Adresse ou mot de passe incorrect.")
+        request.session.clear()
+        request.session["user_id"] = who.id
+        return RedirectResponse("/", status_code=303)
+
+    @app.post("/deconnexion")
+    def logout(request: Request, csrf: Annotated[str, Form()] = "") -> RedirectResponse:
+        check_csrf(request, csrf)
+        request.session.clear()
+        return RedirectResponse("/connexion", status_code=303)
+
+    @app.get("/", response_class=HTMLResponse)
+    def dashboard(request: Request, who: Who, s: Db) -> HTMLResponse:
+        counts = dict(
+            s.execute(
+                sa.select(Case.state, sa.func.count())
+                .where(accounts.visible_cases(who))
+                .group_by(Case.state)
+            ).all()
+        )
+        return render(
+            request, "dashboard.html", who=who, counts=[(st, counts.get(st, 0)) for st in State]
+        )
+
+    @app.get("/dossiers", response_class=HTMLResponse)
+    def case_list(
+        request: Request, who: Who, s: Db, etat: str = "", avant: int | None = None
+    ) -> HTMLResponse:
+        state = State(etat) if etat in State._value2member_map_ else None
+        rows = case_rows(s, state, limit=PAGE + 1, before=avant, where=accounts.visible_cases(who))
+        more = len(rows) > PAGE
+        return render(
+            request,
+            "cases.html",
+            who=who,
+            rows=rows[:PAGE],
+            etat=etat,
+            next_before=rows[PAGE - 1]["id"] if more else None,
+        )
+
+    def _detail(
+        request: Request,
+        who: Principal,
+        s: Session,
+        case_id: int,
+        error: str | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
+        if not accounts.can_see(s, who, case_id):
+            raise HTTPException(
+                status_code=403 if s.get(Case, case_id) else 404,
+                detail="Ce dossier n'est pas accessible avec votre compte.",
+            )
+        detail = case_detail(s, case_id)
+        detail["available"] = [
+            a for a in detail["available"] if accounts.may_fire(who, a["trigger"])
+        ]
+        documents = s.scalars(
+            sa.select(Document).where(Document.case_id == case_id).order_by(Document.id)
+        ).all()
+        return render(
+            request,
+            "case.html",
+            status,
+            who=who,
+            case=detail,
+            documents=documents,
+            error=error,
+            today=date.today().isoformat(),
+        )
+
+    @app.get("/dossiers/{case_id}", response_class=HTMLResponse)
+    def case_page(request: Request, who: Who, s: Db, case_id: int) -> HTMLResponse:
+        return _detail(request, who, s, case_id)
+
+    @app.post("/dossiers/{case_id}/actions/{trigger}", response_model=None)
+    async def fire(request: Request, who: Who, case_id: int, trigger: str) -> Response:
+        form = await request.form()
+        check_csrf(request, str(form.get("csrf", "")))
+        factory = request.app.state.factory
+        with factory() as s:
+            if not accounts.can_see(s, who, case_id):
+                raise HTTPException(status_code=403, detail="Ce dossier n'est pas accessible.")
+        if not accounts.may_fire(who, trigger):
+            raise HTTPException(status_code=403, detail="Votre rôle ne permet pas cette action.")
+        params = {
+            k: str(v)
+            for k, v in form.items()
+            if k not in ("csrf", "on", "reason") and str(v).strip()
+        }
+        try:
+            on = str(form.get("on") or "").strip()
+            cases.fire(
+                UnitOfWork(factory),
+                case_id,
+                trigger,
+                on=validation.parse_date(on, "date d'effet") if on else None,
+                actor=who.actor,
+                reason=str(form.get("reason") or "") or None,
+                params=params,
+            )
+        except FidelisError as exc:
+            with factory() as s:
+                return _detail(request, who, s, case_id, error=str(exc), status=400)
+        return RedirectResponse(f"/dossiers/{case_id}", status_code=303)
+
+    @app.get("/documents/{document_id}")
+    def download(who: Who, s: Db, document_id: int) -> Response:
+        doc = s.get(Document, document_id)
+        if doc is None or doc.case_id is None:
+            raise HTTPException(status_code=404, detail=str(NotFound("Document", document_id)))
+        if not accounts.can_see(s, who, doc.case_id):
+            raise HTTPException(status_code=403, detail="Ce document n'est pas accessible.")
+        content = default_store().read(stored_path(doc), doc.sha256)
+        return Response(
+            content,
+            media_type=doc.media_type,
+            headers={"Content-Disposition": f'attachment; filename="{doc.filename}"'},
+        )
