@@ -29,6 +29,7 @@ from workflow.states import STATE_LABELS, State
 SCHEME = "occitanie-fidelisation-as"
 DEMO_TODAY = date(2028, 4, 15)
 DEMO_MARKER = "demo"
+DEMO_PASSWORD = "fidelis-demo-2026"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Demo:
         self.engine = make_engine(url)
         self.factory = session_factory(self.engine)
         self.refusals: list[str] = []
+        self.accounts: list[tuple[str, str]] = []
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.factory)
@@ -374,6 +376,19 @@ def build(url: str) -> Demo:
         lambda: contracts.generate_contract(demo.uow(), sarah, tier="2x150", on=date(2027, 6, 20)),
     )
 
+    # Accounts for each role, to sign in to `fidelis serve`.
+    from workflow.accounts import add_user
+
+    for email, name, role, extra in (
+        ("agent@region.exemple.fr", "Agent de la Région", "region", {}),
+        ("direction@ehpad-genets.exemple.fr", "EHPAD Les Genêts", "employer",
+         {"employer_id": employers[0]}),
+        ("ifas@mende.exemple.fr", "IFAS de Mende", "institute", {"institute_id": ifas_mende}),
+        ("admin@fidelis.exemple.fr", "Administrateur", "admin", {}),
+    ):  # fmt: skip
+        add_user(demo.uow(), email=email, name=name, role=role, password=DEMO_PASSWORD, **extra)
+        demo.accounts.append((role, email))
+
     # 11. A draft: listed, application not sent yet.
     case(2027, 3, learner("Tom", "Durand", 2027, 3), date(2027, 6, 3))
 
@@ -437,6 +452,7 @@ def summary(demo: Demo) -> dict[str, Any]:
         "payments": {f: {"count": n, "amount": str(total)} for f, total, n in paid},
         "reimbursements": [{"case": c, "funder": f, "amount": str(a)} for c, f, a in refunds],
         "refusals": demo.refusals,
+        "accounts": [{"role": r, "email": e, "password": DEMO_PASSWORD} for r, e in demo.accounts],
     }
 
 
@@ -476,6 +492,12 @@ def run_demo(url: str, console: Console, *, as_json: bool = False) -> dict[str, 
     console.print("[bold]Refus expliqués par les gardes :[/bold]")
     for refusal in data["refusals"]:
         console.print(f"  • {refusal}", highlight=False)
+    console.print(
+        f"[bold]Comptes de démonstration[/bold] (mot de passe « {DEMO_PASSWORD} ») pour "
+        "[cyan]fidelis serve[/cyan] :"
+    )
+    for account in data["accounts"]:
+        console.print(f"  • {account['role']} : {account['email']}", highlight=False)
     console.print(
         "Pour explorer : [cyan]fidelis case list[/cyan], [cyan]fidelis case show N[/cyan]"
         + ("" if url.endswith("fidelis.db") else f" (avec --db {url})")

@@ -17,18 +17,29 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
 
-from workflow import accounts, cases, validation
+from workflow import accounts, cases, contracts, validation
 from workflow.accounts import Principal
+from workflow.clock import today_paris
 from workflow.contracts import default_store, stored_path
 from workflow.db import UnitOfWork, make_engine, session_factory
 from workflow.errors import FidelisError, NotFound
 from workflow.models import Case, Document
 from workflow.paths import templates_dir
+from workflow.schemes import registry
 from workflow.states import STATE_LABELS, TRIGGER_LABELS, State
 from workflow.views import case_detail, case_rows
 from workflow.web.api import router as api_router
 
 PAGE = 50
+FIELD_LABELS = {
+    "reason": "Motif",
+    "interview_date": "Date de l'entretien",
+    "tier": "Palier",
+    "diploma_date": "Date d'obtention du diplôme",
+    "part_time": "Quotité de temps partiel (ex. 0,8)",
+    "category": "Motif de rupture (code : resignation, dismissal, medical_inaptitude…)",
+    "exemption": "Référence de la décision d'exonération (le cas échéant)",
+}
 
 
 def create_app(url: str, *, secret_key: str | None = None) -> FastAPI:
@@ -54,7 +65,9 @@ def create_app(url: str, *, secret_key: str | None = None) -> FastAPI:
         session_cookie="fidelis_session",
     )
     templates = Jinja2Templates(directory=str(templates_dir() / "web"))
-    templates.env.globals.update(STATE_LABELS=STATE_LABELS, TRIGGER_LABELS=TRIGGER_LABELS)
+    templates.env.globals.update(
+        STATE_LABELS=STATE_LABELS, TRIGGER_LABELS=TRIGGER_LABELS, FIELD_LABELS=FIELD_LABELS
+    )
     app.state.templates = templates
     app.include_router(api_router)
     _routes(app, templates)
@@ -181,7 +194,8 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
             case=detail,
             documents=documents,
             error=error,
-            today=date.today().isoformat(),
+            today=today_paris().isoformat(),
+            tiers=list(registry()[detail["scheme"]].tiers),
         )
 
     @app.get("/dossiers/{case_id}", response_class=HTMLResponse)
@@ -218,6 +232,50 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
             with factory() as s:
                 return _detail(request, who, s, case_id, error=str(exc), status=400)
         return RedirectResponse(f"/dossiers/{case_id}", status_code=303)
+
+    async def _contract_action(
+        request: Request, who: Principal, case_id: int, action: Any
+    ) -> Response:
+        form = await request.form()
+        check_csrf(request, str(form.get("csrf", "")))
+        if who.role not in ("region", "admin"):
+            raise HTTPException(
+                status_code=403, detail="Seul le service instructeur gère les contrats."
+            )
+        factory = request.app.state.factory
+        try:
+            on = str(form.get("on") or "").strip()
+            action(
+                UnitOfWork(factory),
+                form,
+                validation.parse_date(on, "date") if on else today_paris(),
+            )
+        except FidelisError as exc:
+            with factory() as s:
+                return _detail(request, who, s, case_id, error=str(exc), status=400)
+        return RedirectResponse(f"/dossiers/{case_id}", status_code=303)
+
+    @app.post("/dossiers/{case_id}/contrat", response_model=None)
+    async def issue_contract(request: Request, who: Who, case_id: int) -> Response:
+        def action(uow: UnitOfWork, form: Any, on: date) -> None:
+            tier = str(form.get("tier") or "").strip() or None
+            contracts.generate_contract(uow, case_id, tier=tier, on=on, actor=who.actor)
+
+        return await _contract_action(request, who, case_id, action)
+
+    @app.post("/dossiers/{case_id}/signatures", response_model=None)
+    async def sign_contract(request: Request, who: Who, case_id: int) -> Response:
+        def action(uow: UnitOfWork, form: Any, on: date) -> None:
+            contracts.sign_contract(
+                uow,
+                case_id,
+                party=str(form.get("party") or ""),
+                on=on,
+                name=str(form.get("name") or ""),
+                actor=who.actor,
+            )
+
+        return await _contract_action(request, who, case_id, action)
 
     @app.get("/documents/{document_id}")
     def download(who: Who, s: Db, document_id: int) -> Response:

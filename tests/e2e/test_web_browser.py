@@ -1,0 +1,167 @@
+"""The web application in a real browser: Debian's Chromium driven by Playwright, against
+`fidelis serve` running on the demo database. Screenshots of the main pages go to
+`var/screenshots/`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+FIDELIS = str(Path(sys.executable).parent / "fidelis")
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+PASSWORD = "fidelis-demo-2026"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    work = tmp_path_factory.mktemp("web")
+    env = {**os.environ, "FIDELIS_DB": str(work / "demo.db"),
+           "FIDELIS_DOCUMENTS_DIR": str(work / "documents"), "FIDELIS_SECRET_KEY": "browser-test"}  # fmt: skip
+    demo = subprocess.run([FIDELIS, "demo", "--json"], env=env, capture_output=True, text=True,
+                          timeout=300, check=True)  # fmt: skip
+    accounts = {a["role"]: a["email"] for a in json.loads(demo.stdout)["accounts"]}
+    port = _free_port()
+    log = (work / "serve.log").open("w")
+    proc = subprocess.Popen([FIDELIS, "serve", "--port", str(port)], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                "fidelis serve did not start"
+            )
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}", accounts
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), (
+        "Chromium is installed by scripts/test (apt-get install chromium)"
+    )
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )  # fmt: skip
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(accept_downloads=True, locale="fr-FR")
+    yield context.new_page()
+    context.close()
+
+
+def login(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/connexion")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def act(page: Page, trigger: str, on: str, **fields: str) -> None:
+    form = f"form[action$='/actions/{trigger}']"
+    page.fill(f"{form} input[name=on]", on)
+    for name, value in fields.items():
+        page.fill(f"{form} input[name={name}]", value)
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_load_state()
+
+
+def test_a_caseworker_takes_a_case_from_listed_to_contracted_by_clicking(
+    server: tuple[str, dict[str, str]], page: Page
+) -> None:
+    base, accounts = server
+    login(page, base, accounts["region"])
+    shot(page, "tableau-de-bord")
+    page.goto(f"{base}/dossiers?etat=listed")
+    shot(page, "dossiers")
+    page.click("table a[href^='/dossiers/']")
+    case_url = page.url
+    act(page, "submit", "2027-06-10")
+    act(page, "interview", "2027-06-20")  # no interview date: the guard says why
+    assert "la date de l'entretien (interview_date) est obligatoire" in page.inner_text(
+        "[role=alert]"
+    )
+    shot(page, "refus")
+    page.goto(case_url)
+    act(page, "interview", "2027-06-20", interview_date="2027-06-18")
+    act(page, "select", "2027-06-22")
+    page.select_option("#contract-tier", "2x150")
+    page.fill("#contract-on", "2027-06-25")
+    page.click("form[action$='/contrat'] button")
+    page.wait_for_load_state()
+    for party, name in (
+        ("learner", "Tom Durand"),
+        ("employer", "La direction"),
+        ("region", "La Région"),
+    ):
+        page.select_option("#sign-party", party)
+        page.fill("#sign-name", name)
+        page.fill("#sign-on", "2027-06-28")
+        page.click("form[action$='/signatures'] button")
+        page.wait_for_load_state()
+    act(page, "sign", "2027-07-01")
+    assert "Contrat signé" in page.inner_text("h1")
+    shot(page, "dossier")
+    with page.expect_download() as download:
+        page.click("a[href^='/documents/']")
+    assert download.value.suggested_filename.startswith("OCC-AS-2027-")
+    assert Path(download.value.path()).stat().st_size > 10_000
+
+
+def test_an_employer_cannot_open_another_employers_case(
+    server: tuple[str, dict[str, str]], page: Page
+) -> None:
+    base, accounts = server
+    login(page, base, accounts["employer"])
+    own = page.locator("table a[href^='/dossiers/']")
+    page.goto(f"{base}/dossiers")
+    assert own.count() >= 1
+    visible = {a.get_attribute("href") for a in own.all()}
+    foreign = next(f"/dossiers/{n}" for n in range(1, 30) if f"/dossiers/{n}" not in visible)
+    response = page.goto(f"{base}{foreign}")
+    assert response is not None and response.status == 403
+
+
+def test_a_form_without_csrf_token_is_refused(
+    server: tuple[str, dict[str, str]], page: Page
+) -> None:
+    base, accounts = server
+    login(page, base, accounts["region"])
+    response = page.request.post(f"{base}/dossiers/1/actions/withdraw", form={"reason": "x"})
+    assert response.status == 403
+    assert "CSRF" in response.text()
