@@ -155,3 +155,45 @@ def test_api_bad_input_is_a_clear_json_error_and_writes_nothing(
     assert response.status_code == status, response.text
     assert words in str(response.json()["detail"])
     assert events(w) == before
+
+
+def test_staff_pages_and_what_employers_may_not_open(
+    web: tuple[World, TestClient, dict[str, str]],
+) -> None:
+    _, client, _ = web
+    login(client, "region")
+    for path, words in (("/paiements", "Paiements"), ("/courriels", "Boîte d'envoi"),
+                        ("/traitements", "Traitements de nuit"), ("/schema", "Retenir l&#39;apprenant")):  # fmt: skip
+        page = client.get(path)
+        assert page.status_code == 200 and words in page.text, path
+    client.cookies.clear()
+    login(client, "employer")
+    assert client.get("/paiements").status_code == 403
+    assert client.get("/schema").status_code == 200
+
+
+def test_the_sepa_file_is_downloaded_from_the_payments_page(
+    web: tuple[World, TestClient, dict[str, str]],
+) -> None:
+    from jobs.nightly import run_nightly
+    from tests.integration.test_case_service import signed_case
+    from workflow.sepa import validate_pain001
+
+    w, client, tokens = web
+    signed_case(w)
+    run_nightly(w.engine, D("2026-10-10"), schemes=w.schemes, send_mail=False)
+    login(client, "region")
+    page = client.get("/paiements?mois=2026-09")
+    assert "120.00 €" in page.text
+    xml = client.post("/paiements/sepa", data={"csrf": csrf_of(page.text), "mois": "2026-09"})
+    assert xml.status_code == 200 and xml.headers["content-type"].startswith("application/xml")
+    validate_pain001(xml.content)
+    region = {"Authorization": f"Bearer {tokens['region']}"}
+    listed = client.get("/api/v1/payments?period=2026-09", headers=region).json()
+    assert {(p["funder"], p["status"]) for p in listed} == {
+        ("region", "exported"),
+        ("employer", "notified"),
+    }
+    assert client.get("/api/v1/payments?period=2026-13", headers=region).status_code == 400
+    employer = {"Authorization": f"Bearer {tokens['employer']}"}
+    assert client.get("/api/v1/payments", headers=employer).status_code == 403

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from workflow import accounts, cases
+from workflow import accounts, cases, payments
 from workflow.accounts import Principal
 from workflow.db import UnitOfWork
 from workflow.errors import ConcurrentModification, FidelisError, NotFound
@@ -79,6 +79,18 @@ def get_case(who: Who, s: Db, case_id: int) -> dict[str, Any]:
     """Un dossier : état, échéancier, paiements, historique, actions possibles."""
     _visible(s, who, case_id)
     return case_detail(s, case_id)
+
+
+@router.get("/payments", tags=["paiements"])
+def list_payments(who: Who, s: Db, period: str | None = None) -> list[dict[str, Any]]:
+    """Les paiements (d'un mois AAAA-MM) ; réservé au service instructeur."""
+    if who.role not in ("region", "admin"):
+        raise HTTPException(status_code=403, detail="Réservé au service instructeur.")
+    try:
+        month = payments.parse_period(period) if period else None
+    except FidelisError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    return payments.payment_rows(s, month)
 
 
 @router.post("/cases/{case_id}/fire")

@@ -17,16 +17,16 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
 
-from workflow import accounts, cases, contracts, validation
+from workflow import accounts, cases, contracts, payments, validation
 from workflow.accounts import Principal
 from workflow.clock import today_paris
 from workflow.contracts import default_store, stored_path
 from workflow.db import UnitOfWork, make_engine, session_factory
 from workflow.errors import FidelisError, NotFound
-from workflow.models import Case, Document
+from workflow.models import Case, Document, JobRun, OutboxMessage
 from workflow.paths import templates_dir
 from workflow.schemes import registry
-from workflow.states import STATE_LABELS, TRIGGER_LABELS, State
+from workflow.states import GUARDS, STATE_LABELS, TRANSITIONS, TRIGGER_LABELS, State
 from workflow.views import case_detail, case_rows
 from workflow.web.api import router as api_router
 
@@ -276,6 +276,67 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
             )
 
         return await _contract_action(request, who, case_id, action)
+
+    def _staff(who: Principal) -> None:
+        if who.role not in ("region", "admin"):
+            raise HTTPException(status_code=403, detail="Page réservée au service instructeur.")
+
+    @app.get("/paiements", response_class=HTMLResponse)
+    def payments_page(request: Request, who: Who, s: Db, mois: str = "") -> HTMLResponse:
+        _staff(who)
+        period = payments.parse_period(mois) if mois else None
+        rows = payments.payment_rows(s, period)
+        return render(request, "payments.html", who=who, rows=rows, mois=mois)
+
+    @app.post("/paiements/sepa", response_model=None)
+    async def sepa(request: Request, who: Who) -> Response:
+        _staff(who)
+        form = await request.form()
+        check_csrf(request, str(form.get("csrf", "")))
+        try:
+            period = payments.parse_period(str(form.get("mois") or ""))
+            export = payments.export_sepa(
+                UnitOfWork(request.app.state.factory), period, on=today_paris(), actor=who.actor
+            )
+        except FidelisError as exc:
+            with request.app.state.factory() as s:
+                return render(
+                    request,
+                    "payments.html",
+                    400,
+                    who=who,
+                    error=str(exc),
+                    rows=payments.payment_rows(s),
+                    mois=str(form.get("mois") or ""),
+                )
+        return Response(
+            export.xml,
+            media_type="application/xml",
+            headers={"Content-Disposition": f'attachment; filename="{export.message_id}.xml"'},
+        )
+
+    @app.get("/courriels", response_class=HTMLResponse)
+    def outbox_page(request: Request, who: Who, s: Db) -> HTMLResponse:
+        _staff(who)
+        messages = s.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(500))
+        return render(request, "outbox.html", who=who, messages=list(messages))
+
+    @app.get("/traitements", response_class=HTMLResponse)
+    def runs_page(request: Request, who: Who, s: Db) -> HTMLResponse:
+        _staff(who)
+        runs = s.scalars(sa.select(JobRun).order_by(JobRun.id.desc()).limit(200))
+        return render(request, "runs.html", who=who, runs=list(runs))
+
+    @app.get("/schema", response_class=HTMLResponse)
+    def diagram(request: Request, who: Who) -> HTMLResponse:
+        return render(
+            request,
+            "diagram.html",
+            who=who,
+            transitions=TRANSITIONS,
+            guards=GUARDS,
+            states=list(State),
+        )
 
     @app.get("/documents/{document_id}")
     def download(who: Who, s: Db, document_id: int) -> Response:
