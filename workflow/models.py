@@ -171,7 +171,11 @@ class Case(Base):
     """One learner's application to one offer, followed to its end (SPEC §3)."""
 
     __tablename__ = "cases"
-    __table_args__ = (sa.UniqueConstraint("offer_id", "learner_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("offer_id", "learner_id"),
+        # The case list sorted by latest event, paginated by keyset.
+        sa.Index("ix_cases_last_event", "last_effective_date", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     offer_id: Mapped[int] = mapped_column(sa.ForeignKey("offers.id"), index=True)

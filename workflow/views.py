@@ -3,6 +3,7 @@ JSON-ready values, the shape SPEC §7 fixes for `case show --json`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -138,6 +139,48 @@ def case_detail(
     }
 
 
+@dataclass(frozen=True)
+class CaseFilter:
+    """What the case list may be narrowed to (CLI, pages, API and exports share it)."""
+
+    state: State | None = None
+    scheme: str | None = None
+    campaign: int | None = None  # the campaign's year
+    employer: int | None = None
+    institute: int | None = None
+    departement: str | None = None  # the employer's
+    search: str | None = None  # learner's name or contract number
+
+    def conditions(self) -> list[sa.ColumnElement[bool]]:
+        out: list[sa.ColumnElement[bool]] = []
+        if self.state is not None:
+            out.append(Case.state == self.state)
+        if self.scheme:
+            out.append(Case.scheme_id == self.scheme)
+        if self.campaign is not None:
+            out.append(Campaign.year == self.campaign)
+        if self.employer is not None:
+            out.append(Offer.employer_id == self.employer)
+        if self.institute is not None:
+            out.append(Learner.institute_id == self.institute)
+        if self.departement:
+            dep = self.departement.strip().upper()
+            out.append(sa.func.substr(Employer.commune_insee, 1, len(dep)) == dep)
+        if self.search and self.search.strip():
+            text = f"%{self.search.strip().lower()}%"
+            out.append(
+                sa.or_(
+                    sa.func.lower(Learner.last_name).like(text),
+                    sa.func.lower(Learner.first_name).like(text),
+                    sa.func.lower(Case.contract_number).like(text),
+                )
+            )
+        return out
+
+
+SORTS = ("recent", "last_event")
+
+
 def case_rows(
     session: Session,
     state: State | None = None,
@@ -145,8 +188,13 @@ def case_rows(
     *,
     before: int | None = None,
     where: sa.ColumnElement[bool] | None = None,
+    filters: CaseFilter | None = None,
+    sort: str = "recent",
+    after_event: tuple[date, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per case, newest first, in one query (no per-row lookups)."""
+    """One row per case in one query (no per-row lookups), with keyset pagination: newest case
+    first (`before` = the last id shown), or latest event first (`after_event` = the last
+    (date, id) shown) — both served by an index, whatever the number of cases."""
     query = (
         sa.select(
             Case.id,
@@ -164,15 +212,24 @@ def case_rows(
         .join(Learner, Learner.id == Case.learner_id)
         .join(Offer, Offer.id == Case.offer_id)
         .join(Employer, Employer.id == Offer.employer_id)
-        .order_by(Case.id.desc())
         .limit(limit)
     )
+    if sort == "last_event":
+        query = query.order_by(Case.last_effective_date.desc(), Case.id.desc())
+        if after_event is not None:
+            query = query.where(
+                sa.tuple_(Case.last_effective_date, Case.id) < sa.tuple_(*after_event)
+            )
+    else:
+        query = query.order_by(Case.id.desc())
+        if before is not None:
+            query = query.where(Case.id < before)
     if state is not None:
         query = query.where(Case.state == state)
-    if before is not None:  # keyset pagination: the page after the row `before`
-        query = query.where(Case.id < before)
     if where is not None:
         query = query.where(where)
+    if filters is not None:
+        query = query.where(*filters.conditions())
     return [
         {
             "id": r[0],

@@ -197,3 +197,39 @@ def test_the_sepa_file_is_downloaded_from_the_payments_page(
     assert client.get("/api/v1/payments?period=2026-13", headers=region).status_code == 400
     employer = {"Authorization": f"Bearer {tokens['employer']}"}
     assert client.get("/api/v1/payments", headers=employer).status_code == 403
+
+
+def test_the_case_list_filters_searches_sorts_pages_and_exports(
+    web: tuple[World, TestClient, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workflow.web import app as web_app
+
+    w, client, _ = web
+    ids = [
+        cases.open_case(w.uow(), w.offers[i], w.learners[i], on=D(f"2026-05-2{i}"))
+        for i in range(3)
+    ]
+    fire(w, ids[1], "submit", "2026-06-01")
+    login(client, "region")
+    text = client.get("/dossiers?etat=applied").text
+    assert f'href="/dossiers/{ids[1]}"' in text and f'href="/dossiers/{ids[0]}"' not in text
+    text = client.get("/dossiers?q=apprenant2").text
+    assert f'href="/dossiers/{ids[2]}"' in text and f'href="/dossiers/{ids[1]}"' not in text
+    text = client.get("/dossiers?departement=12").text  # Millau's employer
+    assert f'href="/dossiers/{ids[1]}"' in text and f'href="/dossiers/{ids[0]}"' not in text
+    monkeypatch.setattr(web_app, "PAGE", 2)
+    first = client.get("/dossiers?tri=last_event")
+    assert first.text.index(f'/dossiers/{ids[1]}"') < first.text.index(f'/dossiers/{ids[2]}"')
+    assert "Page suivante" in first.text
+    partial = client.get("/dossiers?tri=last_event&apres=2026-05-22:" + str(ids[2]),
+                         headers={"HX-Request": "true"})  # fmt: skip
+    assert "<html" not in partial.text and f'href="/dossiers/{ids[0]}"' in partial.text
+    csv_text = client.get("/dossiers.csv?etat=applied").content.decode("utf-8-sig")
+    assert (
+        csv_text.splitlines()[0].startswith("N° de dossier;État")
+        and len(csv_text.splitlines()) == 2
+    )
+    xlsx = client.get("/dossiers.xlsx")
+    assert xlsx.content[:2] == b"PK"
+    assert client.get("/static/htmx-2.0.11.min.js").status_code == 200

@@ -4,15 +4,20 @@ limited to what the signed-in role may see (workflow.accounts)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
@@ -20,17 +25,29 @@ from starlette.middleware.sessions import SessionMiddleware
 from workflow import accounts, cases, contracts, payments, validation
 from workflow.accounts import Principal
 from workflow.clock import today_paris
-from workflow.contracts import default_store, stored_path
+from workflow.contracts import XLSX, default_store, stored_path
 from workflow.db import UnitOfWork, make_engine, session_factory
 from workflow.errors import FidelisError, NotFound
 from workflow.models import Case, Document, JobRun, OutboxMessage
 from workflow.paths import templates_dir
 from workflow.schemes import registry
 from workflow.states import GUARDS, STATE_LABELS, TRANSITIONS, TRIGGER_LABELS, State
-from workflow.views import case_detail, case_rows
+from workflow.views import CaseFilter, case_detail, case_rows
 from workflow.web.api import router as api_router
 
 PAGE = 50
+EXPORT_LIMIT = 200_000
+EXPORT_COLUMNS = (
+    ("id", "N° de dossier"),
+    ("state", "État"),
+    ("scheme", "Dispositif"),
+    ("campaign", "Campagne"),
+    ("learner", "Apprenant"),
+    ("employer", "Employeur"),
+    ("tier", "Palier"),
+    ("contract_number", "N° de contrat"),
+    ("last_event", "Dernier événement"),
+)
 FIELD_LABELS = {
     "reason": "Motif",
     "interview_date": "Date de l'entretien",
@@ -70,6 +87,7 @@ def create_app(url: str, *, secret_key: str | None = None) -> FastAPI:
     )
     app.state.templates = templates
     app.include_router(api_router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _routes(app, templates)
     return app
 
@@ -150,20 +168,98 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
             request, "dashboard.html", who=who, counts=[(st, counts.get(st, 0)) for st in State]
         )
 
+    def _filters(request: Request) -> CaseFilter:
+        q = request.query_params
+
+        def number(name: str) -> int | None:
+            value = q.get(name, "").strip()
+            return int(value) if value.isdigit() else None
+
+        state = q.get("etat", "")
+        return CaseFilter(
+            state=State(state) if state in State._value2member_map_ else None,
+            scheme=q.get("dispositif") or None,
+            campaign=number("campagne"),
+            employer=number("employeur"),
+            institute=number("institut"),
+            departement=q.get("departement") or None,
+            search=q.get("q") or None,
+        )
+
     @app.get("/dossiers", response_class=HTMLResponse)
-    def case_list(
-        request: Request, who: Who, s: Db, etat: str = "", avant: int | None = None
-    ) -> HTMLResponse:
-        state = State(etat) if etat in State._value2member_map_ else None
-        rows = case_rows(s, state, limit=PAGE + 1, before=avant, where=accounts.visible_cases(who))
+    def case_list(request: Request, who: Who, s: Db) -> HTMLResponse:
+        filters = _filters(request)
+        q = request.query_params
+        sort = "last_event" if q.get("tri") == "last_event" else "recent"
+        cursor = q.get("apres", "")
+        before = int(cursor) if sort == "recent" and cursor.isdigit() else None
+        after_event = None
+        if sort == "last_event" and ":" in cursor:
+            day, _, ident = cursor.partition(":")
+            after_event = (date.fromisoformat(day), int(ident))
+        rows = case_rows(
+            s,
+            limit=PAGE + 1,
+            before=before,
+            after_event=after_event,
+            sort=sort,
+            where=accounts.visible_cases(who),
+            filters=filters,
+        )
         more = len(rows) > PAGE
+        last = rows[PAGE - 1] if more else None
+        next_cursor = (
+            (f"{last['last_event']}:{last['id']}" if sort == "last_event" else str(last["id"]))
+            if last
+            else None
+        )
+        params = {k: v for k, v in q.items() if k != "apres"}
+        template = "_case_table.html" if request.headers.get("HX-Request") else "cases.html"
         return render(
             request,
-            "cases.html",
+            template,
             who=who,
             rows=rows[:PAGE],
-            etat=etat,
-            next_before=rows[PAGE - 1]["id"] if more else None,
+            f=filters,
+            sort=sort,
+            next_query=urlencode({**params, "apres": next_cursor}) if next_cursor else None,
+            export_query=urlencode(params),
+        )
+
+    @app.get("/dossiers.csv")
+    def export_csv(request: Request, who: Who, s: Db) -> Response:
+        rows = case_rows(
+            s, limit=EXPORT_LIMIT, where=accounts.visible_cases(who), filters=_filters(request)
+        )
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=";")
+        writer.writerow([label for _, label in EXPORT_COLUMNS])
+        for r in rows:
+            writer.writerow([r[key] or "" for key, _ in EXPORT_COLUMNS])
+        return Response(
+            "\ufeff" + out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="dossiers.csv"'},
+        )
+
+    @app.get("/dossiers.xlsx")
+    def export_xlsx(request: Request, who: Who, s: Db) -> Response:
+        from openpyxl import Workbook
+
+        rows = case_rows(
+            s, limit=EXPORT_LIMIT, where=accounts.visible_cases(who), filters=_filters(request)
+        )
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("Dossiers")
+        sheet.append([label for _, label in EXPORT_COLUMNS])
+        for r in rows:
+            sheet.append([r[key] for key, _ in EXPORT_COLUMNS])
+        buffer = io.BytesIO()
+        book.save(buffer)
+        return Response(
+            buffer.getvalue(),
+            media_type=XLSX,
+            headers={"Content-Disposition": 'attachment; filename="dossiers.xlsx"'},
         )
 
     def _detail(
