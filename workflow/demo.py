@@ -381,11 +381,15 @@ def build(url: str) -> Demo:
 
     for email, name, role, extra in (
         ("agent@region.exemple.fr", "Agent de la Région", "region", {}),
-        ("direction@ehpad-genets.exemple.fr", "EHPAD Les Genêts", "employer",
-         {"employer_id": employers[0]}),
+        (
+            "direction@ehpad-genets.exemple.fr",
+            "EHPAD Les Genêts",
+            "employer",
+            {"employer_id": employers[0]},
+        ),
         ("ifas@mende.exemple.fr", "IFAS de Mende", "institute", {"institute_id": ifas_mende}),
         ("admin@fidelis.exemple.fr", "Administrateur", "admin", {}),
-    ):  # fmt: skip
+    ):
         add_user(demo.uow(), email=email, name=name, role=role, password=DEMO_PASSWORD, **extra)
         demo.accounts.append((role, email))
 

@@ -233,3 +233,24 @@ def test_the_case_list_filters_searches_sorts_pages_and_exports(
     xlsx = client.get("/dossiers.xlsx")
     assert xlsx.content[:2] == b"PK"
     assert client.get("/static/htmx-2.0.11.min.js").status_code == 200
+
+
+def test_directory_pages(web: tuple[World, TestClient, dict[str, str]]) -> None:
+    w, client, _ = web
+    cases.open_case(w.uow(), w.offers[0], w.learners[0], on=D("2026-05-30"))
+    login(client, "region")
+    employers = client.get("/employeurs").text
+    assert "Mende (48095)" in employers and "CC Coeur de Lozère (CC)" in employers
+    assert "IFAS de Mende" in client.get("/instituts").text
+    assert "Apprenant0 Test" in client.get("/apprenants?q=test").text
+    campaigns = client.get("/campagnes")
+    assert "2026" in campaigns.text
+    listed = client.post(f"/campagnes/{w.campaign}/liste", data={"csrf": csrf_of(campaigns.text)},
+                         follow_redirects=False)  # fmt: skip
+    assert listed.status_code == 303
+    download = client.get(listed.headers["location"])
+    assert download.status_code == 200 and download.content[:2] == b"PK"
+    client.cookies.clear()
+    login(client, "employer")
+    for path in ("/employeurs", "/instituts", "/apprenants", "/campagnes"):
+        assert client.get(path).status_code == 403, path

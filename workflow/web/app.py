@@ -27,11 +27,23 @@ from workflow.accounts import Principal
 from workflow.clock import today_paris
 from workflow.contracts import XLSX, default_store, stored_path
 from workflow.db import UnitOfWork, make_engine, session_factory
+from workflow.eligibility import commune_is_rural
 from workflow.errors import FidelisError, NotFound
-from workflow.models import Case, Document, JobRun, OutboxMessage
+from workflow.models import (
+    Campaign,
+    Case,
+    Document,
+    Employer,
+    Institute,
+    JobRun,
+    Learner,
+    Offer,
+    OutboxMessage,
+)
 from workflow.paths import templates_dir
 from workflow.schemes import registry
 from workflow.states import GUARDS, STATE_LABELS, TRANSITIONS, TRIGGER_LABELS, State
+from workflow.territory import default_territory
 from workflow.views import CaseFilter, case_detail, case_rows
 from workflow.web.api import router as api_router
 
@@ -423,6 +435,69 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
         runs = s.scalars(sa.select(JobRun).order_by(JobRun.id.desc()).limit(200))
         return render(request, "runs.html", who=who, runs=list(runs))
 
+    @app.get("/employeurs", response_class=HTMLResponse)
+    def employers_page(request: Request, who: Who, s: Db) -> HTMLResponse:
+        _staff(who)
+        territory = default_territory()
+        rows = []
+        for e in s.scalars(sa.select(Employer).order_by(Employer.name)):
+            commune = territory.get(e.commune_insee)
+            rows.append(
+                {
+                    "employer": e,
+                    "commune": commune,
+                    "rural": commune_is_rural(commune) if commune else None,
+                }
+            )
+        return render(request, "employers.html", who=who, rows=rows)
+
+    @app.get("/instituts", response_class=HTMLResponse)
+    def institutes_page(request: Request, who: Who, s: Db) -> HTMLResponse:
+        _staff(who)
+        learners = dict(
+            s.execute(
+                sa.select(Learner.institute_id, sa.func.count()).group_by(Learner.institute_id)
+            ).all()
+        )
+        institutes = s.scalars(sa.select(Institute).order_by(Institute.name)).all()
+        return render(request, "institutes.html", who=who, institutes=institutes, learners=learners)
+
+    @app.get("/apprenants", response_class=HTMLResponse)
+    def learners_page(request: Request, who: Who, s: Db, q: str = "") -> HTMLResponse:
+        query = sa.select(Learner).order_by(Learner.last_name, Learner.first_name).limit(500)
+        if who.role == "institute":
+            query = query.where(Learner.institute_id == who.institute_id)
+        elif who.role == "employer":
+            raise HTTPException(
+                status_code=403, detail="Page réservée aux instituts et à la Région."
+            )
+        if q.strip():
+            query = query.where(sa.func.lower(Learner.last_name).like(f"%{q.strip().lower()}%"))
+        return render(request, "learners.html", who=who, learners=s.scalars(query).all(), q=q)
+
+    @app.get("/campagnes", response_class=HTMLResponse)
+    def campaigns_page(request: Request, who: Who, s: Db) -> HTMLResponse:
+        _staff(who)
+        offers = s.execute(
+            sa.select(
+                Campaign, sa.func.count(Offer.id), sa.func.coalesce(sa.func.sum(Offer.places), 0)
+            )
+            .outerjoin(Offer, Offer.campaign_id == Campaign.id)
+            .group_by(Campaign.id)
+            .order_by(Campaign.year.desc())
+        ).all()
+        return render(request, "campaigns.html", who=who, campaigns=offers)
+
+    @app.post("/campagnes/{campaign_id}/liste", response_model=None)
+    async def campaign_list(request: Request, who: Who, campaign_id: int) -> Response:
+        _staff(who)
+        form = await request.form()
+        check_csrf(request, str(form.get("csrf", "")))
+        infos = contracts.campaign_employer_list(
+            UnitOfWork(request.app.state.factory), campaign_id, on=today_paris(), actor=who.actor
+        )
+        return RedirectResponse(f"/documents/{infos[0].id}", status_code=303)
+
     @app.get("/schema", response_class=HTMLResponse)
     def diagram(request: Request, who: Who) -> HTMLResponse:
         return render(
@@ -437,9 +512,11 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
     @app.get("/documents/{document_id}")
     def download(who: Who, s: Db, document_id: int) -> Response:
         doc = s.get(Document, document_id)
-        if doc is None or doc.case_id is None:
+        if doc is None:
             raise HTTPException(status_code=404, detail=str(NotFound("Document", document_id)))
-        if not accounts.can_see(s, who, doc.case_id):
+        if doc.case_id is None:
+            _staff(who)
+        elif not accounts.can_see(s, who, doc.case_id):
             raise HTTPException(status_code=403, detail="Ce document n'est pas accessible.")
         content = default_store().read(stored_path(doc), doc.sha256)
         return Response(
