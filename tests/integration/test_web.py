@@ -254,3 +254,18 @@ def test_directory_pages(web: tuple[World, TestClient, dict[str, str]]) -> None:
     login(client, "employer")
     for path in ("/employeurs", "/instituts", "/apprenants", "/campagnes"):
         assert client.get(path).status_code == 403, path
+
+
+def test_the_dashboard_shows_money_per_funder_and_a_chart(
+    web: tuple[World, TestClient, dict[str, str]],
+) -> None:
+    from jobs.nightly import run_nightly
+    from tests.integration.test_case_service import signed_case
+
+    w, client, _ = web
+    signed_case(w)
+    run_nightly(w.engine, D("2026-10-10"), schemes=w.schemes, send_mail=False)
+    login(client, "region")
+    page = client.get("/").text
+    assert "<svg" in page and "Nombre de dossiers par état" in page
+    assert "<td>region</td><td>120.00 €</td><td>120.00 €</td><td>0.00 €</td>" in page

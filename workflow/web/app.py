@@ -10,6 +10,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -39,6 +40,8 @@ from workflow.models import (
     Learner,
     Offer,
     OutboxMessage,
+    Payment,
+    Reimbursement,
 )
 from workflow.paths import templates_dir
 from workflow.schemes import registry
@@ -48,6 +51,7 @@ from workflow.views import CaseFilter, case_detail, case_rows
 from workflow.web.api import router as api_router
 
 PAGE = 50
+ZERO = Decimal("0.00")
 EXPORT_LIMIT = 200_000
 EXPORT_COLUMNS = (
     ("id", "N° de dossier"),
@@ -169,15 +173,47 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
 
     @app.get("/", response_class=HTMLResponse)
     def dashboard(request: Request, who: Who, s: Db) -> HTMLResponse:
+        visible = accounts.visible_cases(who)
         counts = dict(
             s.execute(
-                sa.select(Case.state, sa.func.count())
-                .where(accounts.visible_cases(who))
-                .group_by(Case.state)
+                sa.select(Case.state, sa.func.count()).where(visible).group_by(Case.state)
             ).all()
         )
+        states = [(st, counts.get(st, 0)) for st in State]
+        money = s.execute(
+            sa.select(Payment.funder, Payment.status, sa.func.sum(Payment.amount))
+            .join(Case, Case.id == Payment.case_id)
+            .where(visible, Payment.status != "cancelled")
+            .group_by(Payment.funder, Payment.status)
+        ).all()
+        recover = dict(
+            s.execute(
+                sa.select(Reimbursement.funder, sa.func.sum(Reimbursement.amount))
+                .join(Case, Case.id == Reimbursement.case_id)
+                .where(visible)
+                .group_by(Reimbursement.funder)
+            ).all()
+        )
+        funders: dict[str, dict[str, Decimal]] = {}
+        for funder, status, total in money:
+            row = funders.setdefault(funder, {"committed": ZERO, "due": ZERO, "paid": ZERO})
+            row["committed"] += total
+            row["paid" if status == "paid" else "due"] += total
+        for funder, total in recover.items():
+            funders.setdefault(funder, {"committed": ZERO, "due": ZERO, "paid": ZERO})[
+                "recover"
+            ] = total
+        reminders = s.scalar(
+            sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.status == "pending")
+        )
         return render(
-            request, "dashboard.html", who=who, counts=[(st, counts.get(st, 0)) for st in State]
+            request,
+            "dashboard.html",
+            who=who,
+            counts=states,
+            funders=funders,
+            widest=max([n for _, n in states] + [1]),
+            reminders=reminders or 0,
         )
 
     def _filters(request: Request) -> CaseFilter:
