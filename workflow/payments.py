@@ -250,7 +250,11 @@ def cancel(uow: UnitOfWork, payment_id: int, *, reason: str, on: date, actor: st
         uow.commit()
 
 
-def payment_rows(s: Session, period: date | None = None) -> list[dict[str, Any]]:
+def payment_rows(
+    s: Session, period: date | None = None, *, employer_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Payments with their case and learner, in one query; `employer_id` keeps that employer's
+    own shares."""
     query = (
         sa.select(Payment, Case.contract_number, Learner.first_name, Learner.last_name)
         .join(Case, Case.id == Payment.case_id)
@@ -259,6 +263,10 @@ def payment_rows(s: Session, period: date | None = None) -> list[dict[str, Any]]
     )
     if period is not None:
         query = query.where(Payment.period == period)
+    if employer_id is not None:
+        query = query.join(Offer, Offer.id == Case.offer_id).where(
+            Offer.employer_id == employer_id, Payment.funder == "employer"
+        )
     return [
         {
             "id": p.id,

@@ -269,3 +269,35 @@ def test_the_dashboard_shows_money_per_funder_and_a_chart(
     page = client.get("/").text
     assert "<svg" in page and "Nombre de dossiers par état" in page
     assert "<td>region</td><td>120.00 €</td><td>120.00 €</td><td>0.00 €</td>" in page
+
+
+def test_an_employer_confirms_its_shares_and_attests_service(
+    web: tuple[World, TestClient, dict[str, str]],
+) -> None:
+    from jobs.nightly import run_nightly
+    from tests.integration.test_case_service import signed_case
+
+    w, client, _ = web
+    case = signed_case(w)
+    run_nightly(w.engine, D("2026-10-10"), schemes=w.schemes, send_mail=False)
+    login(client, "employer")
+    page = client.get("/mes-paiements")
+    assert "120.00 €" in page.text and "notified" in page.text
+    bad = client.post(
+        "/mes-paiements/confirmer", data={"csrf": csrf_of(page.text), "mois": "2025-01"}
+    )
+    assert bad.status_code == 400 and "Aucune part" in bad.text
+    ok = client.post("/mes-paiements/confirmer", data={"csrf": csrf_of(page.text), "mois": "2026-09"},
+                     follow_redirects=False)  # fmt: skip
+    assert ok.status_code == 303 and "paid" in client.get("/mes-paiements").text
+    fire(w, case, "start_service", "2027-09-01", params={"diploma_date": "2027-07-09"})
+    page = client.get(f"/dossiers/{case}")
+    done = client.post(f"/dossiers/{case}/attestation", data={"csrf": csrf_of(page.text),
+                                                             "on": "2028-09-05"},
+                       follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303
+    with w.uow() as uow:
+        assert (
+            uow.session.scalars(sa.select(CaseEvent.trigger).order_by(CaseEvent.id.desc())).first()
+            == "attest_service"
+        )

@@ -471,6 +471,56 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
         runs = s.scalars(sa.select(JobRun).order_by(JobRun.id.desc()).limit(200))
         return render(request, "runs.html", who=who, runs=list(runs))
 
+    @app.post("/dossiers/{case_id}/attestation", response_model=None)
+    async def attest(request: Request, who: Who, case_id: int) -> Response:
+        form = await request.form()
+        check_csrf(request, str(form.get("csrf", "")))
+        factory = request.app.state.factory
+        with factory() as s:
+            if who.role not in ("employer", "region", "admin") or not accounts.can_see(
+                s, who, case_id
+            ):
+                raise HTTPException(status_code=403, detail="Ce dossier n'est pas accessible.")
+        try:
+            on = str(form.get("on") or "").strip()
+            cases.attest_service(
+                UnitOfWork(factory),
+                case_id,
+                actor=who.actor,
+                on=validation.parse_date(on, "date") if on else today_paris(),
+            )
+        except FidelisError as exc:
+            with factory() as s:
+                return _detail(request, who, s, case_id, error=str(exc), status=400)
+        return RedirectResponse(f"/dossiers/{case_id}", status_code=303)
+
+    @app.get("/mes-paiements", response_class=HTMLResponse)
+    def employer_payments(request: Request, who: Who, s: Db) -> HTMLResponse:
+        if who.role != "employer":
+            raise HTTPException(status_code=403, detail="Page réservée aux employeurs.")
+        rows = payments.payment_rows(s, employer_id=who.employer_id)
+        return render(request, "employer_payments.html", who=who, rows=rows, error=None)
+
+    @app.post("/mes-paiements/confirmer", response_model=None)
+    async def confirm(request: Request, who: Who) -> Response:
+        if who.role != "employer" or who.employer_id is None:
+            raise HTTPException(status_code=403, detail="Page réservée aux employeurs.")
+        form = await request.form()
+        check_csrf(request, str(form.get("csrf", "")))
+        factory = request.app.state.factory
+        try:
+            period = payments.parse_period(str(form.get("mois") or ""))
+            payments.confirm_employer(
+                UnitOfWork(factory), who.employer_id, period, on=today_paris(), actor=who.actor
+            )
+        except FidelisError as exc:
+            with factory() as s:
+                rows = payments.payment_rows(s, employer_id=who.employer_id)
+                return render(
+                    request, "employer_payments.html", 400, who=who, rows=rows, error=str(exc)
+                )
+        return RedirectResponse("/mes-paiements", status_code=303)
+
     @app.get("/employeurs", response_class=HTMLResponse)
     def employers_page(request: Request, who: Who, s: Db) -> HTMLResponse:
         _staff(who)
