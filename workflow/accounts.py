@@ -136,7 +136,8 @@ ROLE_TRIGGERS = {
     "region": None,  # everything
     "admin": None,
     "employer": {"interview", "select", "reject"},
-    "institute": {"submit", "withdraw"},
+    # Institutes relay applications and report training events and the diploma.
+    "institute": {"submit", "withdraw", "start_training", "start_service"},
 }
 
 

@@ -301,3 +301,24 @@ def test_an_employer_confirms_its_shares_and_attests_service(
             uow.session.scalars(sa.select(CaseEvent.trigger).order_by(CaseEvent.id.desc())).first()
             == "attest_service"
         )
+
+
+def test_a_suspension_is_recorded_from_the_case_page(
+    web: tuple[World, TestClient, dict[str, str]],
+) -> None:
+    from tests.integration.test_case_service import signed_case
+
+    w, client, _ = web
+    case = signed_case(w)
+    fire(w, case, "start_training", "2026-09-07")
+    fire(w, case, "start_service", "2027-09-01", params={"diploma_date": "2027-07-09"})
+    login(client, "region")
+    page = client.get(f"/dossiers/{case}")
+    bad = client.post(f"/dossiers/{case}/suspension", data={"csrf": csrf_of(page.text),
+                      "from": "2028-01-01", "reason": "holidays"})  # fmt: skip
+    assert bad.status_code == 400 and "non accepté" in bad.text
+    ok = client.post(f"/dossiers/{case}/suspension", data={"csrf": csrf_of(page.text),
+                     "from": "2028-01-01", "to": "2028-03-31", "reason": "maternity"},
+                     follow_redirects=False)  # fmt: skip
+    assert ok.status_code == 303
+    assert "du 2028-01-01 au 2028-03-31 — maternity" in client.get(f"/dossiers/{case}").text

@@ -330,6 +330,11 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
         documents = s.scalars(
             sa.select(Document).where(Document.case_id == case_id).order_by(Document.id)
         ).all()
+        reminders = s.scalars(
+            sa.select(OutboxMessage)
+            .where(OutboxMessage.case_id == case_id)
+            .order_by(OutboxMessage.id)
+        ).all()
         return render(
             request,
             "case.html",
@@ -337,6 +342,8 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
             who=who,
             case=detail,
             documents=documents,
+            reminders=reminders,
+            suspension_reasons=registry()[detail["scheme"]].commitment.suspension_reasons,
             error=error,
             today=today_paris().isoformat(),
             tiers=list(registry()[detail["scheme"]].tiers),
@@ -488,6 +495,28 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
                 case_id,
                 actor=who.actor,
                 on=validation.parse_date(on, "date") if on else today_paris(),
+            )
+        except FidelisError as exc:
+            with factory() as s:
+                return _detail(request, who, s, case_id, error=str(exc), status=400)
+        return RedirectResponse(f"/dossiers/{case_id}", status_code=303)
+
+    @app.post("/dossiers/{case_id}/suspension", response_model=None)
+    async def suspend(request: Request, who: Who, case_id: int) -> Response:
+        _staff(who)
+        form = await request.form()
+        check_csrf(request, str(form.get("csrf", "")))
+        factory = request.app.state.factory
+        try:
+            start = validation.parse_date(str(form.get("from") or ""), "début")
+            end_text = str(form.get("to") or "").strip()
+            cases.suspend(
+                UnitOfWork(factory),
+                case_id,
+                start=start,
+                reason=str(form.get("reason") or ""),
+                end=validation.parse_date(end_text, "fin") if end_text else None,
+                actor=who.actor,
             )
         except FidelisError as exc:
             with factory() as s:
