@@ -615,9 +615,14 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
 
     @app.get("/schema", response_class=HTMLResponse)
     def diagram(request: Request, who: Who) -> HTMLResponse:
+        from markupsafe import Markup
+
+        from workflow.web.diagram import state_diagram_svg
+
         return render(
             request,
             "diagram.html",
+            svg=Markup(state_diagram_svg()),  # built from our own escaped strings
             who=who,
             transitions=TRANSITIONS,
             guards=GUARDS,
