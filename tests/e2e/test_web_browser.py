@@ -137,6 +137,12 @@ def test_a_caseworker_takes_a_case_from_listed_to_contracted_by_clicking(
     act(page, "sign", "2027-07-01")
     assert "Contrat signé" in page.inner_text("h1")
     shot(page, "dossier")
+    for path, name in (("/paiements", "paiements"), ("/schema", "schema-des-etats"),
+                       ("/employeurs", "employeurs"), ("/campagnes", "campagnes"),
+                       ("/courriels", "courriels"), ("/traitements", "traitements-de-nuit")):  # fmt: skip
+        page.goto(f"{base}{path}")
+        shot(page, name)
+    page.goto(case_url)
     with page.expect_download() as download:
         page.click("a[href^='/documents/']")
     assert download.value.suggested_filename.startswith("OCC-AS-2027-")

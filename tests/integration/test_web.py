@@ -133,7 +133,12 @@ def test_api_reads_and_fires_with_a_token(web: tuple[World, TestClient, dict[str
     ("token", "body", "status", "words"),
     [
         ("region", {"trigger": "fly"}, 400, "Action inconnue"),
-        ("region", {"trigger": "submit", "on": "2026-13-45"}, 422, ""),
+        (
+            "region",
+            {"trigger": "submit", "on": "2026-13-45"},
+            422,
+            "on : valeur invalide « 2026-13-45 »",
+        ),
         ("region", {"trigger": "interview", "on": "2026-06-10"}, 400, "interview_date"),
         ("other_employer", {"trigger": "interview"}, 403, "pas accessible"),
         ("employer", {"trigger": "sign"}, 403, "rôle"),

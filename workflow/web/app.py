@@ -17,7 +17,8 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
@@ -103,6 +104,17 @@ def create_app(url: str, *, secret_key: str | None = None) -> FastAPI:
     )
     app.state.templates = templates
     app.include_router(api_router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """Bad input answers in French, naming each field (a date that does not exist…)."""
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc'] if p != 'body')} : valeur invalide "
+            f"« {err.get('input')} »"
+            for err in exc.errors()
+        ]
+        return JSONResponse({"detail": "Requête invalide — " + " ; ".join(problems)}, 422)
+
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _routes(app, templates)
     return app
