@@ -1,0 +1,26 @@
+"""The `fidelis` command line (SPEC §7): parse, call one service, print. Errors go to stderr with
+exit code 1 (2 for usage errors); commands that create something print the new id alone.
+
+One module per group of commands: registry (reference data), casework (cases), documents
+(contracts), jobs (nightly run, payments, outbox), web (accounts, serve), demo."""
+
+from __future__ import annotations
+
+import sys
+
+from workflow.cli import casework, demo, documents, jobs, registry, web
+from workflow.cli.common import app, err
+from workflow.errors import FidelisError
+
+COMMAND_MODULES = (registry, casework, documents, jobs, web, demo)  # importing them registers
+
+
+def main() -> None:
+    try:
+        app()
+    except FidelisError as exc:
+        err.print(f"[bold red]Erreur :[/bold red] {exc}", highlight=False)
+        sys.exit(1)
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,116 @@
+"""What every command shares: the root Typer app and its groups, the database context, and
+the printing helpers (JSON on request, Rich for people)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+
+from workflow import validation
+from workflow.db import (
+    UnitOfWork,
+    check_schema,
+    database_url,
+    make_engine,
+    session_factory,
+)
+
+app = typer.Typer(
+    help="Fidelis : allocations d'études contre engagement de servir.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
+scheme_app = typer.Typer(help="Dispositifs configurés.", no_args_is_help=True)
+territory_app = typer.Typer(help="Communes, EPCI et ruralité.", no_args_is_help=True)
+institute_app = typer.Typer(help="Instituts de formation.", no_args_is_help=True)
+employer_app = typer.Typer(help="Employeurs.", no_args_is_help=True)
+campaign_app = typer.Typer(help="Campagnes (rentrées) et offres.", no_args_is_help=True)
+learner_app = typer.Typer(help="Apprenants.", no_args_is_help=True)
+case_app = typer.Typer(
+    help="Dossiers (candidatures suivies jusqu'à leur terme).", no_args_is_help=True
+)
+contract_app = typer.Typer(
+    help="Contrats et documents (Word, PDF), signatures.", no_args_is_help=True
+)
+for sub, name in (
+    (db_app, "db"),
+    (scheme_app, "scheme"),
+    (territory_app, "territory"),
+    (institute_app, "institute"),
+    (employer_app, "employer"),
+    (campaign_app, "campaign"),
+    (learner_app, "learner"),
+    (case_app, "case"),
+    (contract_app, "contract"),
+):
+    app.add_typer(sub, name=name)
+
+out = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Sortie JSON.")]
+
+
+@dataclass
+class Context:
+    url: str
+    _engine: sa.Engine | None = None
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.url)
+        return self._engine
+
+    def uow(self) -> UnitOfWork:
+        check_schema(self.engine)
+        return UnitOfWork(session_factory(self.engine))
+
+
+def context_of(ctx: typer.Context) -> Context:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="URL SQLAlchemy ou fichier SQLite (défaut : $FIDELIS_DB, ./fidelis.db)."
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = Context(database_url(db))
+
+
+def emit(data: Any, as_json: bool) -> bool:
+    """Print `data` as JSON when asked; return whether it did."""
+    if as_json:
+        out.print_json(json.dumps(data, ensure_ascii=False, default=str))
+    return as_json
+
+
+def created(ident: int, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"id": ident}))
+    else:
+        typer.echo(str(ident))
+
+
+def optional_date(value: str | None, field: str) -> date | None:
+    return None if value is None else validation.parse_date(value, field)
+
+
+def required_date(value: str, field: str) -> date:
+    return validation.parse_date(value, field)

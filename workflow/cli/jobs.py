@@ -1,0 +1,256 @@
+"""`fidelis nightly|scheduler|payments|outbox`: the nightly run and what follows it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import typer
+from rich.table import Table
+
+from workflow import cases
+from workflow.cli.common import (
+    JsonOpt,
+    app,
+    case_app,
+    context_of,
+    emit,
+    optional_date,
+    out,
+    required_date,
+)
+from workflow.clock import today_paris
+from workflow.schemes import registry
+
+# -- the nightly run, payments, outbox ---------------------------------------------------------
+
+
+@app.command("nightly")
+def nightly(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Jour traité (défaut : aujourd'hui).")
+    ] = None,
+    no_catch_up: Annotated[bool, typer.Option("--no-catch-up", help="Ce jour seulement.")] = False,
+    no_mail: Annotated[
+        bool, typer.Option("--no-mail", help="Ne pas envoyer la boîte d'envoi.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Le traitement de nuit : transitions dues, paiements, relances, contrôles, envoi."""
+    from jobs.nightly import run_nightly
+
+    c = context_of(ctx)
+    c.uow()  # checks the schema
+    day = optional_date(as_of, "--as-of") or today_paris()
+    report = run_nightly(c.engine, day, catch_up=not no_catch_up, send_mail=not no_mail)
+    if emit({"runs": report.runs, "totals": report.totals}, as_json):
+        return
+    table = Table("jour", *STEP_LABELS.values(), title="Traitement de nuit")
+    for run in report.runs:
+        table.add_row(run["as_of"], *(str(run["counts"].get(k, "—")) for k in STEP_LABELS))
+    out.print(table)
+
+
+STEP_LABELS = {
+    "transitions": "transitions",
+    "payments": "paiements",
+    "employer_statements": "relevés employeurs",
+    "reminders": "relances",
+    "commitment_checks": "contrôles",
+    "retention": "anonymisations",
+    "outbox": "envois",
+}
+
+
+@app.command("scheduler")
+def scheduler(ctx: typer.Context) -> None:
+    """Lancer le planificateur (un seul processus par base) : traitement de nuit à 02:00."""
+    from jobs.scheduler import serve
+
+    c = context_of(ctx)
+    c.uow()
+    serve(c.engine)
+
+
+payments_app = typer.Typer(
+    help="Paiements : virements SEPA, confirmations, corrections.", no_args_is_help=True
+)
+outbox_app = typer.Typer(help="Boîte d'envoi des courriels.", no_args_is_help=True)
+app.add_typer(payments_app, name="payments")
+app.add_typer(outbox_app, name="outbox")
+
+
+@payments_app.command("list")
+def payments_list(
+    ctx: typer.Context,
+    period: Annotated[str | None, typer.Option("--period", help="AAAA-MM")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Les paiements (d'un mois)."""
+    from workflow.payments import parse_period, payment_rows
+
+    with context_of(ctx).uow() as uow:
+        rows = payment_rows(uow.session, parse_period(period) if period else None)
+    if emit(rows, as_json):
+        return
+    table = Table(
+        "n°", "dossier", "contrat", "apprenant", "mois", "financeur", "montant", "échéance", "état"
+    )
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            str(r["case"]),
+            r["contract_number"] or "",
+            r["learner"],
+            r["period"],
+            r["funder"],
+            r["amount"],
+            r["due_date"],
+            r["status"],
+        )
+    out.print(table)
+
+
+@payments_app.command("export-sepa")
+def payments_export_sepa(
+    ctx: typer.Context,
+    period: Annotated[str, typer.Option("--period", help="AAAA-MM")],
+    out_file: Annotated[Path, typer.Option("--out", help="Fichier pain.001 à écrire.")],
+    batch: Annotated[int | None, typer.Option("--batch", help="Réexporter ce lot.")] = None,
+    on: Annotated[str | None, typer.Option("--on", help="Date d'exécution demandée.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Virements SEPA (pain.001.001.03) des parts de la Région d'un mois ; un paiement n'est
+    exporté qu'une fois, et réexporter un lot redonne le même fichier."""
+    from workflow.payments import export_sepa, parse_period
+
+    export = export_sepa(
+        context_of(ctx).uow(),
+        parse_period(period),
+        on=optional_date(on, "--on") or today_paris(),
+        actor=cases.default_actor(),
+        batch_id=batch,
+    )
+    out_file.write_bytes(export.xml)
+    data = {
+        "batch": export.batch_id,
+        "message_id": export.message_id,
+        "count": export.count,
+        "total": str(export.total),
+        "reused": export.reused,
+        "path": str(out_file),
+    }
+    if not emit(data, as_json):
+        again = " (lot déjà exporté, fichier identique)" if export.reused else ""
+        out.print(f"{export.count} virement(s), {export.total} € → {out_file}{again}")
+
+
+@payments_app.command("confirm")
+def payments_confirm(
+    ctx: typer.Context,
+    employer: Annotated[int, typer.Option("--employer")],
+    period: Annotated[str, typer.Option("--period", help="AAAA-MM")],
+    on: Annotated[str | None, typer.Option("--on")] = None,
+) -> None:
+    """L'employeur confirme avoir versé ses parts du mois."""
+    from workflow.payments import confirm_employer, parse_period
+
+    count = confirm_employer(
+        context_of(ctx).uow(),
+        employer,
+        parse_period(period),
+        on=optional_date(on, "--on") or today_paris(),
+        actor=cases.default_actor(),
+    )
+    out.print(f"{count} part(s) employeur confirmée(s) payée(s).")
+
+
+@payments_app.command("import-paid")
+def payments_import_paid(ctx: typer.Context, file: Path) -> None:
+    """Importer la confirmation de paiement du Trésor (CSV end_to_end_id;paid_on)."""
+    from workflow.payments import import_paid
+
+    count = import_paid(context_of(ctx).uow(), file, actor=cases.default_actor())
+    out.print(f"{count} virement(s) confirmé(s) payé(s).")
+
+
+@payments_app.command("cancel")
+def payments_cancel(
+    ctx: typer.Context,
+    payment: int,
+    reason: Annotated[str, typer.Option("--reason")],
+    on: Annotated[str | None, typer.Option("--on")] = None,
+) -> None:
+    """Annuler un paiement (correction motivée)."""
+    from workflow.payments import cancel
+
+    cancel(
+        context_of(ctx).uow(),
+        payment,
+        reason=reason,
+        on=optional_date(on, "--on") or today_paris(),
+        actor=cases.default_actor(),
+    )
+    out.print(f"Paiement {payment} annulé.")
+
+
+@outbox_app.command("send")
+def outbox_send(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Envoyer les courriels en attente (SMTP, avec nouvelles tentatives espacées)."""
+    from jobs.outbox import send_pending
+    from workflow.db import session_factory as factory_of
+
+    c = context_of(ctx)
+    c.uow()
+    sent = send_pending(factory_of(c.engine), registry())
+    if not emit({"sent": sent}, as_json):
+        out.print(f"{sent} courriel(s) envoyé(s).")
+
+
+@outbox_app.command("list")
+def outbox_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """La boîte d'envoi."""
+    from workflow.models import OutboxMessage
+
+    with context_of(ctx).uow() as uow:
+        rows: list[dict[str, Any]] = [
+            {
+                "id": m.id,
+                "kind": m.kind,
+                "case": m.case_id,
+                "due_date": m.due_date.isoformat(),
+                "recipient": m.recipient,
+                "status": m.status,
+                "attempts": m.attempts,
+                "last_error": m.last_error,
+            }
+            for m in uow.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id))
+        ]
+    if emit(rows, as_json):
+        return
+    table = Table("n°", "type", "dossier", "échéance", "destinataire", "état", "essais")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            str(r["case"] or ""),
+            r["due_date"],
+            r["recipient"] or "",
+            r["status"],
+            str(r["attempts"]),
+        )
+    out.print(table)
+
+
+@case_app.command("attest")
+def case_attest(
+    ctx: typer.Context,
+    case: int,
+    on: Annotated[str, typer.Option("--on", help="Date de l'attestation de service.")],
+    actor: Annotated[str | None, typer.Option("--actor")] = None,
+) -> None:
+    """Enregistrer l'attestation annuelle de service fournie par l'employeur."""
+    cases.attest_service(context_of(ctx).uow(), case, on=required_date(on, "--on"), actor=actor)
+    out.print(f"Dossier {case} : attestation de service du {on} enregistrée.")
