@@ -174,7 +174,7 @@ def generate(url: str, cases: int, *, seed: int = 7, year: int = 2026) -> dict[s
                     Case.last_effective_date,
                     Case.opened_at,
                     sa.literal("synthetic"),
-                    sa.cast(sa.literal("{}"), sa.JSON),
+                    sa.literal({}, type_=sa.JSON),
                 ),
             )
         )
