@@ -40,6 +40,12 @@ case_app = typer.Typer(
 contract_app = typer.Typer(
     help="Contrats et documents (Word, PDF), signatures.", no_args_is_help=True
 )
+import_app = typer.Typer(
+    help="Imports de fichiers CSV ou XLSX (instituts, employeurs, apprenants).",
+    no_args_is_help=True,
+)
+export_app = typer.Typer(help="Exports CSV ou XLSX (en-têtes en français).", no_args_is_help=True)
+report_app = typer.Typer(help="Observatoire du dispositif : rapports.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (scheme_app, "scheme"),
@@ -50,6 +56,9 @@ for sub, name in (
     (learner_app, "learner"),
     (case_app, "case"),
     (contract_app, "contract"),
+    (import_app, "import"),
+    (export_app, "export"),
+    (report_app, "report"),
 ):
     app.add_typer(sub, name=name)
 

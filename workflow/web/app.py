@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 from decimal import Decimal
@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -50,6 +50,9 @@ from workflow.states import GUARDS, STATE_LABELS, TRANSITIONS, TRIGGER_LABELS, S
 from workflow.territory import default_territory
 from workflow.views import CaseFilter, case_detail, case_rows
 from workflow.web.api import router as api_router
+from workflow.web.deps import Db, Who, check_csrf, csrf_token
+from workflow.web.imports import router as imports_router
+from workflow.web.reports import router as reports_router
 
 PAGE = 50
 ZERO = Decimal("0.00")
@@ -104,6 +107,8 @@ def create_app(url: str, *, secret_key: str | None = None) -> FastAPI:
     )
     app.state.templates = templates
     app.include_router(api_router)
+    app.include_router(imports_router)
+    app.include_router(reports_router)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -118,38 +123,6 @@ def create_app(url: str, *, secret_key: str | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _routes(app, templates)
     return app
-
-
-def db(request: Request) -> Iterator[Session]:
-    with request.app.state.factory() as session:
-        yield session
-
-
-def current_user(request: Request, s: Annotated[Session, Depends(db)]) -> Principal:
-    user_id = request.session.get("user_id")
-    who = accounts.by_id(s, int(user_id)) if user_id else None
-    if who is None:
-        raise HTTPException(status_code=303, headers={"Location": "/connexion"})
-    return who
-
-
-def csrf_token(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not token:
-        token = request.session["csrf"] = secrets.token_urlsafe(32)
-    return str(token)
-
-
-def check_csrf(request: Request, csrf: str) -> None:
-    expected = request.session.get("csrf")
-    if not expected or not secrets.compare_digest(str(expected), csrf):
-        raise HTTPException(
-            status_code=403, detail="Jeton CSRF absent ou invalide : rechargez la page."
-        )
-
-
-Who = Annotated[Principal, Depends(current_user)]
-Db = Annotated[Session, Depends(db)]
 
 
 def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
