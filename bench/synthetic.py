@@ -1,20 +1,40 @@
 """A synthetic Fidelis database at realistic proportions, written in bulk (not through the
-services: a hundred thousand cases in seconds). Employers sit on real rural communes of the
-scheme's région; learners, cases and their states are invented but consistent: every contracted
-case has a tier, a contract date and a contract number, every serving case a service start.
+services: a million cases in minutes).
 
-    python -m bench.synthetic --db /tmp/big.db --cases 100000
+The picture on `AS_OF` (15 March 2027), for `cases` cases spread evenly over five campaigns:
+
+- 2027, just opened: applications listed, applied, interviewed, selected (some rejected or
+  withdrawn), no contract yet;
+- 2026: about a third signed, in training since 7 September 2026;
+- 2025 and 2024: their learners serve their employer since September of the following year;
+- 2023: the 2-year commitments completed in August 2026, the 3-year ones still serve;
+- in every signed campaign a few breaches, during training or during service.
+
+About a fifth of all cases are active (in training or serving). Employers sit on real rural
+communes of the scheme's région (the scheme's own rule). Every signed case has a tier, a contract
+date and a unique contract number; every serving case a service start. The allowances of the
+finished trainings (campaigns 2023 to 2025) are already paid: they are written by the nightly
+run's own payments step as of 31 August 2026 and marked paid, so a "first run" on `AS_OF` has
+the current campaign's six months to create, as a real deployment would after a missed month.
+
+    python -m bench.synthetic --db /tmp/big.db --cases 1000000
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import time
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
 
+from workflow import money
 from workflow.db import make_engine, upgrade
 from workflow.eligibility import commune_is_rural
 from workflow.models import (
@@ -26,6 +46,7 @@ from workflow.models import (
     InstituteScheme,
     Learner,
     Offer,
+    Payment,
 )
 from workflow.schemes import registry
 from workflow.states import State
@@ -33,43 +54,50 @@ from workflow.territory import default_territory
 
 SCHEME = "occitanie-fidelisation-as"
 IBAN = "FR7630006000011234567890189"
-# How cases spread over the states (sums to 1).
-MIX = (
-    (State.LISTED, 0.05),
-    (State.APPLIED, 0.07),
-    (State.INTERVIEWED, 0.05),
+AS_OF = date(2027, 3, 15)
+YEARS = (2023, 2024, 2025, 2026, 2027)
+HISTORY_PAID_UNTIL = date(2026, 8, 31)
+CHUNK = 20_000
+
+SIGNED = (State.CONTRACTED, State.IN_TRAINING, State.SERVING, State.COMPLETED, State.BREACHED)
+# How a campaign's cases end up, by campaign, before the signed ones are split by what happened
+# after signing (see _signed_outcome). Each mix sums to 1.
+DECIDED_MIX = ((State.REJECTED, 0.45), (State.WITHDRAWN, 0.225), ("signed", 0.325))
+OPEN_MIX = (
+    (State.LISTED, 0.40),
+    (State.APPLIED, 0.30),
+    (State.INTERVIEWED, 0.15),
     (State.SELECTED, 0.05),
-    (State.CONTRACTED, 0.08),
-    (State.IN_TRAINING, 0.25),
-    (State.SERVING, 0.25),
-    (State.COMPLETED, 0.08),
-    (State.BREACHED, 0.04),
-    (State.REJECTED, 0.05),
+    (State.REJECTED, 0.07),
     (State.WITHDRAWN, 0.03),
 )
 
 
 def _siret(n: int) -> str:
     """A SIRET with valid Luhn keys (SIREN and SIRET), unique per n."""
-
-    def luhn_key(digits: str) -> str:
-        for key in "0123456789":
-            total = 0
-            for i, ch in enumerate(reversed(digits + key)):
-                d = int(ch) * (2 if i % 2 else 1)
-                total += d - 9 if d > 9 else d
-            if total % 10 == 0:
-                return key
-        raise AssertionError
+    from stdnum import luhn
 
     siren = f"{n:08d}"
-    siren += luhn_key(siren)
+    siren += luhn.calc_check_digit(siren)
     nic = "0001"
-    return siren + nic + luhn_key(siren + nic)
+    return siren + nic + luhn.calc_check_digit(siren + nic)
 
 
-def generate(url: str, cases: int, *, seed: int = 7, year: int = 2026) -> dict[str, int]:
+def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    for i in range(0, len(rows), CHUNK):
+        yield rows[i : i + CHUNK]
+
+
+def generate(
+    url: str,
+    cases: int,
+    *,
+    seed: int = 7,
+    progress: Callable[[str], None] = lambda stage: None,
+) -> dict[str, int]:
     """Build a fresh database at `url` with `cases` cases; return the counts written."""
+    from jobs.steps import StepContext, payments_due
+
     rng = random.Random(seed)
     engine = make_engine(url)
     upgrade(engine)
@@ -80,32 +108,23 @@ def generate(url: str, cases: int, *, seed: int = 7, year: int = 2026) -> dict[s
         if commune_is_rural(c, scheme)
     ]
     n_employers = max(3, cases // 40)
-    n_learners = max(1, int(cases / 1.3))
-    training_start = date(year, 9, 7)
-    training_end = date(year + 1, 7, 2)
-    contract_date = date(year, 7, 6)
-    service_start = date(year + 1, 9, 1)
+    per_campaign = max(1, cases // len(YEARS))
+    counts: dict[str, int] = {"cases": 0, "learners": 0, "employers": n_employers}
     with engine.begin() as conn:
-        campaign_id = conn.execute(
-            sa.insert(Campaign)
-            .values(scheme_id=SCHEME, year=year, is_open=True)
-            .returning(Campaign.id)
-        ).scalar_one()
         institute_id = conn.execute(
             sa.insert(Institute)
             .values(name="IFAS synthétique", commune_insee=communes[0])
             .returning(Institute.id)
         ).scalar_one()
         conn.execute(sa.insert(InstituteScheme).values(institute_id=institute_id, scheme_id=SCHEME))
-        base_employer = conn.scalar(sa.select(sa.func.coalesce(sa.func.max(Employer.id), 0))) or 0
         conn.execute(
             sa.insert(Employer),
             [
                 {
                     "name": f"EHPAD n° {i}",
-                    "siret": _siret(base_employer + i),
+                    "siret": _siret(i),
                     "commune_insee": rng.choice(communes),
-                    "sector": "elderly",
+                    "sector": rng.choice(("elderly", "elderly", "home_care", "disability")),
                     "recruitment_difficulty": True,
                     "email": f"employeur{i}@exemple.fr",
                 }
@@ -113,45 +132,15 @@ def generate(url: str, cases: int, *, seed: int = 7, year: int = 2026) -> dict[s
             ],
         )
         employer_ids = list(conn.scalars(sa.select(Employer.id).order_by(Employer.id)))
-        conn.execute(
-            sa.insert(Offer),
-            [
-                {"campaign_id": campaign_id, "employer_id": e, "places": 1000, "version": 1}
-                for e in employer_ids
-            ],
-        )
-        offer_ids = list(conn.scalars(sa.select(Offer.id).order_by(Offer.id)))
-        conn.execute(
-            sa.insert(Learner),
-            [
-                {
-                    "first_name": f"Prénom{i}",
-                    "last_name": f"Nom{i}",
-                    "birth_date": date(2003, 1, 1),
-                    "email": f"apprenant{i}@exemple.fr",
-                    "institute_id": institute_id,
-                    "training_start": training_start,
-                    "training_end": training_end,
-                    "iban": IBAN,
-                }
-                for i in range(1, n_learners + 1)
-            ],
-        )
-        learner_ids = list(conn.scalars(sa.select(Learner.id).order_by(Learner.id)))
-        states = rng.choices([s for s, _ in MIX], weights=[w for _, w in MIX], k=cases)
-        rows: list[dict[str, Any]] = []
-        used: set[tuple[int, int]] = set()
-        for n, state in enumerate(states, start=1):
-            learner = learner_ids[(n - 1) % len(learner_ids)]
-            offer = rng.choice(offer_ids)
-            while (offer, learner) in used:
-                offer = rng.choice(offer_ids)
-            used.add((offer, learner))
-            rows.append(
-                _case_row(n, state, offer, learner, campaign_id, contract_date, service_start, year)
-            )
-        for i in range(0, len(rows), 5000):
-            conn.execute(sa.insert(Case), rows[i : i + 5000])
+    progress("employeurs")
+    for index, year in enumerate(YEARS):
+        n_cases = per_campaign + (cases - per_campaign * len(YEARS) if index == 0 else 0)
+        with engine.begin() as conn:
+            written = _campaign(conn, rng, year, n_cases, institute_id, employer_ids)
+        counts["cases"] += written["cases"]
+        counts["learners"] += written["learners"]
+        progress(f"campagne {year}")
+    with engine.begin() as conn:
         conn.execute(
             sa.insert(CaseEvent).from_select(
                 [
@@ -178,75 +167,199 @@ def generate(url: str, cases: int, *, seed: int = 7, year: int = 2026) -> dict[s
                 ),
             )
         )
+    progress("historiques")
+    # The finished trainings' allowances, created by the nightly payments step and paid.
+    payments_due(StepContext(sessionmaker(engine), registry(), HISTORY_PAID_UNTIL))
+    with engine.begin() as conn:
+        counts["payments_paid"] = conn.execute(
+            sa.update(Payment)
+            .where(Payment.status == "due")
+            .values(
+                status="paid", status_changed_on=HISTORY_PAID_UNTIL, status_changed_by="synthetic"
+            )
+        ).rowcount
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(sa.text("ANALYZE"))
+    progress("paiements")
     engine.dispose()
-    return {"employers": n_employers, "learners": n_learners, "cases": cases}
+    return counts
+
+
+def _campaign(
+    conn: sa.Connection,
+    rng: random.Random,
+    year: int,
+    n_cases: int,
+    institute_id: int,
+    employer_ids: list[int],
+) -> dict[str, int]:
+    campaign_id = conn.execute(
+        sa.insert(Campaign)
+        .values(scheme_id=SCHEME, year=year, is_open=year == YEARS[-1])
+        .returning(Campaign.id)
+    ).scalar_one()
+    conn.execute(
+        sa.insert(Offer),
+        [
+            {"campaign_id": campaign_id, "employer_id": e, "places": 1000, "version": 1}
+            for e in employer_ids
+        ],
+    )
+    offer_ids = list(
+        conn.scalars(sa.select(Offer.id).where(Offer.campaign_id == campaign_id).order_by(Offer.id))
+    )
+    n_learners = max(1, int(n_cases / 1.3))
+    first_learner = (conn.scalar(sa.select(sa.func.max(Learner.id))) or 0) + 1
+    training_start = date(year, 9, 7)
+    training_end = date(year + 1, 7, 2)
+    for chunk in _chunks(
+        [
+            {
+                "first_name": f"Prénom{i}",
+                "last_name": f"Nom{i}",
+                "birth_date": date(year - 20, 1 + i % 12, 1 + i % 28),
+                "email": f"apprenant{i}@exemple.fr",
+                "institute_id": institute_id,
+                "training_start": training_start,
+                "training_end": training_end,
+                "iban": IBAN,
+            }
+            for i in range(first_learner, first_learner + n_learners)
+        ]
+    ):
+        conn.execute(sa.insert(Learner), chunk)
+    mix = OPEN_MIX if year == YEARS[-1] else DECIDED_MIX
+    outcomes = rng.choices([s for s, _ in mix], weights=[w for _, w in mix], k=n_cases)
+    signed_learners: set[int] = set()
+    used: set[tuple[int, int]] = set()
+    rows: list[dict[str, Any]] = []
+    for n, outcome in enumerate(outcomes):
+        learner = first_learner + n % n_learners
+        offer = rng.choice(offer_ids)
+        while (offer, learner) in used:
+            offer = rng.choice(offer_ids)
+        used.add((offer, learner))
+        if outcome == "signed":
+            if learner in signed_learners:  # signing withdrew the learner's other cases
+                outcome = State.WITHDRAWN
+            else:
+                signed_learners.add(learner)
+        row = _case_row(rng, year, outcome, offer, learner, campaign_id)
+        if row["contract_date"] is not None:
+            row["contract_number"] = f"OCC-AS-{year}-{n + 1:07d}"
+        rows.append(row)
+    for chunk in _chunks(rows):
+        conn.execute(sa.insert(Case), chunk)
+    return {"cases": n_cases, "learners": n_learners}
+
+
+def _signed_outcome(rng: random.Random, year: int, tier: str) -> tuple[State, str | None]:
+    """What became of a contract signed in `year`'s campaign by AS_OF, and when a breach was."""
+    draw = rng.random()
+    if draw < 0.03:
+        return State.BREACHED, "training"
+    if year == 2026:
+        return State.IN_TRAINING, None
+    if draw < 0.08:
+        return State.BREACHED, "service"
+    ends = year + (3 if tier == "2x150" else 4)  # service from September year + 1, 2 or 3 years
+    return (State.COMPLETED if date(ends, 9, 1) <= AS_OF else State.SERVING), None
 
 
 def _case_row(
-    n: int,
-    state: State,
-    offer: int,
-    learner: int,
-    campaign: int,
-    contract_date: date,
-    service_start: date,
-    year: int,
+    rng: random.Random, year: int, outcome: Any, offer: int, learner: int, campaign: int
 ) -> dict[str, Any]:
-    signed = state in (
-        State.CONTRACTED,
-        State.IN_TRAINING,
-        State.SERVING,
-        State.COMPLETED,
-        State.BREACHED,
-    )
-    serving = state in (State.SERVING, State.COMPLETED)
+    n = rng.randrange(10**6)
     row: dict[str, Any] = {
         "offer_id": offer,
         "learner_id": learner,
         "campaign_id": campaign,
         "scheme_id": SCHEME,
-        "state": state,
         "version": 1,
-        "tier": ("2x200" if n % 3 == 0 else "2x150") if signed else None,
-        "contract_number": f"OCC-AS-{year}-{n:07d}" if signed else None,
-        "contract_date": contract_date if signed else None,
-        "last_effective_date": contract_date if signed else date(year, 6, 1),
         "part_time_ratio": 1,
         "exempted": False,
-        "allowance_settled": False,
+        "next_payment_due": None,
+        "commitment_ends_on": None,
+        "attested_on": None,
         # executemany wants the same keys in every row
+        "tier": None,
+        "contract_number": None,
+        "contract_date": None,
+        "interview_date": None,
         "diploma_date": None,
         "service_start": None,
         "allowance_ended_on": None,
         "breach_date": None,
         "breach_category": None,
+        "last_effective_date": date(year, 1, 15) + timedelta(days=n % 55),
     }
-    if serving:
+    if outcome != "signed":
+        row["state"] = outcome
+        return row
+    tier = "2x200" if n % 3 == 0 else "2x150"
+    contract_date = date(year, 6, 15) + timedelta(days=n % 40)
+    state, breach = _signed_outcome(rng, year, tier)
+    row.update(
+        state=state,
+        tier=tier,
+        contract_date=contract_date,
+        next_payment_due=contract_date,
+        last_effective_date=date(year, 9, 7),
+    )
+    if breach == "training":
+        ended = date(year, 12, 1) + timedelta(days=n % 60)
         row.update(
-            diploma_date=service_start - timedelta(days=50),
-            service_start=service_start,
-            allowance_ended_on=service_start,
-            last_effective_date=service_start,
-        )
-    if state is State.IN_TRAINING:
-        row["last_effective_date"] = date(year, 9, 7)
-    if state is State.BREACHED:
-        row.update(
-            breach_date=date(year, 12, 1),
+            breach_date=ended,
             breach_category="training_abandoned",
-            allowance_ended_on=date(year, 12, 1),
-            last_effective_date=date(year, 12, 1),
+            allowance_ended_on=ended,
+            last_effective_date=ended,
         )
+        return row
+    if state is State.IN_TRAINING:
+        return row
+    service_start = date(year + 1, 9, 1) + timedelta(days=n % 20)
+    row.update(
+        diploma_date=date(year + 1, 7, 10),
+        service_start=service_start,
+        allowance_ended_on=service_start,
+        last_effective_date=service_start,
+    )
+    months = 24 if tier == "2x150" else 36
+    row["commitment_ends_on"] = money.commitment_end(service_start, months, [], Decimal(1))
+    if breach == "service":
+        ended = service_start + timedelta(days=200 + n % 300)
+        row.update(breach_date=ended, breach_category="resignation", last_effective_date=ended)
+    elif state is State.COMPLETED:
+        row["last_effective_date"] = row["commitment_ends_on"] + timedelta(days=1)
+    else:
+        # Nine employers in ten have sent their last annual attestation.
+        anniversary = service_start
+        while money.add_months(anniversary, 12) <= AS_OF:
+            anniversary = money.add_months(anniversary, 12)
+        if anniversary > service_start and n % 10:
+            row["attested_on"] = anniversary + timedelta(days=n % 25)
+            row["last_effective_date"] = row["attested_on"]
     return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--db", required=True)
+    parser.add_argument("--db", required=True, help="SQLite file or SQLAlchemy URL")
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    print(generate(args.db, args.cases, seed=args.seed))
+    url = args.db if "://" in args.db else f"sqlite:///{args.db}"
+    start = time.perf_counter()
+
+    def show(stage: str) -> None:
+        print(f"{time.perf_counter() - start:7.1f} s  {stage}", flush=True)
+
+    counts = generate(url, args.cases, seed=args.seed, progress=show)
+    print(json.dumps({**counts, "seconds": round(time.perf_counter() - start, 1)}))
 
 
 if __name__ == "__main__":

@@ -8,14 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from workflow import cases, ledger, money
+from jobs import temptables
+from jobs.schedule_sql import insert_due_payments
+from workflow import cases, money, sqldates
 from workflow.db import UnitOfWork
 from workflow.errors import FidelisError
 from workflow.models import (
@@ -27,7 +28,6 @@ from workflow.models import (
     OutboxMessage,
     Payment,
     Signature,
-    utcnow,
 )
 from workflow.schemes import SchemeRegistry
 from workflow.states import State
@@ -85,17 +85,13 @@ def transitions_due(ctx: StepContext) -> int:
             )
             .order_by(Case.id)
         ).all()
-        serving = uow.session.scalars(
-            sa.select(Case)
-            .where(Case.state == State.SERVING)
-            .options(selectinload(Case.suspensions))
+        # The day after the commitment's last day (kept on the case by the case service).
+        ended = uow.session.execute(
+            sa.select(Case.id, Case.commitment_ends_on)
+            .where(Case.state == State.SERVING, Case.commitment_ends_on < ctx.as_of)
             .order_by(Case.id)
         ).all()
-        completions = []
-        for case in serving:
-            end = ledger.commitment_end(case, ctx.schemes[case.scheme_id])
-            if end is not None and end < ctx.as_of:
-                completions.append((case.id, end + timedelta(days=1)))
+        completions = [(case_id, end + timedelta(days=1)) for case_id, end in ended if end]
     due: list[tuple[int, date, str]] = [
         (cid, max(start, signed), "start_training") for cid, signed, start in starting if signed
     ]
@@ -116,67 +112,14 @@ def transitions_due(ctx: StepContext) -> int:
 
 
 def payments_due(ctx: StepContext) -> int:
-    """One payment per (case, month, funder) whose due date has come (SPEC §4), created once."""
+    """One payment per (case, month, funder) whose due date has come (SPEC §4), created once:
+    the schedules are computed in SQL (jobs.schedule_sql), for the cases whose next instalment
+    has fallen due — the index on `next_payment_due` finds them."""
     with ctx.uow() as uow:
-        s = uow.session
-        candidates = s.scalars(
-            sa.select(Case)
-            .where(Case.contract_date.is_not(None), Case.allowance_settled.is_(False))
-            .options(selectinload(Case.learner))
-            .order_by(Case.id)
-        ).all()
-        rows: list[tuple[int, date, str, Decimal, date]] = []
-        settled: list[int] = []
-        for case in candidates:
-            schedule = ledger.allowance_schedule(case, ctx.schemes[case.scheme_id])
-            due = [i for i in schedule if i.due_date <= ctx.as_of]
-            rows += [(case.id, i.period, i.funder, i.amount, i.due_date) for i in due]
-            if _schedule_final(case, ctx.as_of) and len(due) == len(schedule):
-                settled.append(case.id)
-        created = _insert_payments(s, rows)
-        for chunk in _id_chunks(settled):
-            s.execute(
-                sa.update(Case)
-                .where(Case.id.in_(chunk))
-                .values(allowance_settled=True)
-                .execution_options(synchronize_session=False)
-            )
+        created = insert_due_payments(uow.session, ctx.schemes, ctx.as_of)
         uow.commit()
-    ctx.progress(len(candidates))
+    ctx.progress(created)
     return created
-
-
-def _insert_payments(s: Session, rows: list[tuple[int, date, str, Decimal, date]]) -> int:
-    """Bulk INSERT … ON CONFLICT DO NOTHING straight to the driver: the rows are plain values
-    (cents, ISO dates on SQLite), so SQLAlchemy's per-value processing — most of the cost at a
-    million rows — is skipped. The unique key (case, period, funder) makes it idempotent."""
-    conn = s.connection()
-    sqlite_backend = conn.dialect.name == "sqlite"
-    mark = "?" if sqlite_backend else "%s"
-    sql = (
-        "INSERT INTO payments (case_id, period, funder, amount, due_date, status, created_at) "
-        f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}, 'due', {mark}) ON CONFLICT DO NOTHING"
-    )
-    now = utcnow()
-    stamp: Any = now.replace(tzinfo=None).isoformat(sep=" ") if sqlite_backend else now
-
-    def day(d: date) -> Any:
-        return d.isoformat() if sqlite_backend else d
-
-    values = [
-        (case_id, day(period), funder, int(amount * 100), day(due), stamp)
-        for case_id, period, funder, amount, due in rows
-    ]
-    created = 0
-    for i in range(0, len(values), BATCH * 4):
-        result = conn.exec_driver_sql(sql, values[i : i + BATCH * 4])
-        created += max(result.rowcount, 0)
-    return created
-
-
-def _schedule_final(case: Case, as_of: date) -> bool:
-    """The schedule can no longer grow: the allowance has ended, or training is over."""
-    return case.allowance_ended_on is not None or case.learner.training_end < as_of
 
 
 def _id_chunks(ids: list[int], size: int = 900) -> Iterator[list[int]]:
@@ -187,51 +130,66 @@ def _id_chunks(ids: list[int], size: int = 900) -> Iterator[list[int]]:
 def employer_statements(ctx: StepContext) -> int:
     """Employer shares are paid by the employer: once a month each employer gets a statement of
     the shares fallen due, and those payments become `notified` (SPEC §4)."""
+    shares_due = sa.and_(
+        Payment.funder == "employer", Payment.status == "due", Payment.due_date <= ctx.as_of
+    )
     with ctx.uow() as uow:
         s = uow.session
-        due = s.execute(
-            sa.select(Payment.id, Payment.period, Offer.employer_id, Employer.email)
+        groups = s.execute(
+            sa.select(Offer.employer_id, Payment.period, Employer.email)
+            .select_from(Payment)
             .join(Case, Case.id == Payment.case_id)
             .join(Offer, Offer.id == Case.offer_id)
             .join(Employer, Employer.id == Offer.employer_id)
-            .where(
-                Payment.funder == "employer", Payment.status == "due", Payment.due_date <= ctx.as_of
-            )
+            .where(shares_due)
+            .distinct()
         ).all()
-        groups: dict[tuple[int, date], list[int]] = {}
-        emails: dict[int, str | None] = {}
-        for pid, period, employer_id, email in due:
-            groups.setdefault((employer_id, period), []).append(pid)
-            emails[employer_id] = email
         rows = [
             {
                 "dedup_key": f"employer:{emp}:employer_statement:{period.isoformat()}",
                 "employer_id": emp,
                 "kind": "employer_statement",
                 "due_date": ctx.as_of,
-                "recipient": emails[emp],
+                "recipient": email,
                 "context": {"employer_id": emp, "period": period.isoformat()},
                 "status": "pending",
                 "attempts": 0,
             }
-            for (emp, period) in groups
+            for emp, period, email in groups
         ]
         created = insert_ignoring_duplicates(s, OutboxMessage, rows)
-        ids = [pid for pids in groups.values() for pid in pids]
-        for chunk in _id_chunks(ids):
-            s.execute(
-                sa.update(Payment)
-                .where(Payment.id.in_(chunk), Payment.status == "due")
-                .values(
-                    status="notified", status_changed_on=ctx.as_of, status_changed_by=NIGHTLY_ACTOR
-                )
-                .execution_options(synchronize_session=False)
-            )
+        s.execute(
+            sa.update(Payment)
+            .where(shares_due)
+            .values(status="notified", status_changed_on=ctx.as_of, status_changed_by=NIGHTLY_ACTOR)
+            .execution_options(synchronize_session=False)
+        )
         uow.commit()
     return created
 
 
 # -- 3. reminders and 4. commitment checks --------------------------------------------------------
+
+
+ANNIVERSARIES = sa.Table(
+    "fidelis_anniversaries",
+    sa.MetaData(),
+    sa.Column("service_start", sa.Date),
+    sa.Column("anniversary", sa.Date),
+    sa.Column("due_date", sa.Date),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _not_yet_sent(kind: str, due_date: Any) -> Any:
+    """No outbox message yet for this case, kind and due date (its dedup key, built in SQL)."""
+    key = (
+        sa.literal("case:")
+        + sa.cast(Case.id, sa.String)
+        + sa.literal(f":{kind}:")
+        + sa.cast(due_date, sa.String)
+    )
+    return ~sa.exists().where(OutboxMessage.dedup_key == key)
 
 
 def _reminder_rows(
@@ -284,6 +242,7 @@ def reminders(ctx: StepContext) -> int:
                         Case.state == state,
                         Case.scheme_id == scheme_id,
                         Case.last_effective_date <= ctx.as_of - timedelta(days=days),
+                        _not_yet_sent(kind, sqldates.add_days(Case.last_effective_date, days)),
                     )
                 ).all()
                 rows += _reminder_rows(
@@ -306,6 +265,7 @@ def reminders(ctx: StepContext) -> int:
                     Document.status == "issued",
                     signed < 3,
                     Document.issued_on <= ctx.as_of - timedelta(days=days),
+                    _not_yet_sent("contract_unsigned", sqldates.add_days(Document.issued_on, days)),
                 )
             ).all()
             rows += _reminder_rows(
@@ -321,6 +281,10 @@ def reminders(ctx: StepContext) -> int:
                     Case.state == State.IN_TRAINING,
                     Case.scheme_id == scheme_id,
                     Learner.training_end <= ctx.as_of - timedelta(days=days),
+                    _not_yet_sent(
+                        "training_ended_without_service",
+                        sqldates.add_days(Learner.training_end, days),
+                    ),
                 )
             ).all()
             rows += _reminder_rows(
@@ -354,43 +318,71 @@ def reminders(ctx: StepContext) -> int:
 
 def commitment_checks(ctx: StepContext) -> int:
     """Annual service attestations due (flagged to the employer, then to a caseworker when
-    overdue) and commitment ends approaching (SPEC §6)."""
+    overdue) and commitment ends approaching (SPEC §6). Set-based: the end approaching is read
+    from the case's stored commitment end; the anniversaries are computed once per distinct
+    service start date, then joined."""
     rows: list[dict[str, Any]] = []
     with ctx.uow() as uow:
         s = uow.session
-        serving = s.scalars(
-            sa.select(Case)
-            .where(Case.state == State.SERVING)
-            .options(
-                selectinload(Case.suspensions),
-                selectinload(Case.offer).selectinload(Offer.employer),
-                selectinload(Case.learner),
-            )
-        ).all()
-        for case in serving:
-            scheme = ctx.schemes[case.scheme_id]
-            assert case.service_start is not None
-            attest_days = scheme.reminders.get("service_attestation_missing")
-            if attest_days is not None:
-                anniversary = _last_anniversary(case.service_start, ctx.as_of)
-                if anniversary is not None and (case.attested_on or date.min) < anniversary:
-                    due = anniversary + timedelta(days=attest_days)
-                    rows += _reminder_rows(
-                        "service_attestation_missing",
-                        [(case.id, due, case.offer.employer.email)],
-                        ctx.as_of,
-                    )
+        for scheme_id, scheme in ctx.schemes.items():
+            serving = sa.and_(Case.scheme_id == scheme_id, Case.state == State.SERVING)
             approach = scheme.reminders.get("commitment_end_approaching")
-            end = ledger.commitment_end(case, scheme)
-            if approach is not None and end is not None:
+            if approach is not None:
+                due = sqldates.add_days(Case.commitment_ends_on, -approach)
+                found = s.execute(
+                    sa.select(Case.id, Case.commitment_ends_on, Learner.email)
+                    .join(Learner, Learner.id == Case.learner_id)
+                    .where(
+                        serving,
+                        Case.commitment_ends_on <= ctx.as_of + timedelta(days=approach),
+                        _not_yet_sent("commitment_end_approaching", due),
+                    )
+                ).all()
                 rows += _reminder_rows(
                     "commitment_end_approaching",
-                    [(case.id, end - timedelta(days=approach), case.learner.email)],
+                    ((c, end - timedelta(days=approach), r) for c, end, r in found if end),
                     ctx.as_of,
                 )
+            attest_days = scheme.reminders.get("service_attestation_missing")
+            if attest_days is not None:
+                rows += _attestations_missing(ctx, s, serving, attest_days)
         created = insert_ignoring_duplicates(s, OutboxMessage, rows)
         uow.commit()
     return created
+
+
+def _attestations_missing(
+    ctx: StepContext, s: Session, serving: Any, attest_days: int
+) -> list[dict[str, Any]]:
+    starts = s.scalars(sa.select(Case.service_start).where(serving).distinct()).all()
+    anniversaries = []
+    for start in starts:
+        anniversary = _last_anniversary(start, ctx.as_of) if start else None
+        if anniversary is not None and anniversary + timedelta(days=attest_days) <= ctx.as_of:
+            anniversaries.append(
+                {
+                    "service_start": start,
+                    "anniversary": anniversary,
+                    "due_date": anniversary + timedelta(days=attest_days),
+                }
+            )
+    if not anniversaries:
+        return []
+    temptables.fill(s, ANNIVERSARIES, anniversaries)
+    a = ANNIVERSARIES.c
+    found = s.execute(
+        sa.select(Case.id, a.due_date, Employer.email)
+        .join(ANNIVERSARIES, a.service_start == Case.service_start)
+        .join(Offer, Offer.id == Case.offer_id)
+        .join(Employer, Employer.id == Offer.employer_id)
+        .where(
+            serving,
+            sa.or_(Case.attested_on.is_(None), Case.attested_on < a.anniversary),
+            _not_yet_sent("service_attestation_missing", a.due_date),
+        )
+    ).all()
+    temptables.drop(s, ANNIVERSARIES)
+    return _reminder_rows("service_attestation_missing", found, ctx.as_of)
 
 
 def _last_anniversary(start: date, as_of: date) -> date | None:

@@ -260,6 +260,8 @@ def _side_effects(
             # The tier is the signed contract's (the `contract_signed` guard checked they agree).
             case.tier = params.get("tier") or case.tier
             case.contract_date = on
+            # The schedule starts at the earliest on the contract date (SPEC §4).
+            case.next_payment_due = on
             withdrawn = _withdraw_other_cases(s, case, on)
             return {
                 "tier": case.tier,
@@ -272,6 +274,7 @@ def _side_effects(
             case.allowance_ended_on = on
             if "part_time" in params:
                 case.part_time_ratio = params["part_time"]
+            case.commitment_ends_on = ledger.commitment_end(case, scheme)
         case Trigger.WITHDRAW:
             if case.contract_date is not None:
                 case.allowance_ended_on = on
@@ -420,7 +423,7 @@ def suspend(
         suspension = Suspension(case_id=case.id, start=start, end=end, reason=reason)
         s.add(suspension)
         case.last_effective_date = start
-        s.flush()
+        _update_commitment_end(s, case, scheme)
         letter = issue_letter(
             s,
             store or default_store(),
@@ -457,11 +460,19 @@ def suspend(
         return suspension.id
 
 
-def resume(uow: UnitOfWork, case_id: int, *, on: date, actor: str | None = None) -> None:
+def resume(
+    uow: UnitOfWork,
+    case_id: int,
+    *,
+    on: date,
+    actor: str | None = None,
+    schemes: SchemeRegistry | None = None,
+) -> None:
     """End the running suspension: service resumes on `on` (the suspension ends the day before)."""
     with uow:
         s = uow.session
         case = _load_case(s, case_id)
+        scheme = (schemes or registry())[case.scheme_id]
         running = [x for x in case.suspensions if x.end is None]
         if not running:
             raise InvalidInput("Aucune suspension en cours sur ce dossier.")
@@ -473,6 +484,7 @@ def resume(uow: UnitOfWork, case_id: int, *, on: date, actor: str | None = None)
             )
         suspension.end = on - timedelta(days=1)
         case.last_effective_date = on
+        _update_commitment_end(s, case, scheme)
         record_event(
             s,
             case,
@@ -485,6 +497,14 @@ def resume(uow: UnitOfWork, case_id: int, *, on: date, actor: str | None = None)
             {"suspension": suspension.id, "to": suspension.end.isoformat()},
         )
         _commit(uow, case_id)
+
+
+def _update_commitment_end(s: Session, case: Case, scheme: Scheme) -> None:
+    """Recompute the stored commitment end after a suspension starts or ends (None while one
+    runs): the nightly completions and reminders select serving cases by it."""
+    s.flush()
+    s.refresh(case, ["suspensions"])
+    case.commitment_ends_on = ledger.commitment_end(case, scheme)
 
 
 def _commit(uow: UnitOfWork, case_id: int) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from workflow import validation
 from workflow.db import UnitOfWork
 from workflow.eligibility import employer_refusals
 from workflow.errors import InvalidInput, NotEligible, NotFound
-from workflow.models import Campaign, Employer, Institute, InstituteScheme, Learner, Offer
+from workflow.models import Campaign, Case, Employer, Institute, InstituteScheme, Learner, Offer
 from workflow.schemes import SECTORS, SchemeRegistry, registry
 from workflow.territory import Territory, default_territory
 
@@ -192,10 +193,6 @@ def update_learner(
 ) -> list[str]:
     """Change a learner's IBAN, training dates or e-mail. A contract issued but not yet in force
     that no longer matches is invalidated; the returned messages say so (SPEC §5)."""
-    from workflow.contracts import invalidate_stale_contracts
-    from workflow.models import Case
-    from workflow.states import PRE_CONTRACT_STATES
-
     clean_iban = validation.iban(iban) if iban else None
     clean_email = validation.email(email) if email else None
     with uow:
@@ -210,13 +207,34 @@ def update_learner(
         learner.iban = clean_iban or learner.iban
         learner.email = clean_email or learner.email
         s.flush()
-        messages: list[str] = []
-        open_cases = s.scalars(
-            sa.select(Case).where(
-                Case.learner_id == learner_id, Case.state.in_(PRE_CONTRACT_STATES)
-            )
+        messages = learner_changed(
+            s, learner_id, training_changed=(training_start or training_end) is not None
         )
-        for case in open_cases:
-            messages += invalidate_stale_contracts(s, case, "données de l'apprenant modifiées")
         uow.commit()
         return messages
+
+
+def learner_changed(s: Session, learner_id: int, *, training_changed: bool) -> list[str]:
+    """What follows a change to a learner (update_learner, the imports), in its transaction:
+    the allowance schedules of its signed cases when the training dates changed, and the
+    contracts issued but not yet in force that no longer match, invalidated (SPEC §5); one
+    French message per contract invalidated."""
+    from workflow.contracts import invalidate_stale_contracts
+    from workflow.states import PRE_CONTRACT_STATES
+
+    if training_changed:
+        # The allowance schedules of the learner's signed cases change: the nightly payments
+        # step recomputes them from the contract date (ON CONFLICT keeps what exists).
+        s.execute(
+            sa.update(Case)
+            .where(Case.learner_id == learner_id, Case.contract_date.is_not(None))
+            .values(next_payment_due=Case.contract_date)
+            .execution_options(synchronize_session=False)
+        )
+    messages: list[str] = []
+    open_cases = s.scalars(
+        sa.select(Case).where(Case.learner_id == learner_id, Case.state.in_(PRE_CONTRACT_STATES))
+    )
+    for case in open_cases:
+        messages += invalidate_stale_contracts(s, case, "données de l'apprenant modifiées")
+    return messages

@@ -175,6 +175,8 @@ class Case(Base):
         sa.UniqueConstraint("offer_id", "learner_id"),
         # The case list sorted by latest event, paginated by keyset.
         sa.Index("ix_cases_last_event", "last_effective_date", "id"),
+        # The nightly completions and end-of-commitment reminders: serving cases by end date.
+        sa.Index("ix_cases_state_commitment_end", "state", "commitment_ends_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -203,8 +205,13 @@ class Case(Base):
     exemption_decided_by: Mapped[str | None] = mapped_column(sa.String(200))
     exemption_decided_on: Mapped[date | None]
     last_effective_date: Mapped[date]
-    # Every instalment of the (final) allowance schedule exists: the nightly run skips the case.
-    allowance_settled: Mapped[bool] = mapped_column(default=False)
+    # Projections kept by the case service so that the nightly steps select their work by index:
+    # - the due date of the next allowance instalment not yet created (None: none left). `sign`
+    #   sets it to the contract date, a safe lower bound; the payments step moves it forward.
+    next_payment_due: Mapped[date | None] = mapped_column(index=True)
+    # - the last day of the commitment (ledger.commitment_end), recomputed at every event that
+    #   moves it (start_service, suspend, resume); None while a suspension runs.
+    commitment_ends_on: Mapped[date | None]
     # The last annual service attestation received from the employer (SPEC §6).
     attested_on: Mapped[date | None]
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -274,6 +281,10 @@ class Payment(Base):
         sa.CheckConstraint(
             "status IN ('due', 'exported', 'notified', 'paid', 'cancelled')", name="status"
         ),
+        # The employers' monthly statements: shares still `due`, by funder and due date.
+        sa.Index("ix_payments_status_funder_due", "status", "funder", "due_date"),
+        # The reminders of employer shares left unconfirmed: by the date they were notified.
+        sa.Index("ix_payments_status_funder_changed", "status", "funder", "status_changed_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -33,7 +33,7 @@ def outcome(db: Path) -> dict[str, list[tuple[object, ...]]]:
     """Everything the run writes, without its timestamps."""
     conn = sqlite3.connect(db)
     queries = {
-        "cases": "SELECT id, state, version, last_effective_date, allowance_settled FROM cases",
+        "cases": "SELECT id, state, version, last_effective_date, next_payment_due, commitment_ends_on FROM cases",
         "events": "SELECT case_id, seq, trigger, from_state, to_state, effective_date, actor FROM case_events",
         "payments": "SELECT case_id, period, funder, amount, due_date, status FROM payments",
         "outbox": "SELECT dedup_key, kind, case_id, employer_id, due_date, recipient, status FROM outbox",
@@ -98,6 +98,14 @@ def test_killed_then_rerun_equals_one_clean_run(
 def test_two_runs_started_at_once_one_runs_one_refuses(template: Path, tmp_path: Path) -> None:
     db = tmp_path / "twice.db"
     shutil.copy(template, db)
+    # A run last year: the next one catches up day by day until AS_OF, long enough (hundreds of
+    # nights) for the second process to start while the first holds the run.
+    earlier = subprocess.run(
+        [FIDELIS, "nightly", "--as-of", "2026-10-01", "--no-mail"],
+        env={**os.environ, "FIDELIS_DB": str(db), "FIDELIS_DOCUMENTS_DIR": str(tmp_path / "docs")},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert earlier.returncode == 0, earlier.stderr
     first = start(db)
     deadline = time.monotonic() + 60
     while not _lease_held(db):  # wait until the first one holds the run

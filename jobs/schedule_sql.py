@@ -1,0 +1,231 @@
+"""The allowance schedules of SPEC §4 computed inside the database, for the nightly payments step:
+one `INSERT … SELECT` writes every instalment fallen due, one `UPDATE` moves each case's
+`next_payment_due` forward. `workflow.money.allowance_schedule` is the reference; the tests check
+that both give the same rows, cent for cent, on SQLite and on PostgreSQL.
+
+Two small temporary tables carry what lives in the scheme files and the calendar:
+
+- `fidelis_rates`: per scheme, tier and funder, the monthly amount in cents, the payment day and
+  the proration rule in force for contracts signed in [valid_from, valid_until);
+- `fidelis_calendar`: per month and payment day, the month's first day, the next month's first
+  day, its length in days and the instalment's due date (the payment day of the next month).
+
+For a case, the allowance runs from `start = max(training_start, contract_date)` to the day before
+`end = min(training_end + 1 day, allowance_ended_on)`; month M is paid when it overlaps
+[start, end), for `covered = min(end, next_first) - max(start, first)` days:
+`round_half_up(monthly × covered / days_in_month)` in cents, computed in integers as
+`(2 × monthly × covered + days) / (2 × days)`, or `monthly` for `whole_months`."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from jobs import temptables
+from workflow import money
+from workflow.models import Case, Learner, Payment, utcnow
+from workflow.schemes import Scheme, SchemeRegistry
+from workflow.sqldates import add_days, days_between, greatest, least
+
+FOREVER = date(9999, 12, 31)
+
+_temp = sa.MetaData()
+RATES = sa.Table(
+    "fidelis_rates",
+    _temp,
+    sa.Column("scheme_id", sa.String(80)),
+    sa.Column("tier", sa.String(40)),
+    sa.Column("valid_from", sa.Date),
+    sa.Column("valid_until", sa.Date),
+    sa.Column("funder", sa.String(20)),
+    sa.Column("monthly", sa.Integer),  # cents
+    sa.Column("payment_day", sa.Integer),
+    sa.Column("whole_months", sa.Boolean),
+    prefixes=["TEMPORARY"],
+)
+CALENDAR = sa.Table(
+    "fidelis_calendar",
+    _temp,
+    sa.Column("first", sa.Date),
+    sa.Column("next_first", sa.Date),
+    sa.Column("days", sa.Integer),
+    sa.Column("payment_day", sa.Integer),
+    sa.Column("due_date", sa.Date),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _breakpoints(scheme: Scheme, tier: str) -> list[date]:
+    t = scheme.tier(tier)
+    starts: set[date] = set(scheme.allowance.payment_day.values)
+    for funder in scheme.funders:
+        starts |= set(t.monthly[funder].values)
+    return sorted(starts)
+
+
+def rate_rows(schemes: SchemeRegistry) -> list[dict[str, Any]]:
+    """One row per scheme, tier, funder and interval over which its amounts and payment day hold."""
+    rows: list[dict[str, Any]] = []
+    for scheme_id, scheme in schemes.items():
+        for tier in scheme.tiers:
+            starts = _breakpoints(scheme, tier)
+            for valid_from, valid_until in zip(starts, [*starts[1:], FOREVER], strict=True):
+                monthly = scheme.monthly(tier, valid_from)
+                for funder in scheme.funders:
+                    rows.append(
+                        {
+                            "scheme_id": scheme_id,
+                            "tier": tier,
+                            "valid_from": valid_from,
+                            "valid_until": valid_until,
+                            "funder": funder,
+                            "monthly": int(monthly[funder] * 100),
+                            "payment_day": scheme.payment_day(valid_from),
+                            "whole_months": scheme.allowance.proration == "whole_months",
+                        }
+                    )
+    return rows
+
+
+def calendar_rows(first: date, last: date, payment_days: set[int]) -> list[dict[str, Any]]:
+    """Every month from `first`'s to `last`'s, once per payment day (at most 28: schemes.py)."""
+    rows: list[dict[str, Any]] = []
+    month = date(first.year, first.month, 1)
+    while month <= last:
+        following = money.add_months(month, 1)
+        for day in sorted(payment_days):
+            rows.append(
+                {
+                    "first": month,
+                    "next_first": following,
+                    "days": (following - month).days,
+                    "payment_day": day,
+                    "due_date": following + timedelta(days=day - 1),
+                }
+            )
+        month = following
+    return rows
+
+
+def _load_temp_tables(s: Session, schemes: SchemeRegistry, as_of: date) -> bool:
+    """Fill the temporary tables for the cases with an instalment due by `as_of`; False when
+    there is none."""
+    span = s.execute(
+        sa.select(sa.func.min(Learner.training_start), sa.func.max(Learner.training_end))
+        .join(Case, Case.learner_id == Learner.id)
+        .where(Case.next_payment_due <= as_of)
+    ).one()
+    if span[0] is None:
+        return False
+    rates = rate_rows(schemes)
+    last = max(span[1], as_of) + timedelta(days=31)
+    temptables.fill(s, RATES, rates)
+    temptables.fill(s, CALENDAR, calendar_rows(span[0], last, {r["payment_day"] for r in rates}))
+    return bool(rates)
+
+
+def _instalments(as_of: date) -> sa.Select[Any]:
+    """Every instalment (case id, month, funder, cents, due date) of the cases with something due
+    by `as_of`, past and future: the caller bounds the due date."""
+    r, cal = RATES.c, CALENDAR.c
+    training_end_excl = add_days(Learner.training_end, 1)
+    start = greatest(Learner.training_start, Case.contract_date)
+    end = least(training_end_excl, sa.func.coalesce(Case.allowance_ended_on, training_end_excl))
+    covered = days_between(greatest(start, cal.first), least(end, cal.next_first))
+    amount = sa.case(
+        (r.whole_months, r.monthly),
+        else_=(2 * r.monthly * covered + cal.days) // (2 * cal.days),
+    )
+    query = (
+        sa.select(Case.id, cal.first, r.funder, amount, cal.due_date)
+        .select_from(Case)
+        .join(Learner, Learner.id == Case.learner_id)
+        .join(
+            RATES,
+            sa.and_(
+                r.scheme_id == Case.scheme_id,
+                r.tier == Case.tier,
+                r.valid_from <= Case.contract_date,
+                Case.contract_date < r.valid_until,
+            ),
+        )
+        .join(
+            CALENDAR,
+            sa.and_(
+                cal.payment_day == r.payment_day,
+                start < end,
+                cal.first < end,
+                cal.next_first > start,
+            ),
+        )
+        .where(Case.next_payment_due <= as_of, Case.contract_date.is_not(None))
+    )
+    return query
+
+
+def insert_due_payments(s: Session, schemes: SchemeRegistry, as_of: date) -> int:
+    """Write every instalment fallen due by `as_of` of every case whose `next_payment_due` has
+    come, once (ON CONFLICT DO NOTHING on case, month and funder); then move `next_payment_due`
+    to the next instalment's due date, or None when the schedule has no more. Returns the number
+    of payments created."""
+    if not _load_temp_tables(s, schemes, as_of):
+        return 0
+    due_date = CALENDAR.c.due_date
+    due_now = _instalments(as_of).where(due_date <= as_of, due_date >= Case.next_payment_due)
+    columns = ["case_id", "period", "funder", "amount", "due_date", "status", "created_at"]
+    stamp = sa.literal(utcnow(), Payment.__table__.c.created_at.type)
+    rows = due_now.add_columns(sa.literal("due"), stamp)
+    table: sa.Table = Payment.__table__  # type: ignore[assignment]  # Core: rowcount kept
+    insert: Any = sa.insert(table).from_select(columns, rows)
+    dialect = s.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = make(table).from_select(columns, rows).on_conflict_do_nothing()
+    created = s.connection().execute(insert.execution_options(preserve_rowcount=True)).rowcount
+    s.execute(
+        sa.update(Case)
+        .where(Case.next_payment_due <= as_of)
+        .values(next_payment_due=_next_due_subquery(as_of))
+        .execution_options(synchronize_session=False)
+    )
+    temptables.drop(s, RATES, CALENDAR)
+    return max(created, 0)
+
+
+def _next_due_subquery(as_of: date) -> Any:
+    """For the case being updated: the earliest due date after `as_of` of its schedule."""
+    r, cal = RATES.c, CALENDAR.c
+    outer = Case.__table__
+    training_end_excl = add_days(Learner.training_end, 1)
+    start = greatest(Learner.training_start, outer.c.contract_date)
+    end = least(training_end_excl, sa.func.coalesce(outer.c.allowance_ended_on, training_end_excl))
+    return (
+        sa.select(sa.func.min(cal.due_date))
+        .select_from(Learner)
+        .join(
+            RATES,
+            sa.and_(
+                r.scheme_id == outer.c.scheme_id,
+                r.tier == outer.c.tier,
+                r.valid_from <= outer.c.contract_date,
+                outer.c.contract_date < r.valid_until,
+            ),
+        )
+        .join(
+            CALENDAR,
+            sa.and_(
+                cal.payment_day == r.payment_day,
+                start < end,
+                cal.first < end,
+                cal.next_first > start,
+            ),
+        )
+        .where(Learner.id == outer.c.learner_id, cal.due_date > as_of)
+        .correlate(outer)
+        .scalar_subquery()
+    )
