@@ -14,14 +14,14 @@ import json
 import os
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from docxtpl import DocxTemplate
 
-from bench.synthetic import generate
+from bench.databases import Databases
+from bench.synthetic import AS_OF
 from workflow import contracts
 from workflow.db import UnitOfWork, make_engine, session_factory
 from workflow.documents.context import contract_context
@@ -32,12 +32,12 @@ from workflow.schemes import registry
 from workflow.states import State
 from workflow.territory import default_territory
 
-ON = date(2026, 6, 20)
+ON = AS_OF
 
 
-def run(n: int, work: Path, url: str | None) -> dict[str, Any]:
-    url = url or f"sqlite:///{work / 'contracts.db'}"
-    generate(url, max(500, n * 25))  # 5 % of synthetic cases are `selected`
+def run(n: int, work: Path, dbs: Databases) -> dict[str, Any]:
+    # 1 % of synthetic cases are `selected` (5 % of the open campaign's)
+    url = dbs.fresh(max(2_000, n * 130))
     engine = make_engine(url)
     factory = session_factory(engine)
     with factory() as s:
@@ -68,6 +68,7 @@ def run(n: int, work: Path, url: str | None) -> dict[str, Any]:
         tpl.save(work / "bare.docx")
     bare = time.perf_counter() - start
     engine.dispose()
+    dbs.drop(url)
     return {
         "benchmark": "contracts",
         "backend": engine.dialect.name,
@@ -84,7 +85,8 @@ def main() -> None:
     parser.add_argument("--db-url")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fidelis-bench-") as tmp:
-        print(json.dumps(run(args.contracts, Path(tmp), args.db_url)), flush=True)
+        dbs = Databases(Path(tmp), args.db_url)
+        print(json.dumps(run(args.contracts, Path(tmp), dbs)), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Page timings of the web application on a synthetic database (issue: the web application):
-the case list, a filtered list and a case page, median and p95 over repeated requests, through
+the case list, a filtered list, a search and a case page, and the JSON API's list (plain and
+filtered) and case, median and p95 over repeated requests, through
 FastAPI's test client in the same process, at each size given.
 
-    python -m bench.web --cases 10000 100000
+    python -m bench.web --cases 10000 100000 [--db-url postgresql+psycopg://…]
 
 Prints one JSON line per size.
 """
@@ -18,11 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from bench.synthetic import generate
+from bench.databases import Databases
 from workflow.accounts import add_user
 from workflow.db import UnitOfWork, make_engine, session_factory
+from workflow.models import Case
 from workflow.web import create_app
 
 REPEAT = 30
@@ -42,12 +45,21 @@ def _times(client: TestClient, paths: list[str]) -> dict[str, float]:
     }
 
 
-def run(cases: int, work: Path) -> dict[str, Any]:
-    url = f"sqlite:///{work / f'web-{cases}.db'}"
-    generate(url, cases)
+def _api_times(client: TestClient, token: str, paths: list[str]) -> dict[str, float]:
+    client.headers["Authorization"] = f"Bearer {token}"
+    try:
+        return _times(client, paths)
+    finally:
+        del client.headers["Authorization"]
+
+
+def run(cases: int, dbs: Databases) -> dict[str, Any]:
+    url = dbs.fresh(cases)
     engine = make_engine(url)
-    add_user(UnitOfWork(session_factory(engine)), email="bench@exemple.fr", name="Bench",
-             role="region", password="bench-password")  # fmt: skip
+    _, token = add_user(UnitOfWork(session_factory(engine)), email="bench@exemple.fr",
+                        name="Bench", role="region", password="bench-password")  # fmt: skip
+    with engine.connect() as conn:
+        top = conn.scalar(sa.select(sa.func.max(Case.id))) or 1
     engine.dispose()
     rng = random.Random(3)
     with TestClient(create_app(url, secret_key="bench")) as client:
@@ -57,7 +69,7 @@ def run(cases: int, work: Path) -> dict[str, Any]:
                                         "csrf": csrf})  # fmt: skip
         result = {
             "benchmark": "web_pages",
-            "backend": "sqlite",
+            "backend": dbs.backend,
             "cases": cases,
             "list": _times(client, ["/dossiers"] * REPEAT),
             "list_filtered": _times(
@@ -70,18 +82,28 @@ def run(cases: int, work: Path) -> dict[str, Any]:
             "list_search": _times(
                 client, [f"/dossiers?q=nom{rng.randint(1, cases // 2)}" for _ in range(REPEAT)]
             ),
-            "detail": _times(client, [f"/dossiers/{rng.randint(1, cases)}" for _ in range(REPEAT)]),
+            "detail": _times(client, [f"/dossiers/{rng.randint(1, top)}" for _ in range(REPEAT)]),
+            "api_list": _api_times(client, token, ["/api/v1/cases?limit=50"] * REPEAT),
+            "api_list_filtered": _api_times(
+                client, token, ["/api/v1/cases?state=serving&limit=50"] * REPEAT
+            ),
+            "api_case": _api_times(
+                client, token, [f"/api/v1/cases/{rng.randint(1, top)}" for _ in range(REPEAT)]
+            ),
         }
+    dbs.drop(url)
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--db-url", help="a PostgreSQL admin URL; default: SQLite files")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fidelis-bench-") as tmp:
+        dbs = Databases(Path(tmp), args.db_url)
         for n in args.cases:
-            print(json.dumps(run(n, Path(tmp))), flush=True)
+            print(json.dumps(run(n, dbs)), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,38 @@
+"""The benchmarks themselves work, on both databases, at a small size: each checks inside that
+the runs it compares wrote the same rows (the nightly run, the naive loop and the floor create
+the same payments; the rerun finds nothing), so a benchmark that measured the wrong thing fails
+here rather than in a 30-minute run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import nightly, transitions, web
+from bench.databases import Databases
+from tests.pgserver import PostgresServer
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def dbs(request: pytest.FixtureRequest, tmp_path: Path) -> Databases:
+    if request.param == "sqlite":
+        return Databases(tmp_path)
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    return Databases(tmp_path, server.url)
+
+
+def test_nightly_benchmark_compares_the_same_rows(dbs: Databases) -> None:
+    result = nightly.run_size(2_000, dbs, naive_sample=100)
+    assert result["payments_created"] > 0
+    assert result["naive_cases_timed"] == 100 < result["naive_cases_total"]
+    assert result["totals"]["payments"] == result["payments_created"]
+    full = nightly.run_size(2_000, dbs, naive_sample=10_000)  # the whole loop: same rows
+    assert full["naive_cases_timed"] == full["naive_cases_total"]
+
+
+def test_transitions_and_web_benchmarks_run(dbs: Databases) -> None:
+    fired = transitions.run(2_000, 20, dbs)
+    assert fired["full_service_per_s"] > 0 and fired["raw_sql_floor_per_s"] > 0
+    pages = web.run(2_000, dbs)
+    assert pages["api_list"]["p95_ms"] > 0 and pages["list"]["p95_ms"] > 0
