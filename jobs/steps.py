@@ -293,18 +293,28 @@ def reminders(ctx: StepContext) -> int:
                 ctx.as_of,
             )
         for scheme_id, days in _delays(ctx, "employer_share_unconfirmed").items():
-            found = s.execute(
-                sa.select(Case.id, sa.func.min(Payment.status_changed_on), Employer.email)
-                .join(Payment, Payment.case_id == Case.id)
-                .join(Offer, Offer.id == Case.offer_id)
-                .join(Employer, Employer.id == Offer.employer_id)
+            # From the payments' side: the index on (status, funder, status_changed_on) gives
+            # the shares notified long enough ago; then their cases and employers.
+            unconfirmed = (
+                sa.select(
+                    Payment.case_id.label("case_id"),
+                    sa.func.min(Payment.status_changed_on).label("since"),
+                )
                 .where(
-                    Case.scheme_id == scheme_id,
-                    Payment.funder == "employer",
                     Payment.status == "notified",
+                    Payment.funder == "employer",
                     Payment.status_changed_on <= ctx.as_of - timedelta(days=days),
                 )
-                .group_by(Case.id, Employer.email)
+                .group_by(Payment.case_id)
+                .subquery()
+            )
+            found = s.execute(
+                sa.select(Case.id, unconfirmed.c.since, Employer.email)
+                .select_from(unconfirmed)
+                .join(Case, Case.id == unconfirmed.c.case_id)
+                .join(Offer, Offer.id == Case.offer_id)
+                .join(Employer, Employer.id == Offer.employer_id)
+                .where(Case.scheme_id == scheme_id)
             ).all()
             rows += _reminder_rows(
                 "employer_share_unconfirmed",
