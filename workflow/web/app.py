@@ -4,8 +4,6 @@ limited to what the signed-in role may see (workflow.accounts)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +16,13 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
@@ -57,17 +61,6 @@ from workflow.web.reports import router as reports_router
 PAGE = 50
 ZERO = Decimal("0.00")
 EXPORT_LIMIT = 200_000
-EXPORT_COLUMNS = (
-    ("id", "N° de dossier"),
-    ("state", "État"),
-    ("scheme", "Dispositif"),
-    ("campaign", "Campagne"),
-    ("learner", "Apprenant"),
-    ("employer", "Employeur"),
-    ("tier", "Palier"),
-    ("contract_number", "N° de contrat"),
-    ("last_event", "Dernier événement"),
-)
 FIELD_LABELS = {
     "reason": "Motif",
     "interview_date": "Date de l'entretien",
@@ -260,37 +253,25 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
         )
 
     @app.get("/dossiers.csv")
-    def export_csv(request: Request, who: Who, s: Db) -> Response:
-        rows = case_rows(
-            s, limit=EXPORT_LIMIT, where=accounts.visible_cases(who), filters=_filters(request)
-        )
-        out = io.StringIO()
-        writer = csv.writer(out, delimiter=";")
-        writer.writerow([label for _, label in EXPORT_COLUMNS])
-        for r in rows:
-            writer.writerow([r[key] or "" for key, _ in EXPORT_COLUMNS])
-        return Response(
-            "\ufeff" + out.getvalue(),
+    def export_csv(request: Request, who: Who) -> Response:
+        from workflow.reports.exports import EXPORTS, streamed_csv
+        from workflow.reports.selection import Selection
+
+        selection = Selection(_filters(request), accounts.visible_cases(who), EXPORT_LIMIT)
+        return StreamingResponse(
+            streamed_csv(request.app.state.factory, EXPORTS["cases"], selection, registry()),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="dossiers.csv"'},
         )
 
     @app.get("/dossiers.xlsx")
     def export_xlsx(request: Request, who: Who, s: Db) -> Response:
-        from openpyxl import Workbook
+        from workflow.reports.exports import EXPORTS, xlsx_bytes
+        from workflow.reports.selection import Selection
 
-        rows = case_rows(
-            s, limit=EXPORT_LIMIT, where=accounts.visible_cases(who), filters=_filters(request)
-        )
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet("Dossiers")
-        sheet.append([label for _, label in EXPORT_COLUMNS])
-        for r in rows:
-            sheet.append([r[key] for key, _ in EXPORT_COLUMNS])
-        buffer = io.BytesIO()
-        book.save(buffer)
+        selection = Selection(_filters(request), accounts.visible_cases(who), EXPORT_LIMIT)
         return Response(
-            buffer.getvalue(),
+            xlsx_bytes(s, EXPORTS["cases"], selection, registry()),
             media_type=XLSX,
             headers={"Content-Disposition": 'attachment; filename="dossiers.xlsx"'},
         )

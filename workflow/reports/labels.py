@@ -1,0 +1,110 @@
+"""The French words of the reports: event and payment-status labels, funders as column
+headers, and the territory groups (département, EPCI type) of an employer's commune."""
+
+from __future__ import annotations
+
+from workflow.documents.labels import (
+    departement_label,
+    epci_type_label,
+    funder_label,
+    sector_label,
+)
+from workflow.states import STATE_LABELS, State
+from workflow.territory import default_territory
+
+__all__ = [
+    "EVENT_LABELS",
+    "PAYMENT_STATUS_LABELS",
+    "capitalised",
+    "departement_of",
+    "departement_title",
+    "epci_type_of",
+    "epci_type_title",
+    "event_label",
+    "funder_title",
+    "sector_title",
+    "state_label",
+]
+
+# A case's history read as a list of past facts (the trigger labels of workflow.states are
+# buttons: « Envoyer la candidature »).
+EVENT_LABELS = {
+    "open": "Ouverture du dossier",
+    "submit": "Candidature envoyée",
+    "interview": "Entretien",
+    "select": "Retenu par l'employeur",
+    "reject": "Non retenu",
+    "withdraw": "Retrait du dossier",
+    "sign": "Contrat signé par les trois parties",
+    "start_training": "Début de la période d'allocation",
+    "start_service": "Prise de poste",
+    "complete": "Engagement honoré",
+    "breach": "Rupture",
+    "contract_issued": "Contrat émis",
+    "contract_signed": "Signature d'une partie",
+    "scan_attached": "Contrat signé numérisé joint",
+    "suspend": "Suspension de l'engagement",
+    "resume": "Reprise après suspension",
+    "attest_service": "Attestation de service",
+}
+
+PAYMENT_STATUS_LABELS = {
+    "due": "dû",
+    "exported": "exporté (virement SEPA)",
+    "notified": "notifié à l'employeur",
+    "paid": "payé",
+    "cancelled": "annulé",
+}
+
+NO_EPCI = "aucun"
+
+
+def capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def event_label(trigger: str) -> str:
+    return EVENT_LABELS.get(trigger, trigger)
+
+
+def state_label(state: State | str | None) -> str:
+    if state is None:
+        return ""
+    try:
+        return STATE_LABELS[State(state)]
+    except ValueError:
+        return str(state)
+
+
+def funder_title(funder: str) -> str:
+    """ "employer" -> "Employeur", "region" -> "Région", "ars" -> "ARS"."""
+    return capitalised(funder_label(funder))
+
+
+def departement_of(insee: str) -> str:
+    """The département code of a commune, from the territory file (97x for overseas), or the
+    code's first two characters when the commune is unknown."""
+    commune = default_territory().get(insee)
+    if commune is not None:
+        return commune.departement
+    return insee[:3] if insee.startswith("97") else insee[:2]
+
+
+def epci_type_of(insee: str) -> str:
+    """CA, CC, CU, METRO, MET69, or `aucun` (a commune outside any EPCI à fiscalité propre)."""
+    commune = default_territory().get(insee)
+    return commune.epci_type if commune is not None and commune.epci_type else NO_EPCI
+
+
+def departement_title(code: str) -> str:
+    return departement_label(code)
+
+
+def epci_type_title(code: str) -> str:
+    if code == NO_EPCI:
+        return "Aucun EPCI à fiscalité propre"
+    return f"{capitalised(epci_type_label(code))} ({code})"
+
+
+def sector_title(code: str) -> str:
+    return capitalised(sector_label(code))
