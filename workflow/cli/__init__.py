@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import sys
 
-from workflow.cli import casework, demo, documents, jobs, registry, web
+from workflow.cli import casework, demo, documents, jobs, registry, reports, transfers, web
 from workflow.cli.common import app, err
 from workflow.errors import FidelisError
 
-COMMAND_MODULES = (registry, casework, documents, jobs, web, demo)  # importing them registers
+# Importing them registers their commands.
+COMMAND_MODULES = (registry, casework, documents, jobs, web, demo, reports, transfers)
 
 
 def main() -> None:
