@@ -1,7 +1,7 @@
 """The imports page: a caseworker uploads a CSV or XLSX file of institutes, employers or
 learners (workflow.imports), sees the counts and the problems, and downloads the error report.
-Roles `region` and `admin` only. The report is kept a day under the system's temporary folder,
-downloadable only from the session that made it."""
+Roles `region` and `admin` only. The report is kept a day in the documents folder (shared by
+the web workers), downloadable only from the session that made it."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from workflow.imports import ImportResult, Kind, Report, import_file
 from workflow.imports.columns import LAYOUTS
 from workflow.imports.readers import check_suffix
 from workflow.schemes import registry
+from workflow.settings import settings
 from workflow.web.deps import Who, check_csrf, render, require_roles
 
 router = APIRouter()
@@ -39,8 +40,9 @@ KIND_LABELS = {
 
 
 def reports_dir() -> Path:
-    folder = Path(tempfile.gettempdir()) / "fidelis-imports"
-    folder.mkdir(mode=0o700, exist_ok=True)
+    """Under the documents folder, which every web worker shares (README, Deployment)."""
+    folder = settings().documents_dir / "import-reports"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder
 
 
