@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from jobs import temptables
+from jobs.outbox_sql import insert_ignoring_conflicts
 from workflow import money
 from workflow.models import Case, Learner, Payment, utcnow
 from workflow.schemes import Scheme, SchemeRegistry
@@ -178,15 +179,8 @@ def insert_due_payments(s: Session, schemes: SchemeRegistry, as_of: date) -> int
     columns = ["case_id", "period", "funder", "amount", "due_date", "status", "created_at"]
     stamp = sa.literal(utcnow(), Payment.__table__.c.created_at.type)
     rows = due_now.add_columns(sa.literal("due"), stamp)
-    table: sa.Table = Payment.__table__  # type: ignore[assignment]  # Core: rowcount kept
-    insert: Any = sa.insert(table).from_select(columns, rows)
-    dialect = s.get_bind().dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        insert = make(table).from_select(columns, rows).on_conflict_do_nothing()
-    created = s.connection().execute(insert.execution_options(preserve_rowcount=True)).rowcount
+    table: sa.Table = Payment.__table__  # type: ignore[assignment]
+    created = insert_ignoring_conflicts(s, table, columns, rows)
     s.execute(
         sa.update(Case)
         .where(Case.next_payment_due <= as_of)
@@ -194,7 +188,7 @@ def insert_due_payments(s: Session, schemes: SchemeRegistry, as_of: date) -> int
         .execution_options(synchronize_session=False)
     )
     temptables.drop(s, RATES, CALENDAR)
-    return max(created, 0)
+    return created
 
 
 def _next_due_subquery(as_of: date) -> Any:

@@ -5,16 +5,16 @@ ON CONFLICT DO NOTHING. Candidates are selected in SQL; rows are written in bulk
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from jobs import temptables
+from jobs.outbox_sql import insert_case_messages, insert_employer_statements, not_yet_sent
 from jobs.schedule_sql import insert_due_payments
 from workflow import cases, money, sqldates
 from workflow.db import UnitOfWork
@@ -25,14 +25,12 @@ from workflow.models import (
     Employer,
     Learner,
     Offer,
-    OutboxMessage,
     Payment,
     Signature,
 )
 from workflow.schemes import SchemeRegistry
 from workflow.states import State
 
-BATCH = 5_000
 NIGHTLY_ACTOR = "traitement de nuit"
 
 
@@ -45,26 +43,6 @@ class StepContext:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.factory)
-
-
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
-def _chunks(rows: list[dict[str, Any]], size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
-    for i in range(0, len(rows), size):
-        yield rows[i : i + size]
-
-
-def insert_ignoring_duplicates(session: Session, model: type, rows: list[dict[str, Any]]) -> int:
-    """Bulk INSERT … ON CONFLICT DO NOTHING; returns how many rows were new."""
-    table = model.__table__  # type: ignore[attr-defined]
-    statement = _insert(session)(table).on_conflict_do_nothing().returning(table.c.id)
-    inserted = 0
-    for chunk in _chunks(rows):
-        # RETURNING lists only the rows actually inserted: the count of new ones on every backend.
-        inserted += len(session.connection().execute(statement, chunk).all())
-    return inserted
 
 
 # -- 1. automatic transitions ------------------------------------------------------------------
@@ -135,7 +113,7 @@ def employer_statements(ctx: StepContext) -> int:
     )
     with ctx.uow() as uow:
         s = uow.session
-        groups = s.execute(
+        groups = (
             sa.select(Offer.employer_id, Payment.period, Employer.email)
             .select_from(Payment)
             .join(Case, Case.id == Payment.case_id)
@@ -143,21 +121,9 @@ def employer_statements(ctx: StepContext) -> int:
             .join(Employer, Employer.id == Offer.employer_id)
             .where(shares_due)
             .distinct()
-        ).all()
-        rows = [
-            {
-                "dedup_key": f"employer:{emp}:employer_statement:{period.isoformat()}",
-                "employer_id": emp,
-                "kind": "employer_statement",
-                "due_date": ctx.as_of,
-                "recipient": email,
-                "context": {"employer_id": emp, "period": period.isoformat()},
-                "status": "pending",
-                "attempts": 0,
-            }
-            for emp, period, email in groups
-        ]
-        created = insert_ignoring_duplicates(s, OutboxMessage, rows)
+            .subquery()
+        )
+        created = insert_employer_statements(s, groups, ctx.as_of)
         s.execute(
             sa.update(Payment)
             .where(shares_due)
@@ -181,36 +147,6 @@ ANNIVERSARIES = sa.Table(
 )
 
 
-def _not_yet_sent(kind: str, due_date: Any) -> Any:
-    """No outbox message yet for this case, kind and due date (its dedup key, built in SQL)."""
-    key = (
-        sa.literal("case:")
-        + sa.cast(Case.id, sa.String)
-        + sa.literal(f":{kind}:")
-        + sa.cast(due_date, sa.String)
-    )
-    return ~sa.exists().where(OutboxMessage.dedup_key == key)
-
-
-def _reminder_rows(
-    kind: str, found: Iterable[tuple[int, date, str | None]], as_of: date
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "dedup_key": f"case:{case_id}:{kind}:{due.isoformat()}",
-            "case_id": case_id,
-            "kind": kind,
-            "due_date": due,
-            "recipient": recipient,
-            "context": {"case_id": case_id, "due_date": due.isoformat()},
-            "status": "pending",
-            "attempts": 0,
-        }
-        for case_id, due, recipient in found
-        if due <= as_of
-    ]
-
-
 def _delays(ctx: StepContext, kind: str) -> dict[str, int]:
     delays: dict[str, int] = {}
     for scheme_id, scheme in ctx.schemes.items():
@@ -221,41 +157,39 @@ def _delays(ctx: StepContext, kind: str) -> dict[str, int]:
 
 
 def reminders(ctx: StepContext) -> int:
-    """Cases waiting too long on a person (SPEC §6), one message per (case, kind, due date)."""
-    rows: list[dict[str, Any]] = []
+    """Cases waiting too long on a person (SPEC §6), one message per (case, kind, due date),
+    each kind written by one INSERT … SELECT (jobs.outbox_sql)."""
+    created = 0
     with ctx.uow() as uow:
         s = uow.session
-        employer_email = sa.select(Employer.email).join(Offer, Offer.employer_id == Employer.id)
-        for kind, state, to_employer in (
-            ("application_without_interview", State.APPLIED, True),
-            ("selection_without_contract", State.SELECTED, False),
+        employer_email = (
+            sa.select(Employer.email)
+            .join(Offer, Offer.employer_id == Employer.id)
+            .where(Offer.id == Case.offer_id)
+            .scalar_subquery()
+        )
+        for kind, state, recipient in (
+            ("application_without_interview", State.APPLIED, employer_email),
+            ("selection_without_contract", State.SELECTED, sa.null()),
         ):
             for scheme_id, days in _delays(ctx, kind).items():
-                found = s.execute(
-                    sa.select(
-                        Case.id,
-                        Case.last_effective_date,
-                        employer_email.where(Offer.id == Case.offer_id).scalar_subquery()
-                        if to_employer
-                        else sa.null(),
-                    ).where(
-                        Case.state == state,
-                        Case.scheme_id == scheme_id,
-                        Case.last_effective_date <= ctx.as_of - timedelta(days=days),
-                        _not_yet_sent(kind, sqldates.add_days(Case.last_effective_date, days)),
-                    )
-                ).all()
-                rows += _reminder_rows(
-                    kind, ((c, d + timedelta(days=days), r) for c, d, r in found), ctx.as_of
+                due = sqldates.add_days(Case.last_effective_date, days)
+                found = sa.select(Case.id).where(
+                    Case.state == state,
+                    Case.scheme_id == scheme_id,
+                    Case.last_effective_date <= ctx.as_of - timedelta(days=days),
+                    not_yet_sent(kind, due),
                 )
+                created += insert_case_messages(s, kind, found, due, recipient)
         for scheme_id, days in _delays(ctx, "contract_unsigned").items():
             signed = (
                 sa.select(sa.func.count(Signature.id))
                 .where(Signature.document_id == Document.id)
                 .scalar_subquery()
             )
-            found = s.execute(
-                sa.select(Case.id, Document.issued_on, Learner.email)
+            due = sqldates.add_days(Document.issued_on, days)
+            found = (
+                sa.select(Case.id)
                 .join(Document, Document.case_id == Case.id)
                 .join(Learner, Learner.id == Case.learner_id)
                 .where(
@@ -265,63 +199,52 @@ def reminders(ctx: StepContext) -> int:
                     Document.status == "issued",
                     signed < 3,
                     Document.issued_on <= ctx.as_of - timedelta(days=days),
-                    _not_yet_sent("contract_unsigned", sqldates.add_days(Document.issued_on, days)),
+                    not_yet_sent("contract_unsigned", due),
                 )
-            ).all()
-            rows += _reminder_rows(
-                "contract_unsigned",
-                ((c, d + timedelta(days=days), r) for c, d, r in found),
-                ctx.as_of,
             )
+            created += insert_case_messages(s, "contract_unsigned", found, due, Learner.email)
         for scheme_id, days in _delays(ctx, "training_ended_without_service").items():
-            found = s.execute(
-                sa.select(Case.id, Learner.training_end, Learner.email)
+            kind = "training_ended_without_service"
+            due = sqldates.add_days(Learner.training_end, days)
+            found = (
+                sa.select(Case.id)
                 .join(Learner, Learner.id == Case.learner_id)
                 .where(
                     Case.state == State.IN_TRAINING,
                     Case.scheme_id == scheme_id,
                     Learner.training_end <= ctx.as_of - timedelta(days=days),
-                    _not_yet_sent(
-                        "training_ended_without_service",
-                        sqldates.add_days(Learner.training_end, days),
-                    ),
+                    not_yet_sent(kind, due),
                 )
-            ).all()
-            rows += _reminder_rows(
-                "training_ended_without_service",
-                ((c, d + timedelta(days=days), r) for c, d, r in found),
-                ctx.as_of,
             )
+            created += insert_case_messages(s, kind, found, due, Learner.email)
         for scheme_id, days in _delays(ctx, "employer_share_unconfirmed").items():
             # From the payments' side: the index on (status, funder, status_changed_on) gives
-            # the shares notified long enough ago; then their cases and employers.
+            # the shares notified long enough ago; then their cases and employers. Grouped by
+            # `case_id + 0`, not the bare column: SQLite would otherwise walk the whole table
+            # in the order of the (case_id, period, funder) unique index.
+            case_key = (Payment.case_id + 0).label("case_id")
             unconfirmed = (
-                sa.select(
-                    Payment.case_id.label("case_id"),
-                    sa.func.min(Payment.status_changed_on).label("since"),
-                )
+                sa.select(case_key, sa.func.min(Payment.status_changed_on).label("since"))
                 .where(
                     Payment.status == "notified",
                     Payment.funder == "employer",
                     Payment.status_changed_on <= ctx.as_of - timedelta(days=days),
                 )
-                .group_by(Payment.case_id)
+                .group_by(case_key)
                 .subquery()
             )
-            found = s.execute(
-                sa.select(Case.id, unconfirmed.c.since, Employer.email)
+            found = (
+                sa.select(Case.id)
                 .select_from(unconfirmed)
                 .join(Case, Case.id == unconfirmed.c.case_id)
                 .join(Offer, Offer.id == Case.offer_id)
                 .join(Employer, Employer.id == Offer.employer_id)
                 .where(Case.scheme_id == scheme_id)
-            ).all()
-            rows += _reminder_rows(
-                "employer_share_unconfirmed",
-                ((c, d + timedelta(days=days), r) for c, d, r in found if d is not None),
-                ctx.as_of,
             )
-        created = insert_ignoring_duplicates(s, OutboxMessage, rows)
+            due = sqldates.add_days(unconfirmed.c.since, days)
+            created += insert_case_messages(
+                s, "employer_share_unconfirmed", found, due, Employer.email
+            )
         uow.commit()
     return created
 
@@ -331,39 +254,33 @@ def commitment_checks(ctx: StepContext) -> int:
     overdue) and commitment ends approaching (SPEC §6). Set-based: the end approaching is read
     from the case's stored commitment end; the anniversaries are computed once per distinct
     service start date, then joined."""
-    rows: list[dict[str, Any]] = []
+    created = 0
     with ctx.uow() as uow:
         s = uow.session
         for scheme_id, scheme in ctx.schemes.items():
             serving = sa.and_(Case.scheme_id == scheme_id, Case.state == State.SERVING)
             approach = scheme.reminders.get("commitment_end_approaching")
             if approach is not None:
+                kind = "commitment_end_approaching"
                 due = sqldates.add_days(Case.commitment_ends_on, -approach)
-                found = s.execute(
-                    sa.select(Case.id, Case.commitment_ends_on, Learner.email)
+                found = (
+                    sa.select(Case.id)
                     .join(Learner, Learner.id == Case.learner_id)
                     .where(
                         serving,
                         Case.commitment_ends_on <= ctx.as_of + timedelta(days=approach),
-                        _not_yet_sent("commitment_end_approaching", due),
+                        not_yet_sent(kind, due),
                     )
-                ).all()
-                rows += _reminder_rows(
-                    "commitment_end_approaching",
-                    ((c, end - timedelta(days=approach), r) for c, end, r in found if end),
-                    ctx.as_of,
                 )
+                created += insert_case_messages(s, kind, found, due, Learner.email)
             attest_days = scheme.reminders.get("service_attestation_missing")
             if attest_days is not None:
-                rows += _attestations_missing(ctx, s, serving, attest_days)
-        created = insert_ignoring_duplicates(s, OutboxMessage, rows)
+                created += _attestations_missing(ctx, s, serving, attest_days)
         uow.commit()
     return created
 
 
-def _attestations_missing(
-    ctx: StepContext, s: Session, serving: Any, attest_days: int
-) -> list[dict[str, Any]]:
+def _attestations_missing(ctx: StepContext, s: Session, serving: Any, attest_days: int) -> int:
     starts = s.scalars(sa.select(Case.service_start).where(serving).distinct()).all()
     anniversaries = []
     for start in starts:
@@ -377,22 +294,24 @@ def _attestations_missing(
                 }
             )
     if not anniversaries:
-        return []
+        return 0
+    kind = "service_attestation_missing"
     temptables.fill(s, ANNIVERSARIES, anniversaries)
     a = ANNIVERSARIES.c
-    found = s.execute(
-        sa.select(Case.id, a.due_date, Employer.email)
+    found = (
+        sa.select(Case.id)
         .join(ANNIVERSARIES, a.service_start == Case.service_start)
         .join(Offer, Offer.id == Case.offer_id)
         .join(Employer, Employer.id == Offer.employer_id)
         .where(
             serving,
             sa.or_(Case.attested_on.is_(None), Case.attested_on < a.anniversary),
-            _not_yet_sent("service_attestation_missing", a.due_date),
+            not_yet_sent(kind, a.due_date),
         )
-    ).all()
+    )
+    created = insert_case_messages(s, kind, found, a.due_date, Employer.email)
     temptables.drop(s, ANNIVERSARIES)
-    return _reminder_rows("service_attestation_missing", found, ctx.as_of)
+    return created
 
 
 def _last_anniversary(start: date, as_of: date) -> date | None:
@@ -420,17 +339,26 @@ def retention_purge(ctx: StepContext) -> int:
         for scheme_id, scheme in ctx.schemes.items():
             years = scheme.retention.years_after_closure
             limit = date(ctx.as_of.year - years, ctx.as_of.month, min(ctx.as_of.day, 28))
-            still_kept = sa.select(Case.learner_id).where(
-                sa.or_(Case.state.not_in(terminal), Case.last_effective_date > limit)
+            # From the cases closed before the limit (the index on last_effective_date), the
+            # learners not yet anonymised with no other case still kept.
+            other = aliased(Case)
+            expired = (
+                sa.select(Case.learner_id)
+                .join(Learner, Learner.id == Case.learner_id)
+                .where(
+                    Case.scheme_id == scheme_id,
+                    Case.last_effective_date <= limit,
+                    Case.state.in_(terminal),
+                    Learner.last_name != ANONYMOUS,
+                    ~sa.exists().where(
+                        other.learner_id == Case.learner_id,
+                        sa.or_(other.state.not_in(terminal), other.last_effective_date > limit),
+                    ),
+                )
             )
-            expired = sa.select(Case.learner_id).where(Case.scheme_id == scheme_id)
             result = s.execute(
                 sa.update(Learner)
-                .where(
-                    Learner.id.in_(expired),
-                    Learner.id.not_in(still_kept),
-                    Learner.last_name != ANONYMOUS,
-                )
+                .where(Learner.id.in_(expired))
                 .values(
                     first_name=ANONYMOUS,
                     last_name=ANONYMOUS,
