@@ -1,7 +1,7 @@
 """All the benchmarks, on SQLite and on a real PostgreSQL server, one JSON line each (also
 appended to `var/bench/results.jsonl`):
 
-    python -m bench --cases 10000 100000 1000000 [--backends sqlite postgresql]
+    python -m bench --cases 10000 100000 1000000 [--backends sqlite postgresql] [--only web …]
 
 PostgreSQL: the server of `--pg-url` (an admin URL), else one started for the run in a temporary
 folder (tests/pgserver.py, as the test suite does). Each size is generated once per backend
@@ -22,6 +22,8 @@ from typing import Any
 
 from bench import contracts, nightly, transitions, web
 from bench.databases import Databases
+
+BENCHMARKS = ("nightly", "transitions", "web", "contracts")
 
 
 def _emit(result: dict[str, Any], log: Path) -> None:
@@ -44,11 +46,14 @@ def run_backend(dbs: Databases, sizes: list[int], args: argparse.Namespace, log:
             },
             log,
         )
-        _emit(nightly.run_size(n, dbs, args.naive_sample), log)
-        _emit(transitions.run(n, args.transitions, dbs), log)
-        _emit(web.run(n, dbs), log)
-    smallest = min(sizes)
-    _emit(contracts.run(args.contracts, dbs.work, dbs) | {"cases": smallest}, log)
+        if "nightly" in args.only:
+            _emit(nightly.run_size(n, dbs, args.naive_sample), log)
+        if "transitions" in args.only:
+            _emit(transitions.run(n, args.transitions, dbs), log)
+        if "web" in args.only:
+            _emit(web.run(n, dbs), log)
+    if "contracts" in args.only:
+        _emit(contracts.run(args.contracts, dbs.work, dbs) | {"cases": min(sizes)}, log)
 
 
 def main() -> None:
@@ -61,6 +66,9 @@ def main() -> None:
     parser.add_argument("--naive-sample", type=int, default=nightly.NAIVE_SAMPLE)
     parser.add_argument("--transitions", type=int, default=transitions.TRANSITIONS)
     parser.add_argument("--contracts", type=int, default=100)
+    parser.add_argument(
+        "--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS), help="a subset"
+    )
     args = parser.parse_args()
     log = Path("var/bench/results.jsonl")
     log.parent.mkdir(parents=True, exist_ok=True)

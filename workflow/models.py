@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from workflow.sqltext import prefix_index
 from workflow.states import State
 
 NAMING = {
@@ -177,6 +178,8 @@ class Case(Base):
         sa.Index("ix_cases_last_event", "last_effective_date", "id"),
         # The nightly completions and end-of-commitment reminders: serving cases by end date.
         sa.Index("ix_cases_state_commitment_end", "state", "commitment_ends_on"),
+        # The case list filtered by state, newest first (keyset on id).
+        sa.Index("ix_cases_state_id", "state", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -185,7 +188,7 @@ class Case(Base):
     # Denormalised from the offer: the guards and the lists ask "this learner in this campaign".
     campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id"), index=True)
     scheme_id: Mapped[str] = mapped_column(sa.String(80))
-    state: Mapped[State] = mapped_column(state_column_type("state"), index=True)
+    state: Mapped[State] = mapped_column(state_column_type("state"))
     version: Mapped[int] = mapped_column(default=1)
     tier: Mapped[str | None] = mapped_column(sa.String(40))
     contract_number: Mapped[str | None] = mapped_column(sa.String(40), unique=True)
@@ -481,3 +484,10 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
     value: Mapped[str] = mapped_column(sa.Text)
+
+
+# The case list's search box: the beginning of a learner's names or of a contract number
+# (workflow.sqltext.starts_with_ci), served by an index at any number of cases.
+prefix_index("ix_learners_last_name_prefix", Learner.last_name)
+prefix_index("ix_learners_first_name_prefix", Learner.first_name)
+prefix_index("ix_cases_contract_number_prefix", Case.contract_number)

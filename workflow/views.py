@@ -16,6 +16,7 @@ from workflow.errors import NotFound
 from workflow.facts import DbFacts
 from workflow.models import Campaign, Case, Employer, Learner, Offer
 from workflow.schemes import SchemeRegistry, registry
+from workflow.sqltext import starts_with_ci
 from workflow.states import STATE_LABELS, GuardContext, State, available_triggers
 
 
@@ -167,13 +168,17 @@ class CaseFilter:
             dep = self.departement.strip().upper()
             out.append(sa.func.substr(Employer.commune_insee, 1, len(dep)) == dep)
         if self.search and self.search.strip():
-            text = f"%{self.search.strip().lower()}%"
-            out.append(
+            # The beginning of the learner's last or first name, or of the contract number;
+            # each test is a range on its own index (workflow.sqltext).
+            text = self.search.strip().lower()
+            named = sa.select(Learner.id).where(
                 sa.or_(
-                    sa.func.lower(Learner.last_name).like(text),
-                    sa.func.lower(Learner.first_name).like(text),
-                    sa.func.lower(Case.contract_number).like(text),
+                    starts_with_ci(Learner.last_name, text),
+                    starts_with_ci(Learner.first_name, text),
                 )
+            )
+            out.append(
+                sa.or_(Case.learner_id.in_(named), starts_with_ci(Case.contract_number, text))
             )
         return out
 

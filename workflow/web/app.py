@@ -50,6 +50,7 @@ from workflow.models import (
 )
 from workflow.paths import templates_dir
 from workflow.schemes import registry
+from workflow.sqltext import starts_with_ci
 from workflow.states import GUARDS, STATE_LABELS, TRANSITIONS, TRIGGER_LABELS, State
 from workflow.territory import default_territory
 from workflow.views import CaseFilter, case_detail, case_rows
@@ -553,7 +554,7 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
                 status_code=403, detail="Page réservée aux instituts et à la Région."
             )
         if q.strip():
-            query = query.where(sa.func.lower(Learner.last_name).like(f"%{q.strip().lower()}%"))
+            query = query.where(starts_with_ci(Learner.last_name, q.strip().lower()))
         return render(request, "learners.html", who=who, learners=s.scalars(query).all(), q=q)
 
     @app.get("/campagnes", response_class=HTMLResponse)
