@@ -169,7 +169,8 @@ class CaseFilter:
             out.append(sa.func.substr(Employer.commune_insee, 1, len(dep)) == dep)
         if self.search and self.search.strip():
             # The beginning of the learner's last or first name, or of the contract number;
-            # each test is a range on its own index (workflow.sqltext).
+            # each test is a range on its own index (workflow.sqltext), and the few cases
+            # found are united before the join, so that no database scans the cases.
             text = self.search.strip().lower()
             named = sa.select(Learner.id).where(
                 sa.or_(
@@ -177,9 +178,11 @@ class CaseFilter:
                     starts_with_ci(Learner.first_name, text),
                 )
             )
-            out.append(
-                sa.or_(Case.learner_id.in_(named), starts_with_ci(Case.contract_number, text))
+            found = sa.union(
+                sa.select(Case.id).where(Case.learner_id.in_(named)),
+                sa.select(Case.id).where(starts_with_ci(Case.contract_number, text)),
             )
+            out.append(Case.id.in_(found))
         return out
 
 

@@ -70,3 +70,32 @@ def test_each_search_is_served_by_its_index(world: World) -> None:
     assert "ix_cases_contract_number_prefix" in _plan(engine, by_number)
     by_state = sa.select(Case.id).where(Case.state == "serving").order_by(Case.id.desc()).limit(50)
     assert "ix_cases_state_id" in _plan(engine, by_state)
+
+
+def test_the_case_list_search_does_not_scan_the_cases(world: World) -> None:
+    engine = world.engine
+    statements: list[tuple[str, object]] = []
+
+    def capture(conn: object, cursor: object, statement: str, params: object, *args: object) -> None:
+        statements.append((statement, params))
+
+    with world.uow() as uow:
+        sa.event.listen(engine, "before_cursor_execute", capture)
+        try:
+            case_rows(uow.session, limit=50, filters=CaseFilter(search="dup"))
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", capture)
+    statement, params = statements[0]
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        cursor = raw.cursor()  # type: ignore[union-attr]
+        if engine.dialect.name == "postgresql":
+            cursor.execute("SET enable_seqscan = off")
+            cursor.execute(f"EXPLAIN {statement}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "Scan Backward using pk_cases" not in plan, plan
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {statement}", params)
+            plan = "\n".join(str(row[3]) for row in cursor.fetchall())
+            assert "SCAN cases" not in plan, plan
+    assert "ix_learners_last_name_prefix" in plan and "ix_cases_contract_number_prefix" in plan
