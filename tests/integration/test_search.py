@@ -1,6 +1,7 @@
 """The case list's search box: the beginning of a learner's last or first name or of a contract
 number, case-insensitive, wildcards taken literally — and served by an index on both databases,
-so that it costs the same at a million cases (workflow.sqltext)."""
+so that it costs the same at a million cases (workflow.sqltext); the state and département
+filters have theirs too."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from tests.conftest import IBAN, World
 from tests.integration.test_case_service import signed_case
 from workflow import cases, directory
-from workflow.models import Case, Learner
+from workflow.models import Case, Employer, Learner
 from workflow.sqltext import starts_with_ci
 from workflow.views import CaseFilter, case_rows
 
@@ -70,6 +71,10 @@ def test_each_search_is_served_by_its_index(world: World) -> None:
     assert "ix_cases_contract_number_prefix" in _plan(engine, by_number)
     by_state = sa.select(Case.id).where(Case.state == "serving").order_by(Case.id.desc()).limit(50)
     assert "ix_cases_state_id" in _plan(engine, by_state)
+    by_departement = sa.select(Employer.id).where(
+        sa.func.substr(Employer.commune_insee, 1, 2) == "48"
+    )
+    assert "ix_employers_departement" in _plan(engine, by_departement)
 
 
 def test_the_case_list_search_does_not_scan_the_cases(world: World) -> None:
