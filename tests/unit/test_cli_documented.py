@@ -22,7 +22,7 @@ def documented() -> set[tuple[str, str | None]]:
     found: set[tuple[str, str | None]] = set()
     for line in README.read_text(encoding="utf-8").splitlines():
         for command, second in MENTION.findall(line):
-            for sub in (second.split("|") if second else [""]):
+            for sub in second.split("|") if second else [""]:
                 found.add((command, sub or None))
     return found
 
