@@ -128,7 +128,6 @@ def run_size(n: int, dbs: Databases, naive_sample: int = NAIVE_SAMPLE) -> dict[s
     if looped == candidates:
         assert naive_rows == payments_created, (naive_rows, payments_created)
     assert sum(again.totals.values()) == 0, again.totals
-    step = report.runs[0]["seconds"]["payments"]
     return {
         "benchmark": "nightly",
         "backend": dbs.backend,
@@ -145,7 +144,6 @@ def run_size(n: int, dbs: Databases, naive_sample: int = NAIVE_SAMPLE) -> dict[s
         "naive_cases_total": candidates,
         "naive_over_first_run": round(naive / first, 1),
         "first_run_over_floor": round(first / floor, 2),
-        "payments_step_over_its_floor": round(step / floor_payments, 2),
         "rerun_over_first_run": round(rerun / first, 3),
         "totals": report.totals,
     }

@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session
 
 from workflow import money
 from workflow.db import make_engine, upgrade
@@ -96,7 +96,7 @@ def generate(
     progress: Callable[[str], None] = lambda stage: None,
 ) -> dict[str, int]:
     """Build a fresh database at `url` with `cases` cases; return the counts written."""
-    from jobs.steps import StepContext, payments_due
+    from jobs.schedule_sql import insert_due_payments
 
     rng = random.Random(seed)
     engine = make_engine(url)
@@ -168,8 +168,10 @@ def generate(
             )
         )
     progress("historiques")
-    # The finished trainings' allowances, created by the nightly payments step and paid.
-    payments_due(StepContext(sessionmaker(engine), registry(), HISTORY_PAID_UNTIL))
+    # The finished trainings' allowances, computed as the nightly payments step does, and paid.
+    with Session(engine) as s:
+        insert_due_payments(s, registry(), HISTORY_PAID_UNTIL)
+        s.commit()
     with engine.begin() as conn:
         counts["payments_paid"] = conn.execute(
             sa.update(Payment)

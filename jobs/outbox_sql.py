@@ -92,9 +92,7 @@ def insert_case_messages(
     )
 
 
-def insert_employer_statements(
-    s: Session, groups: sa.Subquery, due_date: Any
-) -> int:
+def insert_employer_statements(s: Session, groups: sa.Subquery, due_date: Any) -> int:
     """One statement per row of `groups` (employer_id, period, email), due on `due_date`."""
     g = groups.c
     key = (

@@ -167,18 +167,35 @@ def _instalments(as_of: date) -> sa.Select[Any]:
     return query
 
 
-def insert_due_payments(s: Session, schemes: SchemeRegistry, as_of: date) -> int:
+def insert_due_payments(
+    s: Session, schemes: SchemeRegistry, as_of: date, *, notified_by: str | None = None
+) -> int:
     """Write every instalment fallen due by `as_of` of every case whose `next_payment_due` has
     come, once (ON CONFLICT DO NOTHING on case, month and funder); then move `next_payment_due`
     to the next instalment's due date, or None when the schedule has no more. Returns the number
-    of payments created."""
+    of payments created.
+
+    With `notified_by`, the employer shares are written `notified` on `as_of` by that actor, for
+    a caller that writes their statements in the same transaction (jobs.steps.payments_due):
+    the statement is sent the night the share falls due, so the share is never seen `due`, and
+    writing it once spares an UPDATE of every employer share of the night."""
     if not _load_temp_tables(s, schemes, as_of):
         return 0
     due_date = CALENDAR.c.due_date
     due_now = _instalments(as_of).where(due_date <= as_of, due_date >= Case.next_payment_due)
     columns = ["case_id", "period", "funder", "amount", "due_date", "status", "created_at"]
     stamp = sa.literal(utcnow(), Payment.__table__.c.created_at.type)
-    rows = due_now.add_columns(sa.literal("due"), stamp)
+    if notified_by is None:
+        rows = due_now.add_columns(sa.literal("due"), stamp)
+    else:
+        employer = RATES.c.funder == "employer"
+        rows = due_now.add_columns(
+            sa.case((employer, sa.literal("notified")), else_=sa.literal("due")),
+            stamp,
+            sa.case((employer, sa.literal(as_of, sa.Date)), else_=sa.null()),
+            sa.case((employer, sa.literal(notified_by)), else_=sa.null()),
+        )
+        columns += ["status_changed_on", "status_changed_by"]
     table: sa.Table = Payment.__table__  # type: ignore[assignment]
     created = insert_ignoring_conflicts(s, table, columns, rows)
     s.execute(

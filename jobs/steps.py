@@ -40,6 +40,8 @@ class StepContext:
     schemes: SchemeRegistry
     as_of: date
     progress: Callable[[int], None] = lambda n: None
+    # Statements the payments step wrote in its own transaction, counted by the statements step.
+    statements_sent: int = 0
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.factory)
@@ -92,9 +94,21 @@ def transitions_due(ctx: StepContext) -> int:
 def payments_due(ctx: StepContext) -> int:
     """One payment per (case, month, funder) whose due date has come (SPEC §4), created once:
     the schedules are computed in SQL (jobs.schedule_sql), for the cases whose next instalment
-    has fallen due — the index on `next_payment_due` finds them."""
+    has fallen due — the index on `next_payment_due` finds them. The employer shares are written
+    `notified`, and their employers' statements in the same transaction: a share is never
+    notified without its statement, whatever the point a run stops at."""
     with ctx.uow() as uow:
-        created = insert_due_payments(uow.session, ctx.schemes, ctx.as_of)
+        s = uow.session
+        created = insert_due_payments(s, ctx.schemes, ctx.as_of, notified_by=NIGHTLY_ACTOR)
+        if created:
+            notified_tonight = sa.and_(
+                Payment.status == "notified",
+                Payment.funder == "employer",
+                Payment.status_changed_on == ctx.as_of,
+            )
+            ctx.statements_sent += insert_employer_statements(
+                s, _statement_groups(notified_tonight), ctx.as_of
+            )
         uow.commit()
     ctx.progress(created)
     return created
@@ -105,25 +119,31 @@ def _id_chunks(ids: list[int], size: int = 900) -> Iterator[list[int]]:
         yield ids[i : i + size]
 
 
+def _statement_groups(shares: Any) -> sa.Subquery:
+    """The (employer, month, address) of each statement the `shares` call for."""
+    return (
+        sa.select(Offer.employer_id, Payment.period, Employer.email)
+        .select_from(Payment)
+        .join(Case, Case.id == Payment.case_id)
+        .join(Offer, Offer.id == Case.offer_id)
+        .join(Employer, Employer.id == Offer.employer_id)
+        .where(shares)
+        .distinct()
+        .subquery()
+    )
+
+
 def employer_statements(ctx: StepContext) -> int:
     """Employer shares are paid by the employer: once a month each employer gets a statement of
-    the shares fallen due, and those payments become `notified` (SPEC §4)."""
+    the shares fallen due, and those payments become `notified` (SPEC §4). The payments step
+    already did so for the shares it wrote (counted here); this step catches the shares still
+    `due`: written by another path, or by a version of Fidelis that notified them here."""
     shares_due = sa.and_(
         Payment.funder == "employer", Payment.status == "due", Payment.due_date <= ctx.as_of
     )
     with ctx.uow() as uow:
         s = uow.session
-        groups = (
-            sa.select(Offer.employer_id, Payment.period, Employer.email)
-            .select_from(Payment)
-            .join(Case, Case.id == Payment.case_id)
-            .join(Offer, Offer.id == Case.offer_id)
-            .join(Employer, Employer.id == Offer.employer_id)
-            .where(shares_due)
-            .distinct()
-            .subquery()
-        )
-        created = insert_employer_statements(s, groups, ctx.as_of)
+        created = insert_employer_statements(s, _statement_groups(shares_due), ctx.as_of)
         s.execute(
             sa.update(Payment)
             .where(shares_due)
@@ -131,7 +151,8 @@ def employer_statements(ctx: StepContext) -> int:
             .execution_options(synchronize_session=False)
         )
         uow.commit()
-    return created
+    written_with_payments, ctx.statements_sent = ctx.statements_sent, 0
+    return created + written_with_payments
 
 
 # -- 3. reminders and 4. commitment checks --------------------------------------------------------

@@ -129,6 +129,76 @@ def test_employer_shares_are_notified_then_confirmed(world: World) -> None:
     assert statuses == {"employer": "paid", "region": "due"}
 
 
+def employer_shares(w: World) -> list[tuple[object, ...]]:
+    with w.uow() as uow:
+        return [
+            tuple(row)
+            for row in uow.session.execute(
+                sa.select(Payment.period, Payment.status, Payment.status_changed_on,
+                          Payment.status_changed_by)
+                .where(Payment.funder == "employer").order_by(Payment.period)
+            )
+        ]  # fmt: skip
+
+
+def statement_keys(w: World) -> list[str]:
+    with w.uow() as uow:
+        return list(
+            uow.session.scalars(
+                sa.select(OutboxMessage.dedup_key)
+                .where(OutboxMessage.kind == "employer_statement")
+                .order_by(OutboxMessage.dedup_key)
+            )
+        )
+
+
+def test_employer_shares_are_written_notified_with_their_statement_or_not_at_all(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobs import steps
+
+    w = world
+    signed_case(w)
+    real = steps.insert_employer_statements
+
+    def broken(*args: object, **kw: object) -> int:
+        raise RuntimeError("panne pendant les relevés")
+
+    # The statements fail inside the payments step's transaction: no share is left notified
+    # without its statement — no payment is written at all.
+    monkeypatch.setattr(steps, "insert_employer_statements", broken)
+    with pytest.raises(RuntimeError, match="panne"):
+        nightly(w, "2026-10-10")
+    assert employer_shares(w) == [] and statement_keys(w) == []
+
+    monkeypatch.setattr(steps, "insert_employer_statements", real)
+    counts = nightly(w, "2026-10-10")
+    assert counts["payments"] == 2 and counts["employer_statements"] == 1
+    assert employer_shares(w) == [
+        (D("2026-09-01"), "notified", D("2026-10-10"), "traitement de nuit")
+    ]
+    employer_id = statement_keys(w)[0].split(":")[1]
+    assert statement_keys(w) == [f"employer:{employer_id}:employer_statement:2026-09-01"]
+    # The rerun writes nothing more.
+    assert nightly(w, "2026-10-10", catch_up=False)["employer_statements"] == 0
+    assert len(statement_keys(w)) == 1
+
+
+def test_employer_shares_left_due_are_notified_by_the_statements_step(world: World) -> None:
+    w = world
+    case = signed_case(w)
+    # Written one case at a time (cases.record_payments), as `due`: the statements step finds them.
+    assert cases.record_payments(w.uow(), case, D("2026-11-10"), schemes=w.schemes) == 4
+    assert [status for _, status, _, _ in employer_shares(w)] == ["due", "due"]
+    counts = nightly(w, "2026-11-10", catch_up=False)
+    assert counts["payments"] == 0 and counts["employer_statements"] == 2
+    assert employer_shares(w) == [
+        (D("2026-09-01"), "notified", D("2026-11-10"), "traitement de nuit"),
+        (D("2026-10-01"), "notified", D("2026-11-10"), "traitement de nuit"),
+    ]
+    assert len(statement_keys(w)) == 2
+
+
 def test_completion_is_automatic_the_day_after_the_commitment_end(world: World) -> None:
     w = world
     case = signed_case(w)
