@@ -128,10 +128,44 @@ def _load_temp_tables(s: Session, schemes: SchemeRegistry, as_of: date) -> bool:
     return bool(rates)
 
 
+def _overlapping_months(case: Any, learner: Any, cal: Any = CALENDAR.c) -> sa.ColumnElement[bool]:
+    """The calendar months that overlap the allowance period [start, end) of SPEC §4, written
+    with plain comparisons: start = max(training_start, contract_date) and end = min(training_end
+    + 1 day, allowance_ended_on) expand into their terms, so that the database evaluates no date
+    function for each (case, month) pair it considers — only for the months it keeps."""
+    ended = case.allowance_ended_on
+    return sa.and_(
+        # The period is not empty: start < end.
+        learner.training_start <= learner.training_end,
+        case.contract_date <= learner.training_end,
+        sa.or_(
+            ended.is_(None),
+            sa.and_(learner.training_start < ended, case.contract_date < ended),
+        ),
+        # The month begins before the end …
+        cal.first <= learner.training_end,
+        sa.or_(ended.is_(None), cal.first < ended),
+        # … and ends after the start.
+        cal.next_first > learner.training_start,
+        cal.next_first > case.contract_date,
+    )
+
+
+def _rates_in_force(case: Any, r: Any = RATES.c) -> sa.ColumnElement[bool]:
+    """The rates of the case's scheme and tier in force on its contract date."""
+    return sa.and_(
+        r.scheme_id == case.scheme_id,
+        r.tier == case.tier,
+        r.valid_from <= case.contract_date,
+        case.contract_date < r.valid_until,
+    )
+
+
 def _instalments(as_of: date) -> sa.Select[Any]:
     """Every instalment (case id, month, funder, cents, due date) of the cases with something due
     by `as_of`, past and future: the caller bounds the due date."""
     r, cal = RATES.c, CALENDAR.c
+    cases, learners = Case.__table__.c, Learner.__table__.c
     training_end_excl = add_days(Learner.training_end, 1)
     start = greatest(Learner.training_start, Case.contract_date)
     end = least(training_end_excl, sa.func.coalesce(Case.allowance_ended_on, training_end_excl))
@@ -140,31 +174,17 @@ def _instalments(as_of: date) -> sa.Select[Any]:
         (r.whole_months, r.monthly),
         else_=(2 * r.monthly * covered + cal.days) // (2 * cal.days),
     )
-    query = (
+    return (
         sa.select(Case.id, cal.first, r.funder, amount, cal.due_date)
         .select_from(Case)
         .join(Learner, Learner.id == Case.learner_id)
-        .join(
-            RATES,
-            sa.and_(
-                r.scheme_id == Case.scheme_id,
-                r.tier == Case.tier,
-                r.valid_from <= Case.contract_date,
-                Case.contract_date < r.valid_until,
-            ),
-        )
+        .join(RATES, _rates_in_force(cases))
         .join(
             CALENDAR,
-            sa.and_(
-                cal.payment_day == r.payment_day,
-                start < end,
-                cal.first < end,
-                cal.next_first > start,
-            ),
+            sa.and_(cal.payment_day == r.payment_day, _overlapping_months(cases, learners)),
         )
         .where(Case.next_payment_due <= as_of, Case.contract_date.is_not(None))
     )
-    return query
 
 
 def insert_due_payments(
@@ -212,28 +232,15 @@ def _next_due_subquery(as_of: date) -> Any:
     """For the case being updated: the earliest due date after `as_of` of its schedule."""
     r, cal = RATES.c, CALENDAR.c
     outer = Case.__table__
-    training_end_excl = add_days(Learner.training_end, 1)
-    start = greatest(Learner.training_start, outer.c.contract_date)
-    end = least(training_end_excl, sa.func.coalesce(outer.c.allowance_ended_on, training_end_excl))
     return (
         sa.select(sa.func.min(cal.due_date))
         .select_from(Learner)
-        .join(
-            RATES,
-            sa.and_(
-                r.scheme_id == outer.c.scheme_id,
-                r.tier == outer.c.tier,
-                r.valid_from <= outer.c.contract_date,
-                outer.c.contract_date < r.valid_until,
-            ),
-        )
+        .join(RATES, _rates_in_force(outer.c))
         .join(
             CALENDAR,
             sa.and_(
                 cal.payment_day == r.payment_day,
-                start < end,
-                cal.first < end,
-                cal.next_first > start,
+                _overlapping_months(outer.c, Learner.__table__.c),
             ),
         )
         .where(Learner.id == outer.c.learner_id, cal.due_date > as_of)
