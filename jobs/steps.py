@@ -66,12 +66,14 @@ def transitions_due(ctx: StepContext) -> int:
             .order_by(Case.id)
         ).all()
         # The day after the commitment's last day (kept on the case by the case service).
+        # Sorted here, not by the database: an ORDER BY id would lead SQLite's planner to walk
+        # every serving case in (state, id) order instead of the (state, end) index's range.
         ended = uow.session.execute(
-            sa.select(Case.id, Case.commitment_ends_on)
-            .where(Case.state == State.SERVING, Case.commitment_ends_on < ctx.as_of)
-            .order_by(Case.id)
+            sa.select(Case.id, Case.commitment_ends_on).where(
+                Case.state == State.SERVING, Case.commitment_ends_on < ctx.as_of
+            )
         ).all()
-        completions = [(case_id, end + timedelta(days=1)) for case_id, end in ended if end]
+        completions = sorted((case_id, end + timedelta(days=1)) for case_id, end in ended if end)
     due: list[tuple[int, date, str]] = [
         (cid, max(start, signed), "start_training") for cid, signed, start in starting if signed
     ]
