@@ -18,6 +18,13 @@ from workflow.errors import InvalidInput, NotFound
 from workflow.models import Case, Employer, Institute, Learner, Offer, User
 
 ROLES = ("region", "employer", "institute", "admin")
+# How a role is named where people read it: the actor of an event, the accounts list.
+ROLE_LABELS = {
+    "region": "Région",
+    "employer": "employeur",
+    "institute": "institut de formation",
+    "admin": "administrateur",
+}
 _hasher = PasswordHasher()
 
 
@@ -37,7 +44,7 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        return f"{self.name} ({self.role})"
+        return f"{self.name} ({ROLE_LABELS.get(self.role, self.role)})"
 
 
 def add_user(

@@ -4,7 +4,7 @@ search box at a million cases.
 `starts_with_ci(column, text)` is true when `lower(column)` begins with `text` (already lower
 case):
 
-- SQLite: `lower(col) >= 'dup' AND lower(col) < 'dup\U0010FFFF'`, a range on the expression
+- SQLite: `lower(col) >= 'dup' AND lower(col) < 'dup\U0010ffff'`, a range on the expression
   index `lower(col)` (SQLite compares text bytewise, and UTF-8 keeps code point order);
 - PostgreSQL: `lower(col) LIKE 'dup%'`, which the planner turns into a range on the
   `lower(col) text_pattern_ops` index whatever the database's collation.

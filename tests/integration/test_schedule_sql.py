@@ -45,9 +45,7 @@ def _random_cases(w: World, n: int, seed: int) -> None:
             s.flush()
             ars = i % 3 == 0
             signed = start + timedelta(days=rng.randrange(-90, 200))
-            ended = (
-                signed + timedelta(days=rng.randrange(1, 400)) if rng.random() < 0.4 else None
-            )
+            ended = signed + timedelta(days=rng.randrange(1, 400)) if rng.random() < 0.4 else None
             s.add(
                 Case(
                     offer_id=offer.id,
@@ -69,7 +67,9 @@ def _random_cases(w: World, n: int, seed: int) -> None:
 def _expected(w: World, as_of: date) -> set[tuple[int, date, str, Decimal, date]]:
     with Session(w.engine) as s:
         cases = s.scalars(
-            sa.select(Case).where(Case.contract_date.is_not(None)).options(selectinload(Case.learner))
+            sa.select(Case)
+            .where(Case.contract_date.is_not(None))
+            .options(selectinload(Case.learner))
         ).all()
         return {
             (c.id, i.period, i.funder, i.amount, i.due_date)
@@ -82,7 +82,9 @@ def _expected(w: World, as_of: date) -> set[tuple[int, date, str, Decimal, date]
 def _written(w: World) -> set[tuple[int, date, str, Decimal, date]]:
     with Session(w.engine) as s:
         rows = s.execute(
-            sa.select(Payment.case_id, Payment.period, Payment.funder, Payment.amount, Payment.due_date)
+            sa.select(
+                Payment.case_id, Payment.period, Payment.funder, Payment.amount, Payment.due_date
+            )
         ).all()
         assert len(rows) == len(set(rows))
         return {tuple(r) for r in rows}  # type: ignore[misc]

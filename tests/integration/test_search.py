@@ -81,7 +81,9 @@ def test_the_case_list_search_does_not_scan_the_cases(world: World) -> None:
     engine = world.engine
     statements: list[tuple[str, object]] = []
 
-    def capture(conn: object, cursor: object, statement: str, params: object, *args: object) -> None:
+    def capture(
+        conn: object, cursor: object, statement: str, params: object, *args: object
+    ) -> None:
         statements.append((statement, params))
 
     with world.uow() as uow:

@@ -190,7 +190,12 @@ def test_the_sepa_file_is_downloaded_from_the_payments_page(
     run_nightly(w.engine, D("2026-10-10"), schemes=w.schemes, send_mail=False)
     login(client, "region")
     page = client.get("/paiements?mois=2026-09")
-    assert "120.00 €" in page.text
+    # In French: the month, the funder, the amount, the due date and the status.
+    assert "Paiements de septembre 2026" in page.text
+    assert (
+        '<td>septembre 2026</td><td>Région</td><td class="num">120,00\u00a0€</td>'
+        "<td>10/10/2026</td><td>dû</td>"
+    ) in page.text
     xml = client.post("/paiements/sepa", data={"csrf": csrf_of(page.text), "mois": "2026-09"})
     assert xml.status_code == 200 and xml.headers["content-type"].startswith("application/xml")
     validate_pain001(xml.content)
@@ -274,7 +279,11 @@ def test_the_dashboard_shows_money_per_funder_and_a_chart(
     login(client, "region")
     page = client.get("/").text
     assert "<svg" in page and "Nombre de dossiers par état" in page
-    assert "<td>region</td><td>120.00 €</td><td>120.00 €</td><td>0.00 €</td>" in page
+    nbsp = "\u00a0"
+    assert (
+        f'<td>Région</td><td class="num">120,00{nbsp}€</td><td class="num">120,00{nbsp}€</td>'
+        f'<td class="num">0,00{nbsp}€</td>'
+    ) in page
 
 
 def test_an_employer_confirms_its_shares_and_attests_service(
@@ -288,14 +297,15 @@ def test_an_employer_confirms_its_shares_and_attests_service(
     run_nightly(w.engine, D("2026-10-10"), schemes=w.schemes, send_mail=False)
     login(client, "employer")
     page = client.get("/mes-paiements")
-    assert "120.00 €" in page.text and "notified" in page.text
+    assert "120,00\u00a0€" in page.text and "notifié à l&#39;employeur" in page.text
+    assert "notified" not in page.text
     bad = client.post(
         "/mes-paiements/confirmer", data={"csrf": csrf_of(page.text), "mois": "2025-01"}
     )
     assert bad.status_code == 400 and "Aucune part" in bad.text
     ok = client.post("/mes-paiements/confirmer", data={"csrf": csrf_of(page.text), "mois": "2026-09"},
                      follow_redirects=False)  # fmt: skip
-    assert ok.status_code == 303 and "paid" in client.get("/mes-paiements").text
+    assert ok.status_code == 303 and "<td>payé</td>" in client.get("/mes-paiements").text
     fire(w, case, "start_service", "2027-09-01", params={"diploma_date": "2027-07-09"})
     page = client.get(f"/dossiers/{case}")
     done = client.post(f"/dossiers/{case}/attestation", data={"csrf": csrf_of(page.text),
@@ -327,4 +337,36 @@ def test_a_suspension_is_recorded_from_the_case_page(
                      "from": "2028-01-01", "to": "2028-03-31", "reason": "maternity"},
                      follow_redirects=False)  # fmt: skip
     assert ok.status_code == 303
-    assert "du 2028-01-01 au 2028-03-31 — maternity" in client.get(f"/dossiers/{case}").text
+    page = client.get(f"/dossiers/{case}").text
+    assert "du 01/01/2028 au 31/03/2028 — congé de maternité" in page
+    assert (
+        "<td>Suspension de l&#39;engagement</td>" in page and "<td>congé de maternité</td>" in page
+    )
+
+
+def test_codes_are_read_in_french_on_the_pages(
+    web: tuple[World, TestClient, dict[str, str]],
+) -> None:
+    """Statuses, kinds, funders, amounts and dates: what the database stores as codes and ISO
+    text is shown in French on the outbox, nightly-run and case pages."""
+    from jobs.nightly import run_nightly
+    from tests.integration.test_case_service import signed_case
+
+    w, client, _ = web
+    case = signed_case(w)
+    run_nightly(w.engine, D("2026-10-10"), schemes=w.schemes, send_mail=False)
+    login(client, "region")
+    outbox = client.get("/courriels").text
+    assert "<td>relevé mensuel employeur</td><td></td><td>10/10/2026</td>" in outbox
+    assert "<td>à envoyer</td>" in outbox
+    runs = client.get("/traitements").text
+    assert "<td>10/10/2026</td>" in runs and "<td>terminé</td>" in runs
+    assert "paiements : 2" in runs and "relevés employeurs : 1" in runs
+    page = client.get(f"/dossiers/{case}").text
+    assert '<td>septembre 2026</td><td>Employeur</td><td class="num">120,00\u00a0€</td>' in page
+    assert "<td>Contrat signé par les trois parties</td>" in page
+    # No stored code leaks into what the reader sees.
+    visible = re.sub(r"<[^>]+>", " ", outbox + runs + page)
+    for code in ("employer_statement", "pending", "succeeded", "employer_statements",
+                 "notified", "2026-09", "region", "sign "):  # fmt: skip
+        assert code not in visible, code

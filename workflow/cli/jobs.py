@@ -21,6 +21,7 @@ from workflow.cli.common import (
     required_date,
 )
 from workflow.clock import today_paris
+from workflow.reports.labels import STEP_LABELS
 from workflow.schemes import registry
 
 # -- the nightly run, payments, outbox ---------------------------------------------------------
@@ -51,17 +52,6 @@ def nightly(
     for run in report.runs:
         table.add_row(run["as_of"], *(str(run["counts"].get(k, "—")) for k in STEP_LABELS))
     out.print(table)
-
-
-STEP_LABELS = {
-    "transitions": "transitions",
-    "payments": "paiements",
-    "employer_statements": "relevés employeurs",
-    "reminders": "relances",
-    "commitment_checks": "contrôles",
-    "retention": "anonymisations",
-    "outbox": "envois",
-}
 
 
 @app.command("scheduler")

@@ -1,5 +1,6 @@
-"""The French words of the reports: event and payment-status labels, funders as column
-headers, and the territory groups (département, EPCI type) of an employer's commune."""
+"""The French words of the reports and of the web pages: event, payment-status, message,
+document and nightly-run labels, funders as column headers, and the territory groups
+(département, EPCI type) of an employer's commune."""
 
 from __future__ import annotations
 
@@ -13,8 +14,13 @@ from workflow.states import STATE_LABELS, State
 from workflow.territory import default_territory
 
 __all__ = [
+    "DOCUMENT_STATUS_LABELS",
     "EVENT_LABELS",
+    "MESSAGE_KIND_LABELS",
+    "MESSAGE_STATUS_LABELS",
     "PAYMENT_STATUS_LABELS",
+    "RUN_STATUS_LABELS",
+    "STEP_LABELS",
     "capitalised",
     "departement_of",
     "departement_title",
@@ -54,6 +60,49 @@ PAYMENT_STATUS_LABELS = {
     "notified": "notifié à l'employeur",
     "paid": "payé",
     "cancelled": "annulé",
+}
+
+# The outbox: what each message is about, and where it stands.
+MESSAGE_KIND_LABELS = {
+    "application_without_interview": "candidature sans entretien",
+    "selection_without_contract": "sélection sans contrat",
+    "contract_unsigned": "contrat non signé",
+    "training_ended_without_service": "formation finie sans prise de poste",
+    "service_attestation_missing": "attestation annuelle de service manquante",
+    "employer_share_unconfirmed": "versement employeur non confirmé",
+    "commitment_end_approaching": "fin d'engagement proche",
+    "employer_statement": "relevé mensuel employeur",
+    "completion": "engagement honoré",
+}
+
+MESSAGE_STATUS_LABELS = {
+    "pending": "à envoyer",
+    "sent": "envoyé",
+    "failed": "en échec",
+    "cancelled": "annulé",
+}
+
+DOCUMENT_STATUS_LABELS = {
+    "issued": "émis",
+    "superseded": "remplacé par une version plus récente",
+    "invalidated": "invalidé",
+}
+
+RUN_STATUS_LABELS = {
+    "running": "en cours",
+    "succeeded": "terminé",
+    "failed": "en échec",
+}
+
+# The nightly run's steps (jobs.nightly.STEPS), as the counts of a run are read.
+STEP_LABELS = {
+    "transitions": "transitions",
+    "payments": "paiements",
+    "employer_statements": "relevés employeurs",
+    "reminders": "relances",
+    "commitment_checks": "contrôles",
+    "retention": "anonymisations",
+    "outbox": "envois",
 }
 
 NO_EPCI = "aucun"

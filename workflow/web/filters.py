@@ -1,0 +1,100 @@
+"""The Jinja filters of the web pages: what a caseworker, an employer or an institute reads, in
+French. Amounts ("1 479,68 €"), days ("07/09/2026"), months ("septembre 2026"), and the labels
+of the codes the database stores (payment, message, document and run statuses, funders, message
+kinds, events, states, suspension reasons). The views give ISO strings and decimal strings (the
+JSON API shares them), so every filter takes those as well as dates and Decimals. A code without
+a label is shown as is rather than hidden."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from jinja2 import Environment
+
+from workflow.documents.french import euros, month_fr
+from workflow.documents.labels import suspension_reason_label
+from workflow.reports.labels import (
+    DOCUMENT_STATUS_LABELS,
+    MESSAGE_KIND_LABELS,
+    MESSAGE_STATUS_LABELS,
+    PAYMENT_STATUS_LABELS,
+    RUN_STATUS_LABELS,
+    STEP_LABELS,
+    event_label,
+    funder_title,
+    state_label,
+)
+
+
+def amount_fr(value: Decimal | str | int | None) -> str:
+    """Decimal("1479.68") or "1479.68" -> "1 479,68 €"; None -> ""."""
+    if value is None or value == "":
+        return ""
+    try:
+        return euros(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
+def _as_date(value: date | str) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value)
+    try:
+        if len(text) == 7:  # a month, "2026-09"
+            return date.fromisoformat(f"{text}-01")
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def day_fr(value: date | str | None) -> str:
+    """date(2026, 9, 7) or "2026-09-07" -> "07/09/2026"; None -> ""."""
+    if value is None or value == "":
+        return ""
+    d = _as_date(value)
+    return d.strftime("%d/%m/%Y") if d else str(value)
+
+
+def month_label(value: date | str | None) -> str:
+    """date(2026, 9, 1), "2026-09" or "2026-09-01" -> "septembre 2026"."""
+    if value is None or value == "":
+        return ""
+    d = _as_date(value)
+    return month_fr(d) if d else str(value)
+
+
+def _lookup(labels: Mapping[str, str]) -> Callable[[Any], str]:
+    def label(code: Any) -> str:
+        if code is None:
+            return ""
+        return labels.get(str(code), str(code))
+
+    return label
+
+
+FILTERS: dict[str, Callable[..., str]] = {
+    "euros": amount_fr,
+    "day": day_fr,
+    "month": month_label,
+    "payment_status": _lookup(PAYMENT_STATUS_LABELS),
+    "message_kind": _lookup(MESSAGE_KIND_LABELS),
+    "message_status": _lookup(MESSAGE_STATUS_LABELS),
+    "document_status": _lookup(DOCUMENT_STATUS_LABELS),
+    "run_status": _lookup(RUN_STATUS_LABELS),
+    "step": _lookup(STEP_LABELS),
+    "funder": lambda code: funder_title(str(code)) if code else "",
+    "event": lambda trigger: event_label(str(trigger)) if trigger else "",
+    "state": state_label,
+    "suspension_reason": lambda code: suspension_reason_label(str(code)) if code else "",
+}
+
+
+def install(env: Environment) -> None:
+    """Make the filters available to every page of `env`."""
+    env.filters.update(FILTERS)
