@@ -365,8 +365,14 @@ def test_codes_are_read_in_french_on_the_pages(
     page = client.get(f"/dossiers/{case}").text
     assert '<td>septembre 2026</td><td>Employeur</td><td class="num">120,00\u00a0€</td>' in page
     assert "<td>Contrat signé par les trois parties</td>" in page
+    listed = client.get("/dossiers").text
+    assert "<td>En formation</td>" in listed  # started by the nightly run
+    employers = client.get("/employeurs").text
+    assert "<td>personnes âgées</td>" in employers or "<td>Personnes âgées</td>" in employers
+    learners = client.get("/apprenants").text
+    assert re.search(r"<td>du \d\d/\d\d/\d{4} au \d\d/\d\d/\d{4}</td>", learners)
     # No stored code leaks into what the reader sees.
-    visible = re.sub(r"<[^>]+>", " ", outbox + runs + page)
+    visible = re.sub(r"<[^>]+>", " ", outbox + runs + page + listed + employers + learners)
     for code in ("employer_statement", "pending", "succeeded", "employer_statements",
-                 "notified", "2026-09", "region", "sign "):  # fmt: skip
+                 "notified", "2026-09", "region", "sign ", "in_training", "elderly"):  # fmt: skip
         assert code not in visible, code

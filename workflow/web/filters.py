@@ -1,9 +1,9 @@
 """The Jinja filters of the web pages: what a caseworker, an employer or an institute reads, in
 French. Amounts ("1 479,68 €"), days ("07/09/2026"), months ("septembre 2026"), and the labels
 of the codes the database stores (payment, message, document and run statuses, funders, message
-kinds, events, states, suspension reasons). The views give ISO strings and decimal strings (the
-JSON API shares them), so every filter takes those as well as dates and Decimals. A code without
-a label is shown as is rather than hidden."""
+kinds, events, states, suspension reasons, sectors). The views give ISO strings and decimal
+strings (the JSON API shares them), so every filter takes those as well as dates and Decimals.
+A code without a label is shown as is rather than hidden."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import Environment
 
 from workflow.documents.french import euros, month_fr
-from workflow.documents.labels import suspension_reason_label
+from workflow.documents.labels import sector_label, suspension_reason_label
 from workflow.reports.labels import (
     DOCUMENT_STATUS_LABELS,
     MESSAGE_KIND_LABELS,
@@ -92,6 +92,7 @@ FILTERS: dict[str, Callable[..., str]] = {
     "event": lambda trigger: event_label(str(trigger)) if trigger else "",
     "state": state_label,
     "suspension_reason": lambda code: suspension_reason_label(str(code)) if code else "",
+    "sector": lambda code: sector_label(str(code)) if code else "",
 }
 
 
