@@ -152,7 +152,8 @@ def test_a_whole_case_life_through_the_cli(cli: Cli, setup: dict[str, str]) -> N
     listed = cli.json("case", "list", "--state", "breached")
     assert [row["id"] for row in listed] == [int(case)]  # type: ignore[union-attr]
     human = cli.ok("case", "show", case)
-    assert "Léa Fabre" in human and "1078.93" in human
+    assert "Léa Fabre" in human and "Employeur 1\u00a0078,93\u00a0€" in human
+    assert "Rupture" in human and "breach " not in human  # the history in French
 
 
 def test_reads_answer_in_json(cli: Cli) -> None:

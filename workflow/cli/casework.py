@@ -18,6 +18,10 @@ from workflow.cli.common import (
     out,
     required_date,
 )
+from workflow.display import FILTERS
+from workflow.display import amount_fr as euros
+from workflow.display import day_fr as day
+from workflow.display import month_label as month
 from workflow.errors import InvalidInput
 from workflow.states import STATE_LABELS, State
 
@@ -135,23 +139,27 @@ def _print_case(d: dict[str, Any]) -> None:
     out.print(f"Apprenant : {d['learner']['name']} ; employeur : {d['employer']['name']}")
     out.print(
         f"Palier : {d['tier'] or '—'} ; contrat : {d['contract_number'] or '—'} ; "
-        f"formation {d['training']['start']} → {d['training']['end']} ; "
-        f"service {d['service']['start'] or '—'} → {d['service']['commitment_end'] or '—'}"
+        f"formation {day(d['training']['start'])} → {day(d['training']['end'])} ; "
+        f"service {day(d['service']['start']) or '—'} → "
+        f"{day(d['service']['commitment_end']) or '—'}"
     )
     if d["schedule"]:
         table = Table("mois", "financeur", "montant", "échéance", "paiement", title="Échéancier")
         paid = {(p["period"], p["funder"]): p["status"] for p in d["payments"]}
         for i in d["schedule"]:
+            status = paid.get((i["period"], i["funder"]))
             table.add_row(
-                i["period"],
-                i["funder"],
-                i["amount"],
-                i["due_date"],
-                paid.get((i["period"], i["funder"]), "—"),
+                month(i["period"]),
+                FILTERS["funder"](i["funder"]),
+                euros(i["amount"]),
+                day(i["due_date"]),
+                FILTERS["payment_status"](status) if status else "—",
             )
         out.print(table)
     if d["reimbursement"]:
-        amounts = ", ".join(f"{f} {a} €" for f, a in d["reimbursement"].items())
+        amounts = ", ".join(
+            f"{FILTERS['funder'](f)} {euros(a)}" for f, a in d["reimbursement"].items()
+        )
         out.print(f"Remboursement : {amounts}" + (" (exonéré)" if d["exempted"] else ""))
     for a in d["available"]:
         if a["allowed"]:
@@ -162,13 +170,14 @@ def _print_case(d: dict[str, Any]) -> None:
             out.print(f"  [red]✗[/red] {a['trigger']} — {a['label']} : {why}", highlight=False)
     table = Table("date d'effet", "action", "de", "vers", "par", "motif", title="Historique")
     for e in d["events"]:
+        reason = e["reason"] or ""
         table.add_row(
-            e["effective_date"],
-            e["trigger"],
-            e["from"] or "",
-            e["to"],
+            day(e["effective_date"]),
+            FILTERS["event"](e["trigger"]),
+            FILTERS["state"](e["from"]),
+            FILTERS["state"](e["to"]),
             e["actor"],
-            e["reason"] or "",
+            FILTERS["suspension_reason"](reason) if e["trigger"] == "suspend" else reason,
         )
     out.print(table)
 
@@ -198,7 +207,7 @@ def case_list(
     for r in rows:
         table.add_row(
             str(r["id"]),
-            r["state"],
+            FILTERS["state"](r["state"]),
             r["learner"],
             r["employer"],
             r["tier"] or "",

@@ -24,6 +24,8 @@ from workflow.cli.common import (
     required_date,
 )
 from workflow.clock import today_paris
+from workflow.display import FILTERS
+from workflow.display import day_fr as day
 from workflow.errors import FidelisError, InvalidInput
 
 # -- contracts and documents ---------------------------------------------------------------
@@ -179,14 +181,16 @@ def contract_list(ctx: typer.Context, case: int, as_json: JsonOpt = False) -> No
         "n°", "document", "version", "fichier", "état", "émis le", "signatures", "SHA-256"
     )
     for r in rows:
-        signed = ", ".join(f"{g['party']} ({g['on']})" for g in r["signatures"])
+        signed = ", ".join(
+            f"{FILTERS['party'](g['party'])} ({day(g['on'])})" for g in r["signatures"]
+        )
         table.add_row(
             str(r["id"]),
             r["label"],
             str(r["version"]),
             r["filename"],
-            r["status"],
-            r["issued_on"],
+            FILTERS["document_status"](r["status"]),
+            day(r["issued_on"]),
             signed,
             r["sha256"][:12],
         )

@@ -21,6 +21,10 @@ from workflow.cli.common import (
     required_date,
 )
 from workflow.clock import today_paris
+from workflow.display import FILTERS
+from workflow.display import amount_fr as euros
+from workflow.display import day_fr as day
+from workflow.display import month_label as month
 from workflow.reports.labels import STEP_LABELS
 from workflow.schemes import registry
 
@@ -94,11 +98,11 @@ def payments_list(
             str(r["case"]),
             r["contract_number"] or "",
             r["learner"],
-            r["period"],
-            r["funder"],
-            r["amount"],
-            r["due_date"],
-            r["status"],
+            month(r["period"]),
+            FILTERS["funder"](r["funder"]),
+            euros(r["amount"]),
+            day(r["due_date"]),
+            FILTERS["payment_status"](r["status"]),
         )
     out.print(table)
 
@@ -224,11 +228,11 @@ def outbox_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     for r in rows:
         table.add_row(
             str(r["id"]),
-            r["kind"],
+            FILTERS["message_kind"](r["kind"]),
             str(r["case"] or ""),
-            r["due_date"],
+            day(r["due_date"]),
             r["recipient"] or "",
-            r["status"],
+            FILTERS["message_status"](r["status"]),
             str(r["attempts"]),
         )
     out.print(table)

@@ -28,7 +28,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.middleware.sessions import SessionMiddleware
 
-from workflow import accounts, cases, contracts, payments, validation
+from workflow import accounts, cases, contracts, display, payments, validation
 from workflow.accounts import Principal
 from workflow.clock import today_paris
 from workflow.contracts import XLSX, default_store, stored_path
@@ -54,7 +54,6 @@ from workflow.sqltext import starts_with_ci
 from workflow.states import GUARDS, STATE_LABELS, TRANSITIONS, TRIGGER_LABELS, State
 from workflow.territory import default_territory
 from workflow.views import CaseFilter, case_detail, case_rows
-from workflow.web import filters
 from workflow.web.api import router as api_router
 from workflow.web.deps import Db, Who, check_csrf, csrf_token
 from workflow.web.imports import router as imports_router
@@ -97,7 +96,7 @@ def create_app(url: str, *, secret_key: str | None = None) -> FastAPI:
         session_cookie="fidelis_session",
     )
     templates = Jinja2Templates(directory=str(templates_dir() / "web"))
-    filters.install(templates.env)
+    display.install(templates.env)
     templates.env.globals.update(
         STATE_LABELS=STATE_LABELS, TRIGGER_LABELS=TRIGGER_LABELS, FIELD_LABELS=FIELD_LABELS
     )

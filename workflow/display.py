@@ -1,9 +1,10 @@
-"""The Jinja filters of the web pages: what a caseworker, an employer or an institute reads, in
-French. Amounts ("1 479,68 €"), days ("07/09/2026"), months ("septembre 2026"), and the labels
-of the codes the database stores (payment, message, document and run statuses, funders, message
-kinds, events, states, suspension reasons, sectors). The views give ISO strings and decimal
-strings (the JSON API shares them), so every filter takes those as well as dates and Decimals.
-A code without a label is shown as is rather than hidden."""
+"""What a caseworker, an employer or an institute reads, in French: the Jinja filters of the web
+pages and the cells of the command line's tables. Amounts ("1 479,68 €"), days ("07/09/2026"),
+months ("septembre 2026"), and the labels of the codes the database stores (payment, message,
+document and run statuses, funders, message kinds, events, states, suspension reasons, sectors,
+signing parties). The views give ISO strings and decimal strings (the JSON API and `--json`
+share them), so every filter takes those as well as dates and Decimals. A code without a label
+is shown as is rather than hidden."""
 
 from __future__ import annotations
 
@@ -94,6 +95,10 @@ FILTERS: dict[str, Callable[..., str]] = {
     "suspension_reason": lambda code: suspension_reason_label(str(code)) if code else "",
     "sector": lambda code: sector_label(str(code)) if code else "",
 }
+
+
+PARTY_LABELS = {"learner": "apprenant", "employer": "employeur", "region": "financeur"}
+FILTERS["party"] = _lookup(PARTY_LABELS)
 
 
 def install(env: Environment) -> None:
