@@ -5,7 +5,7 @@ ON CONFLICT DO NOTHING. Candidates are selected in SQL; rows are written in bulk
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -114,11 +114,6 @@ def payments_due(ctx: StepContext) -> int:
         uow.commit()
     ctx.progress(created)
     return created
-
-
-def _id_chunks(ids: list[int], size: int = 900) -> Iterator[list[int]]:
-    for i in range(0, len(ids), size):
-        yield ids[i : i + size]
 
 
 def _statement_groups(shares: Any) -> sa.Subquery:
