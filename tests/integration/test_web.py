@@ -365,6 +365,7 @@ def test_codes_are_read_in_french_on_the_pages(
     page = client.get(f"/dossiers/{case}").text
     assert '<td>septembre 2026</td><td>Employeur</td><td class="num">120,00\u00a0€</td>' in page
     assert "<td>Contrat signé par les trois parties</td>" in page
+    assert "Palier : Allocation de 2 × 150 € par mois" in page  # the tier's label, not « 2x150 »
     listed = client.get("/dossiers").text
     assert "<td>En formation</td>" in listed  # started by the nightly run
     employers = client.get("/employeurs").text

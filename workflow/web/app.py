@@ -314,7 +314,7 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
             suspension_reasons=registry()[detail["scheme"]].commitment.suspension_reasons,
             error=error,
             today=today_paris().isoformat(),
-            tiers=list(registry()[detail["scheme"]].tiers),
+            tiers={code: t.label for code, t in registry()[detail["scheme"]].tiers.items()},
         )
 
     @app.get("/dossiers/{case_id}", response_class=HTMLResponse)
