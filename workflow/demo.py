@@ -21,7 +21,9 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from workflow import cases, contracts, directory
+from workflow.accounts import ROLE_LABELS
 from workflow.db import UnitOfWork, make_engine, session_factory, upgrade
+from workflow.display import FILTERS, amount_fr
 from workflow.errors import FidelisError
 from workflow.models import Case, OutboxMessage, Payment, Reimbursement, Setting
 from workflow.states import STATE_LABELS, State
@@ -477,11 +479,11 @@ def run_demo(url: str, console: Console, *, as_json: bool = False) -> dict[str, 
     console.print(table)
     money = Table("financeur", "paiements créés", "montant", title="Allocations échues")
     for funder, p in data["payments"].items():
-        money.add_row(funder, str(p["count"]), f"{p['amount']} €")
+        money.add_row(FILTERS["funder"](funder), str(p["count"]), amount_fr(p["amount"]))
     console.print(money)
     refunds = Table("dossier", "financeur", "à rembourser", title="Ruptures")
     for r in data["reimbursements"]:
-        refunds.add_row(str(r["case"]), r["funder"], f"{r['amount']} €")
+        refunds.add_row(str(r["case"]), FILTERS["funder"](r["funder"]), amount_fr(r["amount"]))
     console.print(refunds)
     nightly = data["nightly"]
     console.print(
@@ -490,8 +492,8 @@ def run_demo(url: str, console: Console, *, as_json: bool = False) -> dict[str, 
         f"{nightly.get('reminders', 0) + nightly.get('commitment_checks', 0)} relance(s)."
     )
     mails = Table("courriel en attente", "nombre", title="Boîte d'envoi")
-    for kind, n in sorted(data["outbox"].items()):
-        mails.add_row(kind, str(n))
+    for label, n in sorted((FILTERS["message_kind"](k), n) for k, n in data["outbox"].items()):
+        mails.add_row(label, str(n))
     console.print(mails)
     console.print("[bold]Refus expliqués par les gardes :[/bold]")
     for refusal in data["refusals"]:
@@ -501,7 +503,8 @@ def run_demo(url: str, console: Console, *, as_json: bool = False) -> dict[str, 
         "[cyan]fidelis serve[/cyan] :"
     )
     for account in data["accounts"]:
-        console.print(f"  • {account['role']} : {account['email']}", highlight=False)
+        role = ROLE_LABELS.get(account["role"], account["role"])
+        console.print(f"  • {role} : {account['email']}", highlight=False)
     console.print(
         "Pour explorer : [cyan]fidelis case list[/cyan], [cyan]fidelis case show N[/cyan]"
         + ("" if url.endswith("fidelis.db") else f" (avec --db {url})")

@@ -26,7 +26,8 @@ def test_demo_takes_learners_through_every_path_and_can_be_rerun(tmp_path: Path)
     again = json.loads(cli.ok("demo", "--json"))
     assert again["states"] == states
     human = cli.ok("demo")
-    assert "Démo Fidelis" in human and "1078.93" in human
+    assert "Démo Fidelis" in human and "1\u00a0078,93\u00a0€" in human  # in French
+    assert "relevé mensuel employeur" in human and "employer_statement" not in human
 
 
 def test_demo_refuses_to_overwrite_a_database_it_did_not_build(tmp_path: Path) -> None:
