@@ -252,7 +252,7 @@ def _require_contract_data(s: Session, case: Case, scheme: Scheme, on: date) -> 
     wanted = {"tier_chosen", "valid_iban", "training_dates"}
     failures = [f for f in failed_guards(Trigger.SIGN, ctx) if f[0] in wanted]
     if failures:
-        raise GuardFailed("contract generate", failures)
+        raise GuardFailed("contract generate", failures, "Émettre le contrat")
 
 
 def _issue_contract(

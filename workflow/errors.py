@@ -58,10 +58,14 @@ class GuardFailed(TriggerRefused):
     """The trigger is valid from the current state but guards refused it; `failures` are
     (guard name, French message) pairs."""
 
-    def __init__(self, trigger: str, failures: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self, trigger: str, failures: Sequence[tuple[str, str]], label: str | None = None
+    ) -> None:
         self.failures = tuple(failures)
         detail = " ; ".join(message for _, message in self.failures)
-        super().__init__(f"Action « {trigger} » refusée : {detail}", trigger)
+        # The action as the reader knows it, and its code as the command line spells it.
+        action = f"« {label} » ({trigger})" if label else f"« {trigger} »"
+        super().__init__(f"Action {action} refusée : {detail}", trigger)
 
     @property
     def guards(self) -> tuple[str, ...]:

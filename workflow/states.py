@@ -514,19 +514,22 @@ def next_state(trigger: Trigger | str, ctx: GuardContext) -> State:
     trig = trigger if isinstance(trigger, Trigger) else parse_trigger(trigger)
     if ctx.state not in _SPECS[trig].sources:
         raise TriggerRefused(
-            f"Action « {trig} » impossible depuis l'état « {STATE_LABELS[ctx.state]} » "
+            f"Action « {TRIGGER_LABELS[trig]} » ({trig}) impossible depuis l'état "
+            f"« {STATE_LABELS[ctx.state]} » "
             f"({ctx.state}). "
             f"Actions possibles maintenant : {', '.join(triggers_from(ctx.state)) or 'aucune'}.",
             trig,
         )
     failures = failed_guards(trig, ctx)
     if failures:
-        raise GuardFailed(trig, failures)
+        raise GuardFailed(trig, failures, TRIGGER_LABELS[trig])
     proxy = _CaseProxy(ctx.state)
     try:
         fired = machine().events[trig.value].trigger(proxy, ctx=ctx)
     except MachineError as exc:  # pragma: no cover - the table check above already refused it
         raise TriggerRefused(str(exc), trig) from exc
     if not fired:  # pragma: no cover - guards are the same functions as the conditions
-        raise GuardFailed(trig, [("machine", "refusé par la machine à états")])
+        raise GuardFailed(
+            trig, [("machine", "refusé par la machine à états")], TRIGGER_LABELS[trig]
+        )
     return State(proxy.state)

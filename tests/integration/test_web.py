@@ -87,6 +87,7 @@ def test_a_caseworker_fires_a_trigger_and_sees_a_guard_refusal(
                           data={"csrf": csrf_of(page.text), "on": "2026-06-10"})  # fmt: skip
     assert refused.status_code == 400
     assert "la date de l&#39;entretien (interview_date) est obligatoire" in refused.text
+    assert "Action « Enregistrer l&#39;entretien » (interview) refusée" in refused.text
     assert events(w) == before
 
 
