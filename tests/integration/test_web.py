@@ -378,3 +378,31 @@ def test_codes_are_read_in_french_on_the_pages(
     for code in ("employer_statement", "pending", "succeeded", "employer_statements",
                  "notified", "2026-09", "region", "sign ", "in_training", "elderly"):  # fmt: skip
         assert code not in visible, code
+
+
+def test_errors_are_french_pages_and_write_nothing(
+    web: tuple[World, TestClient, dict[str, str]],
+) -> None:
+    """A bad month, a broken page link, an unknown campaign or address: a French page with the
+    right status, never Starlette's English text nor an internal error; JSON under /api."""
+    w, client, tokens = web
+    login(client, "region")
+    before = events(w)
+    page = client.get("/paiements?mois=2026-13")
+    assert page.status_code == 400 and "Mois invalide : « 2026-13 »" in page.text
+    page = client.get("/dossiers?tri=last_event&apres=2026-99-99:7")
+    assert page.status_code == 400 and "Lien de page invalide" in page.text
+    page = client.post("/campagnes/999/liste", data={"csrf": csrf_of(client.get("/").text)})
+    assert page.status_code == 404 and "introuvable" in page.text.lower()
+    page = client.get("/nulle-part")
+    assert page.status_code == 404 and "Page introuvable." in page.text
+    assert "Not Found" not in page.text
+    page = client.put("/paiements")
+    assert page.status_code == 405 and "Méthode non autorisée" in page.text
+    page = client.get("/dossiers/abc")
+    assert page.status_code == 422 and "case_id : valeur invalide « abc »" in page.text
+    api = client.get("/api/v1/nulle-part", headers={"Authorization": f"Bearer {tokens['region']}"})
+    assert api.status_code == 404 and api.json() == {"detail": "Page introuvable."}
+    client.cookies.clear()
+    assert client.get("/dossiers", follow_redirects=False).headers["location"] == "/connexion"
+    assert events(w) == before

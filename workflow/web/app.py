@@ -15,10 +15,8 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Form, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     HTMLResponse,
-    JSONResponse,
     RedirectResponse,
     Response,
     StreamingResponse,
@@ -34,7 +32,7 @@ from workflow.clock import today_paris
 from workflow.contracts import XLSX, default_store, stored_path
 from workflow.db import UnitOfWork, make_engine, session_factory
 from workflow.eligibility import commune_is_rural
-from workflow.errors import FidelisError, NotFound
+from workflow.errors import FidelisError, InvalidInput, NotFound
 from workflow.models import (
     Campaign,
     Case,
@@ -54,6 +52,7 @@ from workflow.sqltext import starts_with_ci
 from workflow.states import GUARDS, STATE_LABELS, TRANSITIONS, TRIGGER_LABELS, State
 from workflow.territory import default_territory
 from workflow.views import CaseFilter, case_detail, case_rows
+from workflow.web import errors
 from workflow.web.api import router as api_router
 from workflow.web.deps import Db, Who, check_csrf, csrf_token
 from workflow.web.imports import router as imports_router
@@ -105,15 +104,7 @@ def create_app(url: str, *, secret_key: str | None = None) -> FastAPI:
     app.include_router(imports_router)
     app.include_router(reports_router)
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        """Bad input answers in French, naming each field (a date that does not exist…)."""
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc'] if p != 'body')} : valeur invalide "
-            f"« {err.get('input')} »"
-            for err in exc.errors()
-        ]
-        return JSONResponse({"detail": "Requête invalide — " + " ; ".join(problems)}, 422)
+    errors.install(app, templates)
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _routes(app, templates)
@@ -224,7 +215,12 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
         after_event = None
         if sort == "last_event" and ":" in cursor:
             day, _, ident = cursor.partition(":")
-            after_event = (date.fromisoformat(day), int(ident))
+            try:
+                after_event = (date.fromisoformat(day), int(ident))
+            except ValueError:
+                raise InvalidInput(
+                    f"Lien de page invalide : « {cursor} » (revenez à la première page)."
+                ) from None
         rows = case_rows(
             s,
             limit=PAGE + 1,
