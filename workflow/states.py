@@ -333,6 +333,32 @@ GUARDS: Mapping[str, Guard] = {
     )
 }
 
+# Each guard as the condition it checks, for the state diagram's table (its failure message,
+# above, says what is wrong with one case).
+GUARD_LABELS: Mapping[str, str] = {
+    "chronological": "date d'effet non antérieure au dernier événement",
+    "campaign_open": "campagne ouverte",
+    "learner_authorised": "apprenant autorisé à candidater",
+    "interview_date_given": "date de l'entretien renseignée",
+    "interview_date_not_after_effective": "entretien au plus tard à la date d'effet",
+    "places_left": "une place encore libre sur l'offre",
+    "not_engaged_elsewhere": "apprenant sans autre contrat en cours",
+    "reason_given": "motif renseigné",
+    "no_payment_if_contracted": "aucune allocation déjà versée",
+    "tier_chosen": "palier choisi",
+    "contract_signed": "contrat signé par les trois parties",
+    "valid_iban": "IBAN de l'apprenant valide",
+    "training_dates": "dates de formation connues",
+    "not_before_training_start": "pas avant le début de la formation",
+    "not_before_contract_date": "pas avant la date du contrat",
+    "diploma_date_given": "date du diplôme renseignée",
+    "service_not_before_diploma": "prise de poste après le diplôme",
+    "after_commitment_end": "engagement arrivé à son terme",
+    "category_given": "motif de rupture choisi",
+    "exemption_allowed": "exonération permise par le dispositif",
+}
+assert set(GUARD_LABELS) == set(GUARDS), set(GUARDS) ^ set(GUARD_LABELS)
+
 
 @dataclass(frozen=True)
 class TransitionSpec:
@@ -515,9 +541,12 @@ def next_state(trigger: Trigger | str, ctx: GuardContext) -> State:
     if ctx.state not in _SPECS[trig].sources:
         raise TriggerRefused(
             f"Action « {TRIGGER_LABELS[trig]} » ({trig}) impossible depuis l'état "
-            f"« {STATE_LABELS[ctx.state]} » "
-            f"({ctx.state}). "
-            f"Actions possibles maintenant : {', '.join(triggers_from(ctx.state)) or 'aucune'}.",
+            f"« {STATE_LABELS[ctx.state]} ». Actions possibles maintenant : "
+            + (
+                ", ".join(f"« {TRIGGER_LABELS[t]} » ({t})" for t in triggers_from(ctx.state))
+                or "aucune"
+            )
+            + ".",
             trig,
         )
     failures = failed_guards(trig, ctx)

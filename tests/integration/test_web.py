@@ -172,7 +172,9 @@ def test_staff_pages_and_what_employers_may_not_open(
                         ("/traitements", "Traitements de nuit"), ("/schema", "Retenir l&#39;apprenant")):  # fmt: skip
         page = client.get(path)
         assert page.status_code == 200 and words in page.text, path
-    assert "<svg" in client.get("/schema").text
+    schema = client.get("/schema").text
+    assert "<svg" in schema and "une place encore libre sur l&#39;offre" in schema
+    assert ">sélection</text>" in schema and "places_left" not in schema  # French, not codes
     client.cookies.clear()
     login(client, "employer")
     assert client.get("/paiements").status_code == 403

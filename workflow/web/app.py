@@ -49,7 +49,7 @@ from workflow.models import (
 from workflow.paths import templates_dir
 from workflow.schemes import registry
 from workflow.sqltext import starts_with_ci
-from workflow.states import GUARDS, STATE_LABELS, TRANSITIONS, TRIGGER_LABELS, State
+from workflow.states import GUARD_LABELS, STATE_LABELS, TRANSITIONS, TRIGGER_LABELS, State
 from workflow.territory import default_territory
 from workflow.views import CaseFilter, case_detail, case_rows
 from workflow.web import errors
@@ -589,7 +589,7 @@ def _routes(app: FastAPI, templates: Jinja2Templates) -> None:
             svg=Markup(state_diagram_svg()),  # built from our own escaped strings
             who=who,
             transitions=TRANSITIONS,
-            guards=GUARDS,
+            guard_labels=GUARD_LABELS,
             states=list(State),
         )
 

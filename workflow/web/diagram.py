@@ -6,12 +6,23 @@ from __future__ import annotations
 
 from html import escape
 
-from workflow.states import STATE_LABELS, TRANSITIONS, State
+from workflow.states import STATE_LABELS, TRANSITIONS, TRIGGER_LABELS, State, Trigger
 
 MAIN = (State.LISTED, State.APPLIED, State.INTERVIEWED, State.SELECTED, State.CONTRACTED,
         State.IN_TRAINING, State.SERVING, State.COMPLETED)  # fmt: skip
 EXITS = (State.REJECTED, State.WITHDRAWN, State.BREACHED)
 BOX_W, BOX_H, GAP = 118, 44, 64
+# The words over the main line's arrows must fit in the gap between two boxes; the full label
+# is the arrow's tooltip.
+ARROW_WORDS = {
+    Trigger.SUBMIT: "candidature",
+    Trigger.INTERVIEW: "entretien",
+    Trigger.SELECT: "sélection",
+    Trigger.SIGN: "signature",
+    Trigger.START_TRAINING: "formation",
+    Trigger.START_SERVICE: "prise de poste",
+    Trigger.COMPLETE: "terme",
+}
 
 
 def _positions() -> dict[State, tuple[int, int]]:
@@ -51,13 +62,15 @@ def state_diagram_svg() -> str:
                 sx, sy, ex, ey = x1 + BOX_W / 2, y1 + BOX_H, x2 + BOX_W / 2 + offset, y2
             parts.append(
                 f'<line x1="{sx:.0f}" y1="{sy:.0f}" x2="{ex:.0f}" y2="{ey:.0f}" stroke="#161616" '
-                f'stroke-width="1.2" marker-end="url(#arrow)"><title>{escape(t.trigger.value)} : '
+                f'stroke-width="1.2" marker-end="url(#arrow)">'
+                f"<title>{escape(TRIGGER_LABELS[t.trigger])} : "
                 f"{escape(STATE_LABELS[source])} → {escape(STATE_LABELS[t.dest])}</title></line>"
             )
             if y1 == y2:
                 parts.append(
                     f'<text x="{(sx + ex) / 2:.0f}" y="{sy - 8:.0f}" font-size="10" '
-                    f'text-anchor="middle">{escape(t.trigger.value)}</text>'
+                    f'text-anchor="middle">'
+                    f"{escape(ARROW_WORDS.get(t.trigger, TRIGGER_LABELS[t.trigger]))}</text>"
                 )
     for state, (x, y) in pos.items():
         terminal = state in EXITS or state is State.COMPLETED
