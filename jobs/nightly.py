@@ -6,6 +6,7 @@ they were due. Only one run at a time (jobs.lease)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,10 +18,13 @@ import sqlalchemy as sa
 from jobs import steps
 from jobs.lease import exclusive_run
 from workflow.db import session_factory
+from workflow.errors import FidelisError
 from workflow.models import JobRun, utcnow
+from workflow.reports.labels import STEP_LABELS
 from workflow.schemes import SchemeRegistry, registry
 
 Step = Callable[[steps.StepContext], int]
+log = logging.getLogger("fidelis.nightly")
 
 
 def _send_outbox(ctx: steps.StepContext) -> int:
@@ -89,6 +93,17 @@ def run_nightly(
     return report
 
 
+def failure_text(step: str, exc: BaseException) -> str:
+    """What the runs page says of a failed run, in French: Fidelis's own errors are French
+    already; anything else is named by its type, the details going to the log."""
+    where = f"Échec à l'étape « {STEP_LABELS.get(step, step)} »"
+    if isinstance(exc, FidelisError):
+        return f"{where} : {exc}"[:2000]
+    log.error("nightly run failed at step %s", step, exc_info=exc)
+    what = "arrêt demandé" if isinstance(exc, KeyboardInterrupt) else "erreur interne"
+    return f"{where} : {what} ({type(exc).__name__}) — détails dans le journal du traitement."
+
+
 def _close_interrupted_runs(engine: sa.Engine) -> None:
     """A run still 'running' while we hold the lease was killed: say so in its row."""
     with engine.begin() as conn:
@@ -116,6 +131,7 @@ def _run_day(
     ctx = steps.StepContext(factory, schemes, day)
     counts: dict[str, int] = {}
     seconds: dict[str, float] = {}
+    name = ""
     try:
         for name, step in STEPS:
             if (only_steps and name not in only_steps) or (name == "outbox" and not send_mail):
@@ -131,7 +147,7 @@ def _run_day(
             s.execute(
                 sa.update(JobRun)
                 .where(JobRun.id == run_id)
-                .values(status="failed", finished_at=utcnow(), error=repr(exc)[:2000])
+                .values(status="failed", finished_at=utcnow(), error=failure_text(name, exc))
             )
             s.commit()
         raise

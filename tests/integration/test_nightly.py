@@ -170,6 +170,12 @@ def test_employer_shares_are_written_notified_with_their_statement_or_not_at_all
     with pytest.raises(RuntimeError, match="panne"):
         nightly(w, "2026-10-10")
     assert employer_shares(w) == [] and statement_keys(w) == []
+    with w.uow() as uow:  # the runs page says where it failed, in French
+        error = uow.session.scalars(sa.select(JobRun.error)).one()
+    assert error == (
+        "Échec à l'étape « paiements » : erreur interne (RuntimeError) — détails dans le journal "
+        "du traitement."
+    )
 
     monkeypatch.setattr(steps, "insert_employer_statements", real)
     counts = nightly(w, "2026-10-10")

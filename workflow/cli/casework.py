@@ -116,7 +116,7 @@ def case_resume(
 ) -> None:
     """Terminer la suspension en cours : reprise du service à la date donnée."""
     cases.resume(context_of(ctx).uow(), case, on=required_date(on, "--on"), actor=actor)
-    out.print(f"Dossier {case} : reprise le {on}")
+    out.print(f"Dossier {case} : reprise le {day(on)}")
 
 
 @case_app.command("show")

@@ -48,13 +48,13 @@ def nightly(
 
     c = context_of(ctx)
     c.uow()  # checks the schema
-    day = optional_date(as_of, "--as-of") or today_paris()
-    report = run_nightly(c.engine, day, catch_up=not no_catch_up, send_mail=not no_mail)
+    run_day = optional_date(as_of, "--as-of") or today_paris()
+    report = run_nightly(c.engine, run_day, catch_up=not no_catch_up, send_mail=not no_mail)
     if emit({"runs": report.runs, "totals": report.totals}, as_json):
         return
     table = Table("jour", *STEP_LABELS.values(), title="Traitement de nuit")
     for run in report.runs:
-        table.add_row(run["as_of"], *(str(run["counts"].get(k, "—")) for k in STEP_LABELS))
+        table.add_row(day(run["as_of"]), *(str(run["counts"].get(k, "—")) for k in STEP_LABELS))
     out.print(table)
 
 
@@ -138,7 +138,7 @@ def payments_export_sepa(
     }
     if not emit(data, as_json):
         again = " (lot déjà exporté, fichier identique)" if export.reused else ""
-        out.print(f"{export.count} virement(s), {export.total} € → {out_file}{again}")
+        out.print(f"{export.count} virement(s), {euros(export.total)} → {out_file}{again}")
 
 
 @payments_app.command("confirm")
@@ -247,4 +247,4 @@ def case_attest(
 ) -> None:
     """Enregistrer l'attestation annuelle de service fournie par l'employeur."""
     cases.attest_service(context_of(ctx).uow(), case, on=required_date(on, "--on"), actor=actor)
-    out.print(f"Dossier {case} : attestation de service du {on} enregistrée.")
+    out.print(f"Dossier {case} : attestation de service du {day(on)} enregistrée.")
