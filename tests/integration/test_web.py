@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from tests.conftest import World
 from tests.integration.test_case_service import D, fire
 from workflow import accounts, cases
-from workflow.models import CaseEvent, Offer
+from workflow.models import Case, CaseEvent, Offer
+from workflow.states import State
 from workflow.web import create_app
 
 PASSWORD = "correct horse battery"
@@ -408,3 +409,26 @@ def test_errors_are_french_pages_and_write_nothing(
     client.cookies.clear()
     assert client.get("/dossiers", follow_redirects=False).headers["location"] == "/connexion"
     assert events(w) == before
+
+
+def test_a_breach_is_recorded_with_its_category_chosen_from_a_list(
+    web: tuple[World, TestClient, dict[str, str]],
+) -> None:
+    from tests.integration.test_case_service import signed_case
+
+    w, client, _ = web
+    case = signed_case(w)
+    fire(w, case, "start_training", "2026-09-07")
+    login(client, "region")
+    page = client.get(f"/dossiers/{case}").text
+    assert '<select id="category-breach" name="category">' in page
+    assert '<option value="resignation">démission</option>' in page
+    ok = client.post(f"/dossiers/{case}/actions/breach", data={
+        "csrf": csrf_of(page), "on": "2026-12-01", "category": "resignation",
+        "reason": "Démission de l'apprenante",
+    }, follow_redirects=False)  # fmt: skip
+    assert ok.status_code == 303, ok.text
+    with w.uow() as uow:
+        breached = uow.session.get(Case, case)
+        assert breached is not None and breached.state is State.BREACHED
+        assert breached.breach_category == "resignation"

@@ -31,6 +31,7 @@ from workflow.accounts import Principal
 from workflow.clock import today_paris
 from workflow.contracts import XLSX, default_store, stored_path
 from workflow.db import UnitOfWork, make_engine, session_factory
+from workflow.documents.labels import BREACH_REASON_LABELS
 from workflow.eligibility import commune_is_rural
 from workflow.errors import FidelisError, InvalidInput, NotFound
 from workflow.models import (
@@ -67,7 +68,7 @@ FIELD_LABELS = {
     "tier": "Palier",
     "diploma_date": "Date d'obtention du diplôme",
     "part_time": "Quotité de temps partiel (ex. 0,8)",
-    "category": "Motif de rupture (code : resignation, dismissal, medical_inaptitude…)",
+    "category": "Motif de rupture",
     "exemption": "Référence de la décision d'exonération (le cas échéant)",
 }
 
@@ -97,7 +98,11 @@ def create_app(url: str, *, secret_key: str | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=str(templates_dir() / "web"))
     display.install(templates.env)
     templates.env.globals.update(
-        STATE_LABELS=STATE_LABELS, TRIGGER_LABELS=TRIGGER_LABELS, FIELD_LABELS=FIELD_LABELS
+        STATE_LABELS=STATE_LABELS,
+        TRIGGER_LABELS=TRIGGER_LABELS,
+        FIELD_LABELS=FIELD_LABELS,
+        # Fields chosen from a list rather than typed: the breach's category.
+        FIELD_CHOICES={"category": BREACH_REASON_LABELS},
     )
     app.state.templates = templates
     app.include_router(api_router)
