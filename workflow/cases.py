@@ -24,6 +24,7 @@ from workflow.archive import DocumentStore
 from workflow.clock import Clock, today_paris
 from workflow.contracts import default_store, invalidate_stale_contracts, issue_letter
 from workflow.db import UnitOfWork
+from workflow.documents.labels import suspension_reason_label
 from workflow.errors import ConcurrentModification, InvalidInput, NotFound
 from workflow.facts import DbFacts
 from workflow.models import (
@@ -38,6 +39,7 @@ from workflow.models import (
 from workflow.schemes import Scheme, SchemeRegistry, registry
 from workflow.states import (
     PRE_CONTRACT_STATES,
+    STATE_LABELS,
     TRIGGER_PARAMS,
     GuardContext,
     State,
@@ -86,7 +88,7 @@ def _ratio(value: str) -> Decimal:
         ratio /= 100
     if not Decimal(0) < ratio <= Decimal(1):
         raise InvalidInput(
-            f"Quotité de temps partiel invalide : « {value} » (entre 0 et 1, p. ex. 0.8 ou 80%).",
+            f"Quotité de temps partiel invalide : « {value} » (entre 0 et 1, p. ex. 0,8 ou 80 %).",
             "part_time",
         )
     return ratio
@@ -394,31 +396,31 @@ def suspend(
         if reason not in accepted:
             raise InvalidInput(
                 f"Motif de suspension « {reason} » non accepté par ce dispositif "
-                f"(motifs : {', '.join(accepted)}).",
+                f"(motifs : {', '.join(f'{suspension_reason_label(r)} ({r})' for r in accepted)}).",
                 "reason",
             )
         if case.state is not State.SERVING or case.service_start is None:
             raise InvalidInput(
                 "Une suspension ne s'enregistre que pendant l'engagement de servir "
-                f"(état actuel : {case.state})."
+                f"(état actuel : {STATE_LABELS[case.state]})."
             )
         if start < case.service_start:
             raise InvalidInput(
-                f"La suspension ({start.isoformat()}) commence avant la prise de poste "
-                f"({case.service_start.isoformat()})."
+                f"La suspension ({start:%d/%m/%Y}) commence avant la prise de poste "
+                f"({case.service_start:%d/%m/%Y})."
             )
         if end is not None and end < start:
             raise InvalidInput("La fin de la suspension précède son début.", "to")
         if start < case.last_effective_date:
             raise InvalidInput(
-                f"La suspension ({start.isoformat()}) précède le dernier événement du dossier "
-                f"({case.last_effective_date.isoformat()})."
+                f"La suspension ({start:%d/%m/%Y}) précède le dernier événement du dossier "
+                f"({case.last_effective_date:%d/%m/%Y})."
             )
         for other in case.suspensions:
             if other.end is None or (start <= other.end and (end is None or end >= other.start)):
                 raise InvalidInput(
-                    f"La suspension chevauche celle du {other.start.isoformat()}"
-                    + (f" au {other.end.isoformat()}." if other.end else " (en cours).")
+                    f"La suspension chevauche celle du {other.start:%d/%m/%Y}"
+                    + (f" au {other.end:%d/%m/%Y}." if other.end else " (en cours).")
                 )
         suspension = Suspension(case_id=case.id, start=start, end=end, reason=reason)
         s.add(suspension)
@@ -479,8 +481,8 @@ def resume(
         suspension = running[0]
         if on <= suspension.start:
             raise InvalidInput(
-                f"La reprise ({on.isoformat()}) doit suivre le début de la suspension "
-                f"({suspension.start.isoformat()})."
+                f"La reprise ({on:%d/%m/%Y}) doit suivre le début de la suspension "
+                f"({suspension.start:%d/%m/%Y})."
             )
         suspension.end = on - timedelta(days=1)
         case.last_effective_date = on
@@ -570,12 +572,12 @@ def attest_service(uow: UnitOfWork, case_id: int, *, on: date, actor: str | None
         if case.state is not State.SERVING:
             raise InvalidInput(
                 f"Une attestation de service ne s'enregistre que pendant l'engagement "
-                f"(état actuel : {case.state})."
+                f"(état actuel : {STATE_LABELS[case.state]})."
             )
         if on < case.last_effective_date:
             raise InvalidInput(
-                f"L'attestation ({on.isoformat()}) précède le dernier événement du dossier "
-                f"({case.last_effective_date.isoformat()})."
+                f"L'attestation ({on:%d/%m/%Y}) précède le dernier événement du dossier "
+                f"({case.last_effective_date:%d/%m/%Y})."
             )
         case.attested_on = on
         case.last_effective_date = on

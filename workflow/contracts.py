@@ -28,7 +28,7 @@ from workflow.numbering import next_contract_number
 from workflow.paths import templates_dir
 from workflow.schemes import Scheme, SchemeRegistry, registry
 from workflow.settings import settings
-from workflow.states import GuardContext, State, Trigger, failed_guards
+from workflow.states import STATE_LABELS, GuardContext, State, Trigger, failed_guards
 from workflow.territory import Territory, default_territory
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -184,8 +184,8 @@ def _load(s: Session, case_id: int) -> Case:
 def _not_before_last_event(case: Case, on: date) -> None:
     if on < case.last_effective_date:
         raise InvalidInput(
-            f"La date ({on.isoformat()}) précède le dernier événement du dossier "
-            f"({case.last_effective_date.isoformat()})."
+            f"La date ({on:%d/%m/%Y}) précède le dernier événement du dossier "
+            f"({case.last_effective_date:%d/%m/%Y})."
         )
 
 
@@ -212,8 +212,9 @@ def generate_contract(
         scheme = (schemes or registry())[case.scheme_id]
         if case.state not in ISSUABLE_STATES:
             raise InvalidInput(
-                f"Le contrat s'émet quand l'apprenant est retenu (état « selected ») ; "
-                f"ce dossier est « {case.state} »."
+                f"Le contrat s'émet quand l'apprenant est retenu "
+                f"(état « {STATE_LABELS[State.SELECTED]} ») ; "
+                f"ce dossier est « {STATE_LABELS[case.state]} »."
             )
         _not_before_last_event(case, effective)
         if tier is not None:
@@ -346,15 +347,15 @@ def sign_contract(
             )
         if on < doc.issued_on:
             raise InvalidInput(
-                f"Signature datée du {on.isoformat()}, avant l'émission du contrat "
-                f"({doc.issued_on.isoformat()})."
+                f"Signature datée du {on:%d/%m/%Y}, avant l'émission du contrat "
+                f"({doc.issued_on:%d/%m/%Y})."
             )
         _not_before_last_event(case, on)
         existing = {sig.party: sig for sig in doc.signatures}
         if party in existing:
             raise InvalidInput(
                 f"Le contrat {doc.filename} est déjà signé par {PARTIES[party]} "
-                f"({existing[party].signer_name}, le {existing[party].signed_on.isoformat()})."
+                f"({existing[party].signer_name}, le {existing[party].signed_on:%d/%m/%Y})."
             )
         s.add(
             Signature(

@@ -29,7 +29,8 @@ def parse_date(value: str, field: str = "date") -> date:
     except ValueError:
         pass
     raise InvalidInput(
-        f"Date invalide pour {field} : « {value} » (format attendu AAAA-MM-JJ, p. ex. 2026-09-07).",
+        f"Date invalide pour {field} : « {value} » "
+        "(format attendu JJ/MM/AAAA ou AAAA-MM-JJ, p. ex. 07/09/2026).",
         field,
     )
 
@@ -74,15 +75,15 @@ def places(value: int) -> int:
 def training_dates(start: date, end: date) -> None:
     if end <= start:
         raise InvalidInput(
-            f"La fin de formation ({end.isoformat()}) doit être postérieure à son début "
-            f"({start.isoformat()}).",
+            f"La fin de formation ({end:%d/%m/%Y}) doit être postérieure à son début "
+            f"({start:%d/%m/%Y}).",
             "training_end",
         )
 
 
 def birth_date(value: date, today: date) -> date:
     if not date(1900, 1, 1) <= value < today:
-        raise InvalidInput(f"Date de naissance invalide : {value.isoformat()}.", "birth_date")
+        raise InvalidInput(f"Date de naissance invalide : {value:%d/%m/%Y}.", "birth_date")
     return value
 
 

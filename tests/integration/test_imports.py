@@ -424,7 +424,7 @@ BAD_VALUES = [
         Kind.learners,
         "Fin de formation",
         "01/09/2026",
-        "La fin de formation (2026-09-01) doit être postérieure à son début (2026-09-07).",
+        "La fin de formation (01/09/2026) doit être postérieure à son début (07/09/2026).",
     ),
     (Kind.learners, "Courriel", "lea.fabre@", "Adresse e-mail invalide : « lea.fabre@ »."),
     (
