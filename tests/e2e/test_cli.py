@@ -348,3 +348,9 @@ def test_batch_generation_for_a_campaign_in_the_cli(cli: Cli, setup: dict[str, s
     assert [g["number"] for g in done["generated"]] == ["OCC-AS-2026-00001"]  # type: ignore[index]
     employers = cli.json("contract", "employers", setup["campaign"], "--out", str(cli.db.parent))
     assert [Path(e["path"]).suffix for e in employers] == [".docx", ".xlsx"]  # type: ignore[index,union-attr]
+
+
+def test_scheme_show_reads_in_french(cli: Cli) -> None:
+    shown = cli.ok("scheme", "show", "occitanie-fidelisation-as")
+    assert "Employeur 150,00\u00a0€, Région 150,00\u00a0€" in shown
+    assert "inaptitude médicale" in shown and "medical_inaptitude" not in shown

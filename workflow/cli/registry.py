@@ -30,7 +30,10 @@ from workflow.clock import today_paris
 from workflow.db import (
     upgrade,
 )
+from workflow.display import amount_fr as euros
+from workflow.documents.labels import breach_reason_label
 from workflow.eligibility import check_commune
+from workflow.reports.labels import funder_title
 from workflow.schemes import registry
 from workflow.territory import default_territory
 
@@ -74,12 +77,14 @@ def scheme_show(scheme_id: str, as_json: JsonOpt = False) -> None:
     table = Table("palier", "libellé", "mensuel par financeur (en vigueur)", "engagement")
     for code, tier in scheme.tiers.items():
         amounts = ", ".join(
-            f"{f} {max(tier.monthly[f].values.items())[1].value} €" for f in scheme.funders
+            f"{funder_title(f)} {euros(max(tier.monthly[f].values.items())[1].value)}"
+            for f in scheme.funders
         )
         months = max(tier.commitment_months.values.items())[1].value
         table.add_row(code, tier.label, amounts, f"{months} mois")
     out.print(table)
-    out.print(f"Motifs exonératoires : {', '.join(scheme.breach.exempting_reasons)}")
+    reasons = ", ".join(breach_reason_label(r) for r in scheme.breach.exempting_reasons)
+    out.print(f"Motifs exonératoires : {reasons}")
 
 
 # -- territory ---------------------------------------------------------------------------------
