@@ -70,14 +70,16 @@ def month_label(value: date | str | None) -> str:
     return month_fr(d) if d else str(value)
 
 
+def _blank_or(label: Callable[[str], str]) -> Callable[[Any], str]:
+    """`label` of the code, "" for a missing one."""
+    return lambda code: label(str(code)) if code else ""
+
+
 def _lookup(labels: Mapping[str, str]) -> Callable[[Any], str]:
-    def label(code: Any) -> str:
-        if code is None:
-            return ""
-        return labels.get(str(code), str(code))
+    return _blank_or(lambda code: labels.get(code, code))
 
-    return label
 
+PARTY_LABELS = {"learner": "apprenant", "employer": "employeur", "region": "financeur"}
 
 FILTERS: dict[str, Callable[..., str]] = {
     "euros": amount_fr,
@@ -89,16 +91,13 @@ FILTERS: dict[str, Callable[..., str]] = {
     "document_status": _lookup(DOCUMENT_STATUS_LABELS),
     "run_status": _lookup(RUN_STATUS_LABELS),
     "step": _lookup(STEP_LABELS),
-    "funder": lambda code: funder_title(str(code)) if code else "",
-    "event": lambda trigger: event_label(str(trigger)) if trigger else "",
+    "party": _lookup(PARTY_LABELS),
+    "funder": _blank_or(funder_title),
+    "event": _blank_or(event_label),
     "state": state_label,
-    "suspension_reason": lambda code: suspension_reason_label(str(code)) if code else "",
-    "sector": lambda code: sector_label(str(code)) if code else "",
+    "suspension_reason": _blank_or(suspension_reason_label),
+    "sector": _blank_or(sector_label),
 }
-
-
-PARTY_LABELS = {"learner": "apprenant", "employer": "employeur", "region": "financeur"}
-FILTERS["party"] = _lookup(PARTY_LABELS)
 
 
 def install(env: Environment) -> None:

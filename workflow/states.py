@@ -357,7 +357,6 @@ GUARD_LABELS: Mapping[str, str] = {
     "category_given": "motif de rupture choisi",
     "exemption_allowed": "exonération permise par le dispositif",
 }
-assert set(GUARD_LABELS) == set(GUARDS), set(GUARDS) ^ set(GUARD_LABELS)
 
 
 @dataclass(frozen=True)

@@ -183,3 +183,9 @@ def test_available_triggers_judge_facts_but_not_form_input() -> None:
 def test_terminal_states_have_no_trigger() -> None:
     for state in ("completed", "breached", "rejected", "withdrawn"):
         assert triggers_from(State(state)) == []
+
+
+def test_every_guard_has_a_french_label_for_the_diagram() -> None:
+    from workflow.states import GUARD_LABELS, GUARDS
+
+    assert set(GUARD_LABELS) == set(GUARDS)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from workflow import accounts, cases, payments
 from workflow.accounts import Principal
 from workflow.db import UnitOfWork
-from workflow.errors import ConcurrentModification, FidelisError, NotFound
+from workflow.errors import NotFound
 from workflow.models import Case
 from workflow.states import State
 from workflow.views import case_detail, case_rows
@@ -86,10 +86,8 @@ def list_payments(who: Who, s: Db, period: str | None = None) -> list[dict[str, 
     """Les paiements (d'un mois AAAA-MM) ; réservé au service instructeur."""
     if who.role not in ("region", "admin"):
         raise HTTPException(status_code=403, detail="Réservé au service instructeur.")
-    try:
-        month = payments.parse_period(period) if period else None
-    except FidelisError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
+    # A bad month is a FidelisError: workflow.web.errors answers 400 with its French message.
+    month = payments.parse_period(period) if period else None
     return payments.payment_rows(s, month)
 
 
@@ -99,18 +97,14 @@ def fire(request: Request, who: Who, s: Db, case_id: int, body: FireRequest) -> 
     _visible(s, who, case_id)
     if not accounts.may_fire(who, body.trigger):
         raise HTTPException(status_code=403, detail="Votre rôle ne permet pas cette action.")
-    try:
-        state = cases.fire(
-            UnitOfWork(request.app.state.factory),
-            case_id,
-            body.trigger,
-            on=body.on,
-            actor=who.actor,
-            reason=body.reason,
-            params=body.params,
-        )
-    except ConcurrentModification as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from None
-    except FidelisError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
+    # Refusals and races are FidelisErrors: workflow.web.errors answers 400 or 409.
+    state = cases.fire(
+        UnitOfWork(request.app.state.factory),
+        case_id,
+        body.trigger,
+        on=body.on,
+        actor=who.actor,
+        reason=body.reason,
+        params=body.params,
+    )
     return {"id": case_id, "state": state.value}
