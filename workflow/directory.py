@@ -219,7 +219,7 @@ def learner_changed(s: Session, learner_id: int, *, training_changed: bool) -> l
     the allowance schedules of its signed cases when the training dates changed, and the
     contracts issued but not yet in force that no longer match, invalidated (SPEC §5); one
     French message per contract invalidated."""
-    from workflow.contracts import invalidate_stale_contracts
+    from workflow.documents.store import invalidate_stale_contracts
     from workflow.states import PRE_CONTRACT_STATES
 
     if training_changed:

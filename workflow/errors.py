@@ -2,6 +2,7 @@
 
 FidelisError                  anything the user can fix; the CLI prints it and exits 1
 ├── InvalidInput              a bad value: IBAN, SIRET, e-mail, date order, places…
+│   └── GuardFailed           (also a TriggerRefused, below)
 ├── NotFound                  an id that does not exist
 ├── NotEligible               an employer or commune outside a scheme's rules
 ├── UnknownTrigger            a trigger name the machine does not know
@@ -54,9 +55,9 @@ class TriggerRefused(FidelisError):
         self.trigger = trigger
 
 
-class GuardFailed(TriggerRefused):
-    """The trigger is valid from the current state but guards refused it; `failures` are
-    (guard name, French message) pairs."""
+class GuardFailed(TriggerRefused, InvalidInput):
+    """Named guards refused the action (SPEC §3); `failures` are (guard name, French message)
+    pairs. It is also an InvalidInput: what was asked cannot be done as asked."""
 
     def __init__(
         self, trigger: str, failures: Sequence[tuple[str, str]], label: str | None = None
@@ -65,7 +66,8 @@ class GuardFailed(TriggerRefused):
         detail = " ; ".join(message for _, message in self.failures)
         # The action as the reader knows it, and its code as the command line spells it.
         action = f"« {label} » ({trigger})" if label else f"« {trigger} »"
-        super().__init__(f"Action {action} refusée : {detail}", trigger)
+        TriggerRefused.__init__(self, f"Action {action} refusée : {detail}", trigger)
+        self.field = None
 
     @property
     def guards(self) -> tuple[str, ...]:

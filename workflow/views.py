@@ -17,7 +17,13 @@ from workflow.facts import DbFacts
 from workflow.models import Campaign, Case, Employer, Learner, Offer
 from workflow.schemes import SchemeRegistry, registry
 from workflow.sqltext import starts_with_ci
-from workflow.states import STATE_LABELS, GuardContext, State, available_triggers
+from workflow.states import (
+    STATE_LABELS,
+    Availability,
+    GuardContext,
+    State,
+    available_actions,
+)
 
 
 def _iso(value: date | None) -> str | None:
@@ -30,8 +36,9 @@ def case_detail(
     schemes: SchemeRegistry | None = None,
     today: date | None = None,
 ) -> dict[str, Any]:
-    """Everything about one case. `available` lists the triggers defined from its state and
-    whether each can fire on `today` (default: today in Europe/Paris), with the failed guards."""
+    """Everything about one case. `available` lists the actions defined from its state (the
+    triggers, then those that keep the state) and whether each can be done on `today` (default:
+    today in Europe/Paris), with the failed guards."""
     case = session.scalars(
         sa.select(Case)
         .where(Case.id == case_id)
@@ -52,6 +59,7 @@ def case_detail(
         facts=DbFacts(session, case, scheme),
         last_effective_date=case.last_effective_date,
     )
+    actions = available_actions(ctx)
     return {
         "id": case.id,
         "state": case.state.value,
@@ -113,16 +121,9 @@ def case_detail(
             if case.exempted
             else None
         ),
-        "available": [
-            {
-                "trigger": a.trigger.value,
-                "label": a.label,
-                "allowed": a.allowed,
-                "refusals": [message for _, message in a.failures],
-                "inputs": sorted(a.inputs),
-            }
-            for a in available_triggers(ctx)
-        ],
+        # What can be done now, and why not: the triggers, then the actions that keep the state.
+        "available": [_availability(a) for a in actions if a.changes_state],
+        "actions": [_availability(a) for a in actions if not a.changes_state],
         "events": [
             {
                 "seq": e.seq,
@@ -137,6 +138,16 @@ def case_detail(
             }
             for e in case.events
         ],
+    }
+
+
+def _availability(a: Availability) -> dict[str, Any]:
+    return {
+        "trigger": str(a.trigger),
+        "label": a.label,
+        "allowed": a.allowed,
+        "refusals": [message for _, message in a.failures],
+        "inputs": sorted(a.inputs),
     }
 
 

@@ -37,7 +37,8 @@ def contract_signed_by_all(
 ) -> None:
     contracts.generate_contract(w.uow(), case, tier=tier, on=D(issued), schemes=w.schemes)
     for party, name in (("learner", "Apprenant"), ("employer", "Directrice"), ("region", "Élu")):
-        contracts.sign_contract(w.uow(), case, party=party, on=D(signed), name=name)
+        contracts.sign_contract(w.uow(), case, party=party, on=D(signed), name=name,
+                                schemes=w.schemes)  # fmt: skip
 
 
 def signed_case(w: World, learner: int = 0, offer: int = 0) -> int:
@@ -275,13 +276,13 @@ def test_contract_numbers_are_gapless_per_scheme_and_year(world: World) -> None:
 def _race(monkeypatch: pytest.MonkeyPatch, *calls: Callable[[], object]) -> list[object]:
     """Run the calls in threads that all read the case before any of them writes."""
     barrier = threading.Barrier(len(calls))
-    real = cases.next_state
+    real = cases.check
 
     def after_everyone_has_read(*args: Any, **kwargs: Any) -> State:
         barrier.wait(timeout=20)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cases, "next_state", after_everyone_has_read)
+    monkeypatch.setattr(cases, "check", after_everyone_has_read)
     results: list[object] = [None] * len(calls)
 
     def run(i: int) -> None:

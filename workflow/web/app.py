@@ -29,9 +29,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from workflow import accounts, cases, contracts, display, payments, validation
 from workflow.accounts import Principal
 from workflow.clock import today_paris
-from workflow.contracts import XLSX, default_store, stored_path
 from workflow.db import UnitOfWork, make_engine, session_factory
 from workflow.documents.labels import BREACH_REASON_LABELS
+from workflow.documents.store import XLSX, default_store, stored_path
 from workflow.eligibility import commune_is_rural
 from workflow.errors import FidelisError, InvalidInput, NotFound
 from workflow.models import (

@@ -15,9 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from workflow.clock import today_paris
-from workflow.contracts import XLSX
 from workflow.documents.french import euros
 from workflow.documents.labels import breach_reason_label
+from workflow.documents.store import XLSX
 from workflow.errors import FidelisError, InvalidInput
 from workflow.reports.labels import funder_title
 from workflow.schemes import registry
