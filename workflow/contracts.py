@@ -92,6 +92,7 @@ def generate_contract(
                 "version": doc.version,
                 "number": doc.number,
                 "sha256": doc.sha256,
+                "tier": case.tier,
             }
             if pdf:
                 payload["pdf"] = pdf_of(s, docs, doc, case, effective, actor).id
@@ -200,9 +201,9 @@ def attach_scan(
     store: DocumentStore | None = None,
     schemes: SchemeRegistry | None = None,
 ) -> DocumentInfo:
-    """Attach the scan of the signed contract to the current contract. Its date is, unless
-    given, that of the contract's last signature (what the scan proves), else the case's last
-    event: an attachment recorded months later does not move the case's dates."""
+    """Attach the scan of the signed contract to the current contract. Unless given, its date is
+    the case's last event's: an attachment recorded months later neither moves the case's
+    dates forward nor blocks the automatic transitions due in between."""
     docs = store or default_store()
     try:
         size = file.stat().st_size
@@ -219,8 +220,7 @@ def attach_scan(
         s = uow.session
         case, scheme = _load(uow, case_id, schemes)
         doc = current_contract(s, case.id)
-        signed_on = max((g.signed_on for g in doc.signatures), default=None) if doc else None
-        effective = on or signed_on or case.last_effective_date
+        effective = on or case.last_effective_date
         stored: list[Document] = []
 
         def attach() -> dict[str, Any]:
