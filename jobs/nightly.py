@@ -159,3 +159,8 @@ def _run_day(
         )
         s.commit()
     return {"id": run_id, "as_of": day.isoformat(), "counts": counts, "seconds": seconds}
+
+
+__all__ = [
+    "run_nightly",
+]

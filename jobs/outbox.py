@@ -165,3 +165,8 @@ def _retry_later(message: OutboxMessage, error: str, now: datetime) -> None:
         message.status = "failed"
     else:
         message.next_attempt_at = now + retry_delay(message.attempts)
+
+
+__all__ = [
+    "send_pending",
+]

@@ -237,3 +237,8 @@ def learner_changed(s: Session, learner_id: int, *, training_changed: bool) -> l
     for case in open_cases:
         messages += invalidate_stale_contracts(s, case, "données de l'apprenant modifiées")
     return messages
+
+
+__all__ = [
+    "learner_changed",
+]

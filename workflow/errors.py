@@ -5,12 +5,26 @@ FidelisError                  anything the user can fix; the CLI prints it and e
 │   └── GuardFailed           (also a TriggerRefused, below)
 ├── NotFound                  an id that does not exist
 ├── NotEligible               an employer or commune outside a scheme's rules
-├── UnknownTrigger            a trigger name the machine does not know
-├── TriggerRefused            a known trigger that cannot fire now
-│   └── GuardFailed           …because named guards failed (SPEC §3)
+├── UnknownTrigger            an action name the table does not know
+├── TriggerRefused            a known action that cannot be done now
+│   └── GuardFailed           …because named guards failed (SPEC §3): `failures` names them
 ├── ConcurrentModification    someone changed the case meanwhile (optimistic locking)
-├── SchemeError / UnknownScheme   (workflow.schemes)
-└── UnknownCommune            (workflow.territory)
+├── SchemeError               a scheme file missing, unreadable or invalid (workflow.schemes)
+├── UnknownScheme             a scheme id no file defines (workflow.schemes)
+├── UnknownCommune            an INSEE code of no current commune (workflow.territory)
+│   └── MalformedInsee        …not even shaped like one
+├── DocumentError             a document cannot be produced (workflow.documents.render)
+│   ├── MissingVariable       the template asks for a value the context lacks
+│   └── LibreOfficeMissing    no LibreOffice to convert to PDF (workflow.documents.pdf)
+├── DocumentTampered          a stored file no longer matches its SHA-256 (workflow.archive)
+├── MailError                 the SMTP server refused or failed (workflow.mailer)
+│   ├── TransientMailError    …try again later
+│   └── PermanentMailError    …do not try again
+├── SepaError                 a SEPA file would be empty or invalid (workflow.sepa)
+└── RunRefused                the nightly run is already running (jobs.lease)
+
+Each is defined beside the code that raises it; `tests/unit/test_public_surface.py` checks that
+this tree names them all.
 """
 
 from __future__ import annotations
@@ -81,3 +95,11 @@ class ConcurrentModification(FidelisError):
             f"{what}{number} a été modifié entre-temps par quelqu'un d'autre : "
             "rechargez-le et recommencez (rien n'a été enregistré)."
         )
+
+
+__all__ = [
+    "ConcurrentModification",
+    "FidelisError",
+    "InvalidInput",
+    "NotFound",
+]

@@ -114,3 +114,15 @@ def send(settings: SmtpSettings, message: Message) -> str:
     except (TimeoutError, OSError, smtplib.SMTPException) as exc:
         raise TransientMailError(f"serveur SMTP injoignable : {exc}") from None
     return str(mail["Message-ID"])
+
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "Message",
+    "PermanentMailError",
+    "SmtpSettings",
+    "TransientMailError",
+    "retry_delay",
+    "send",
+    "smtp_settings_from_env",
+]

@@ -493,3 +493,24 @@ prefix_index("ix_learners_first_name_prefix", Learner.first_name)
 prefix_index("ix_cases_contract_number_prefix", Case.contract_number)
 # The case list filtered by the employer's département (CaseFilter.departement).
 sa.Index("ix_employers_departement", sa.func.substr(Employer.commune_insee, 1, 2))
+
+
+__all__ = [
+    "Campaign",
+    "Case",
+    "CaseEvent",
+    "Document",
+    "Employer",
+    "Institute",
+    "InstituteScheme",
+    "JobLease",
+    "JobRun",
+    "Learner",
+    "Offer",
+    "OutboxMessage",
+    "Payment",
+    "Reimbursement",
+    "Signature",
+    "Suspension",
+    "utcnow",
+]

@@ -987,9 +987,12 @@ def next_state(trigger: Trigger | str, ctx: GuardContext) -> State:
 __all__ = [
     "ACTIONS",
     "GUARDS",
+    "GUARD_LABELS",
     "SIGNING_PARTIES",
     "STAFF",
     "STATE_LABELS",
+    "TRANSITIONS",
+    "TRIGGER_LABELS",
     "Action",
     "Availability",
     "CaseAction",

@@ -109,3 +109,8 @@ def year(value: int) -> int:
     if not 2000 <= value <= 2100:
         raise InvalidInput(f"Année de campagne invalide : {value}.", "year")
     return value
+
+
+__all__ = [
+    "parse_date",
+]

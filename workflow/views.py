@@ -263,3 +263,10 @@ def case_rows(
         }
         for r in session.execute(query)
     ]
+
+
+__all__ = [
+    "CaseFilter",
+    "case_detail",
+    "case_rows",
+]
