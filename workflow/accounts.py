@@ -18,6 +18,11 @@ from workflow.errors import InvalidInput, NotFound
 from workflow.models import Case, Employer, Institute, Learner, Offer, User
 
 ROLES = ("region", "employer", "institute", "admin")
+# Who may do what, named once; the web's dependencies (workflow.web.deps) and pages use these.
+STAFF = frozenset({"region", "admin"})  # the caseworkers' service: every page, every case
+EMPLOYERS = frozenset({"employer"})  # « Mes paiements »: an employer's own allowance shares
+ATTESTERS = STAFF | EMPLOYERS  # the yearly attestation of service (SPEC §4)
+LEARNER_READERS = STAFF | {"institute"}  # the learners' list (an institute sees its own)
 # How a role is named where people read it: the actor of an event, the accounts list.
 ROLE_LABELS = {
     "region": "Région",
@@ -130,6 +135,14 @@ def visible_cases(who: Principal) -> sa.ColumnElement[bool]:
         return Case.learner_id.in_(
             sa.select(Learner.id).where(Learner.institute_id == who.institute_id)
         )
+    return sa.true()
+
+
+def visible_learners(who: Principal) -> sa.ColumnElement[bool]:
+    """The SQL condition on `Learner` for what `who` may see: an institute its own learners,
+    everyone else every learner (employers are kept off the list by `LEARNER_READERS`)."""
+    if who.role == "institute":
+        return Learner.institute_id == who.institute_id
     return sa.true()
 
 
