@@ -19,6 +19,11 @@ from workflow.models import Case, Employer, Institute, Learner, Offer, User
 from workflow.states import ACTIONS, STAFF
 
 ROLES = ("region", "employer", "institute", "admin")
+# Who may do what, named once; the web's dependencies (workflow.web.deps) and pages use these.
+# STAFF (workflow.states): the caseworkers' service — every page, every case, every action.
+EMPLOYERS = frozenset({"employer"})  # « Mes paiements »: an employer's own allowance shares
+ATTESTERS = STAFF | EMPLOYERS  # the yearly attestation of service (SPEC §4)
+LEARNER_READERS = STAFF | {"institute"}  # the learners' list (an institute sees its own)
 # How a role is named where people read it: the actor of an event, the accounts list.
 ROLE_LABELS = {
     "region": "Région",
@@ -134,6 +139,14 @@ def visible_cases(who: Principal) -> sa.ColumnElement[bool]:
     return sa.true()
 
 
+def visible_learners(who: Principal) -> sa.ColumnElement[bool]:
+    """The SQL condition on `Learner` for what `who` may see: an institute its own learners,
+    everyone else every learner (employers are kept off the list by `LEARNER_READERS`)."""
+    if who.role == "institute":
+        return Learner.institute_id == who.institute_id
+    return sa.true()
+
+
 def can_see(s: Session, who: Principal, case_id: int) -> bool:
     found = s.scalars(sa.select(Case.id).where(Case.id == case_id, visible_cases(who))).first()
     return found is not None
@@ -148,6 +161,10 @@ def may_fire(who: Principal, action: str) -> bool:
 
 
 __all__ = [
+    "ATTESTERS",
+    "EMPLOYERS",
+    "LEARNER_READERS",
+    "STAFF",
     "Principal",
     "add_user",
 ]

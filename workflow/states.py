@@ -812,6 +812,13 @@ def label(name: str) -> str:
     return found.label if found else EVENT_LABELS.get(name, name)
 
 
+def param_label(action_name: str, name: str) -> str:
+    """The French label of the input `name` of an action (for the forms)."""
+    found = ACTIONS.get(action_name)
+    param = found.param(name) if found else None
+    return param.label if param else name
+
+
 # Events that are not actions a person can take (the first event of every case).
 EVENT_LABELS: Mapping[str, str] = {"open": "Ouverture du dossier"}
 
@@ -1010,5 +1017,6 @@ __all__ = [
     "label",
     "machine",
     "next_state",
+    "param_label",
     "parse_trigger",
 ]

@@ -1,0 +1,39 @@
+"""What the engine does by itself, for the caseworkers' service: the outbox of e-mails
+(`/courriels`) and the nightly runs (`/traitements`); and for everyone, the state diagram
+(`/schema`), drawn from the machine's own definition."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+
+from workflow.states import GUARD_LABELS, TRANSITIONS, State
+from workflow.web import pages
+from workflow.web.deps import Db, Staff, Who, render
+from workflow.web.diagram import state_diagram_svg
+
+router = APIRouter()
+
+
+@router.get("/courriels", response_class=HTMLResponse)
+def outbox_page(request: Request, who: Staff, s: Db) -> HTMLResponse:
+    return render(request, "outbox.html", who=who, messages=pages.outbox(s))
+
+
+@router.get("/traitements", response_class=HTMLResponse)
+def runs_page(request: Request, who: Staff, s: Db) -> HTMLResponse:
+    return render(request, "runs.html", who=who, runs=pages.runs(s))
+
+
+@router.get("/schema", response_class=HTMLResponse)
+def diagram(request: Request, who: Who) -> HTMLResponse:
+    return render(
+        request,
+        "diagram.html",
+        svg=Markup(state_diagram_svg()),  # built from our own escaped strings
+        who=who,
+        transitions=TRANSITIONS,
+        guard_labels=GUARD_LABELS,
+        states=list(State),
+    )
