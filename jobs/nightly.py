@@ -128,7 +128,7 @@ def _run_day(
         s.add(run)
         s.commit()
         run_id = run.id
-    ctx = steps.StepContext(factory, schemes, day)
+    ctx = steps.StepContext(factory, schemes, day, run_id)
     counts: dict[str, int] = {}
     seconds: dict[str, float] = {}
     name = ""
@@ -138,6 +138,8 @@ def _run_day(
                 continue
             started = time.perf_counter()
             counts[name] = step(ctx)
+            counts.update(ctx.extra_counts)
+            ctx.extra_counts.clear()
             seconds[name] = round(time.perf_counter() - started, 3)
             with factory() as s:
                 s.execute(sa.update(JobRun).where(JobRun.id == run_id).values(counts=dict(counts)))

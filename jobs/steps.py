@@ -6,7 +6,7 @@ ON CONFLICT DO NOTHING. Candidates are selected in SQL; rows are written in bulk
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from jobs import temptables
 from jobs.outbox_sql import insert_case_messages, insert_employer_statements, not_yet_sent
 from jobs.schedule_sql import insert_due_payments
-from workflow import cases, money, sqldates
+from workflow import anomalies, cases, money, sqldates
 from workflow.db import UnitOfWork
-from workflow.errors import FidelisError
+from workflow.errors import ConcurrentModification, FidelisError, GuardFailed
 from workflow.models import (
     Case,
     Document,
@@ -39,9 +39,12 @@ class StepContext:
     factory: sessionmaker[Session]
     schemes: SchemeRegistry
     as_of: date
+    run_id: int  # the run's `job_runs` row, which its anomalies point to
     progress: Callable[[int], None] = lambda n: None
     # Statements the payments step wrote in its own transaction, counted by the statements step.
     statements_sent: int = 0
+    # Counts a step adds to the run's besides its own (the transitions step: "anomalies").
+    extra_counts: dict[str, int] = field(default_factory=dict)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.factory)
@@ -52,8 +55,11 @@ class StepContext:
 
 def transitions_due(ctx: StepContext) -> int:
     """`start_training` on the first day of the allowance period and `complete` the day after the
-    commitment end, each with the date it was due, not the date the job runs (SPEC §3)."""
+    commitment end, each with the date it was due, not the date the job runs (SPEC §3). A
+    transition the case service refuses is recorded as an anomaly of the run (workflow.anomalies),
+    counted as "anomalies"; the open anomalies whose case has moved on are closed."""
     fired = 0
+    met: set[int] = set()
     with ctx.uow() as uow:
         starting = uow.session.execute(
             sa.select(Case.id, Case.contract_date, Learner.training_start)
@@ -82,11 +88,29 @@ def transitions_due(ctx: StepContext) -> int:
         try:
             cases.fire(ctx.uow(), case_id, trigger, on=on, actor=NIGHTLY_ACTOR, schemes=ctx.schemes)
             fired += 1
-        except FidelisError:
-            # A guard said no (e.g. a later event recorded by hand): the case stays for a
-            # caseworker; the run goes on.
+        except ConcurrentModification:
+            # Someone changed the case meanwhile: nothing to fix, tomorrow's run meets it again.
+            continue
+        except FidelisError as refused:
+            # A refusal a person must look at — guards (GuardFailed), a state the trigger cannot
+            # leave (TriggerRefused), a bad value: recorded in its own transaction, the run goes
+            # on. Any other exception is a crash and fails the run.
+            failures = refused.failures if isinstance(refused, GuardFailed) else ()
+            met.add(
+                anomalies.record(
+                    ctx.uow(),
+                    run_id=ctx.run_id,
+                    case_id=case_id,
+                    trigger=trigger,
+                    effective_date=on,
+                    failures=failures,
+                    message=str(refused),
+                )
+            )
             continue
         ctx.progress(1)
+    anomalies.close_settled(ctx.uow(), actor=NIGHTLY_ACTOR)
+    ctx.extra_counts["anomalies"] = len(met)
     return fired
 
 

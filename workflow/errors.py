@@ -100,6 +100,7 @@ class ConcurrentModification(FidelisError):
 __all__ = [
     "ConcurrentModification",
     "FidelisError",
+    "GuardFailed",
     "InvalidInput",
     "NotFound",
 ]

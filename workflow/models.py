@@ -436,6 +436,42 @@ class JobRun(Base):
     holder: Mapped[str] = mapped_column(sa.String(200))
 
 
+class RunAnomaly(Base):
+    """An automatic transition a nightly run could not fire because the case service refused it
+    (e.g. `complete` after an attestation dated past the commitment end): kept for a caseworker
+    instead of being skipped in silence (workflow.anomalies). At most one open per (case,
+    trigger): a later run meeting the same refusal updates it; it is closed when the case leaves
+    the state the trigger starts from, or by a caseworker with a note."""
+
+    __tablename__ = "run_anomalies"
+    __table_args__ = (
+        sa.Index(
+            "uq_run_anomalies_open",
+            "case_id",
+            "trigger",
+            unique=True,
+            sqlite_where=sa.text("resolved_at IS NULL"),
+            postgresql_where=sa.text("resolved_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The run that met the refusal first, and the latest run that met it again.
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("job_runs.id"), index=True)
+    last_run_id: Mapped[int] = mapped_column(sa.ForeignKey("job_runs.id"), index=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    trigger: Mapped[str] = mapped_column(sa.String(40))
+    # The effective date the transition was due on.
+    effective_date: Mapped[date]
+    # The failed guards: [{"name": …, "message": …}] (messages in French).
+    guards: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON, default=list)
+    message: Mapped[str] = mapped_column(sa.Text)
+    detected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(200))
+    resolution_note: Mapped[str | None] = mapped_column(sa.Text)
+
+
 class JobLease(Base):
     """At most one nightly run at a time: the run holds this row until it ends or expires."""
 

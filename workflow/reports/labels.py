@@ -97,6 +97,8 @@ RUN_STATUS_LABELS = {
 # The nightly run's steps (jobs.nightly.STEPS), as the counts of a run are read.
 STEP_LABELS = {
     "transitions": "transitions",
+    # Not a step: the transitions the run could not fire (workflow.anomalies).
+    "anomalies": "anomalies",
     "payments": "paiements",
     "employer_statements": "relevés employeurs",
     "reminders": "relances",
