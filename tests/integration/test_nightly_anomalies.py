@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from jobs import steps
 from jobs.nightly import run_nightly
 from tests.conftest import World
 from tests.integration.test_case_service import D, fire, signed_case
 from tests.integration.test_reports import Cli, make_cli
+from tests.integration.test_web import csrf_of, login, web  # noqa: F401 (fixture)
 from workflow import anomalies, cases
 from workflow.errors import ConcurrentModification, GuardFailed, InvalidInput, NotFound
 from workflow.models import Case, JobRun, RunAnomaly, utcnow
@@ -287,3 +289,30 @@ def test_the_database_keeps_one_open_anomaly_per_case_and_trigger(world: World) 
         uow.session.add(RunAnomaly(**values))
         uow.commit()
     assert [a.resolved_at is None for a in rows(w)] == [False, True]
+
+
+def test_the_runs_page_shows_the_anomalies_and_a_caseworker_resolves_one(
+    web: tuple[World, TestClient, dict[str, str]],  # noqa: F811
+) -> None:
+    w, client, _ = web
+    case = attested_after_the_end(w)
+    nightly(w, "2029-09-15")
+    (anomaly,) = rows(w)
+    login(client, "employer")
+    assert client.get("/traitements").status_code == 403
+    assert "Anomalies du traitement" not in client.get("/").text  # the caseworkers' to-do
+    client.post("/deconnexion", data={"csrf": csrf_of(client.get("/").text)})
+    login(client, "region")
+    assert "Anomalies du traitement de nuit à traiter : <strong>1</strong>" in client.get("/").text
+    page = client.get("/traitements")
+    assert f'href="/dossiers/{case}"' in page.text and "Clore l&#39;engagement honoré" in page.text
+    assert "ne reculent jamais" in page.text
+    blank = client.post(f"/traitements/anomalies/{anomaly.id}",
+                        data={"csrf": csrf_of(page.text), "note": " "})  # fmt: skip
+    assert blank.status_code == 400 and "note" in blank.text.lower()
+    assert rows(w)[0].resolved_at is None
+    done = client.post(f"/traitements/anomalies/{anomaly.id}", follow_redirects=False,
+                       data={"csrf": csrf_of(page.text), "note": "Clos à la main"})  # fmt: skip
+    assert done.status_code == 303
+    assert rows(w)[0].resolution_note == "Clos à la main"
+    assert "Aucune anomalie ouverte." in client.get("/traitements").text
