@@ -25,7 +25,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
@@ -326,16 +326,38 @@ def check_case_page(s: Session, case: Case, w: World, terms: ledger.CaseTerms) -
     ]
 
 
+D = date.fromisoformat
+# Run every time, whatever hypothesis draws: SPEC §4's case at 80 % with a closed and a running
+# suspension and a breach during service; a running suspension on a scheme that counts part time
+# as full time; an exempted breach before service; a fulfilled commitment with nothing paid yet.
+SPEC_BREACH = Facts(
+    SCHEME, "2x150", D("2026-09-07"), D("2027-07-02"), D("2026-07-06"), D("2027-09-01"),
+    Decimal("0.800"), ((D("2028-01-01"), D("2028-01-30")), (D("2028-03-01"), None)),
+    D("2028-03-16"), False, D("2027-12-01"), 1,
+)  # fmt: skip
+RUNNING_FULL_TIME = Facts(
+    ARS, "cae", D("2025-09-15"), D("2026-06-30"), D("2025-12-20"), D("2026-09-01"),
+    Decimal("0.500"), ((D("2027-02-01"), None),), None, False, D("2026-03-31"), 0,
+)  # fmt: skip
+EXEMPTED_BEFORE_SERVICE = Facts(
+    SCHEME, "2x200", D("2026-09-07"), D("2027-07-02"), D("2026-10-12"), None,
+    Decimal("1.000"), (), D("2027-01-20"), True, D("2027-02-15"), 2,
+)  # fmt: skip
+FULFILLED_UNPAID = Facts(
+    SCHEME, "2x200", D("2025-09-01"), D("2026-06-30"), D("2025-08-01"), D("2026-09-01"),
+    Decimal("1.000"), ((D("2027-01-01"), D("2027-03-31")),), None, False, D("2025-07-01"), 0,
+)  # fmt: skip
+
+
 def test_documents_exports_forecast_and_case_page_show_the_ledgers_answer(world: World) -> None:
     w = world
-    seen: dict[str, int] = {}
 
-    @settings(
-        max_examples=60,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(facts=case_facts())
+    @example(facts=SPEC_BREACH)
+    @example(facts=RUNNING_FULL_TIME)
+    @example(facts=EXEMPTED_BEFORE_SERVICE)
+    @example(facts=FULFILLED_UNPAID)
     def agree(facts: Facts) -> None:
         terms = terms_of(facts, w)
         with rolled_back(w) as s:
@@ -344,24 +366,5 @@ def test_documents_exports_forecast_and_case_page_show_the_ledgers_answer(world:
             check_exports(s, case, w, terms, facts)
             check_forecast(s, w, terms, facts)
             check_case_page(s, case, w, terms)
-        for name, hit in _exercised(terms, facts).items():
-            seen[name] = seen.get(name, 0) + hit
 
     agree()
-    # The examples went through the interesting cases, not only the easy ones.
-    assert all(seen.get(k, 0) > 0 for k in _EXERCISED), seen
-
-
-_EXERCISED = ("schedule", "commitment_end", "running_suspension", "part_time", "breach_served")
-
-
-def _exercised(terms: ledger.CaseTerms, facts: Facts) -> dict[str, int]:
-    return {
-        "schedule": int(bool(ledger.allowance_schedule(terms))),
-        "commitment_end": int(ledger.commitment_end(terms) is not None),
-        "running_suspension": int(terms.suspended_since is not None),
-        "part_time": int(terms.part_time_ratio != 1 and facts.service_start is not None),
-        "breach_served": int(
-            facts.breach is not None and ledger.served_days(terms, facts.breach) is not None
-        ),
-    }
