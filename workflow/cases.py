@@ -287,8 +287,9 @@ def _breach(
         case.exemption_decided_on = on
     s.flush()
     s.refresh(case, ["payments", "suspensions"])
-    amounts = ledger.reimbursement(case, scheme, on)
-    base = ledger.reimbursement_base(ledger.allowance_schedule(case, scheme), case.payments)
+    terms, paid = ledger.CaseTerms.of(case, scheme), ledger.payments_of(case)
+    amounts = ledger.reimbursement(terms, paid, on)
+    base = ledger.reimbursement_base(ledger.allowance_schedule(terms), paid)
     due = on + timedelta(days=scheme.recovery_days(case.contract_date or on))
     for funder, amount in amounts.items():
         s.add(
@@ -546,7 +547,7 @@ def record_payments(
         scheme = (schemes or registry())[case.scheme_id]
         existing = {(p.period, p.funder) for p in case.payments}
         created = 0
-        for i in ledger.allowance_schedule(case, scheme):
+        for i in ledger.allowance_schedule(ledger.CaseTerms.of(case, scheme)):
             if i.due_date <= as_of and (i.period, i.funder) not in existing:
                 s.add(
                     Payment(

@@ -102,7 +102,7 @@ def refresh_projections(s: Session, case: Case, scheme: Scheme) -> None:
     if case.service_start is not None:
         s.flush()
         s.refresh(case, ["suspensions"])
-        case.commitment_ends_on = ledger.commitment_end(case, scheme)
+        case.commitment_ends_on = ledger.commitment_end(ledger.CaseTerms.of(case, scheme))
     else:
         case.commitment_ends_on = None
     if case.contract_date is None:
@@ -113,7 +113,7 @@ def refresh_projections(s: Session, case: Case, scheme: Scheme) -> None:
 
 def _schedule_done(s: Session, case: Case, scheme: Scheme) -> bool:
     """True once every instalment of the case's schedule has a payment row."""
-    schedule = ledger.allowance_schedule(case, scheme)
+    schedule = ledger.allowance_schedule(ledger.CaseTerms.of(case, scheme))
     if not schedule:
         return True
     s.flush()

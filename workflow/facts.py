@@ -100,7 +100,7 @@ class DbFacts:
 
     @cached_property
     def commitment_end(self) -> date | None:
-        return ledger.commitment_end(self._case, self._scheme)
+        return ledger.commitment_end(ledger.CaseTerms.of(self._case, self._scheme))
 
     @cached_property
     def _contract(self) -> Document | None:

@@ -182,11 +182,12 @@ def verify_case(case: Case, scheme: Scheme) -> list[Difference]:
 
 
 def _projections(case: Case, scheme: Scheme) -> Iterator[Difference]:
-    expected_end = ledger.commitment_end(case, scheme) if case.service_start else None
+    terms = ledger.CaseTerms.of(case, scheme)
+    expected_end = ledger.commitment_end(terms)
     if case.commitment_ends_on != expected_end:
         yield Difference(case.id, "fin d'engagement", case.commitment_ends_on, expected_end)
     created = {(p.period, p.funder) for p in case.payments}
-    pending = [i.due_date for i in ledger.allowance_schedule(case, scheme)
+    pending = [i.due_date for i in ledger.allowance_schedule(terms)
                if (i.period, i.funder) not in created]  # fmt: skip
     # The next payment's due date is a lower bound of every instalment not yet created.
     if pending and (case.next_payment_due is None or case.next_payment_due > min(pending)):
@@ -196,7 +197,8 @@ def _projections(case: Case, scheme: Scheme) -> Iterator[Difference]:
 
 
 def _money(case: Case, scheme: Scheme, r: Replayed) -> Iterator[Difference]:
-    schedule = {(i.period, i.funder): i for i in ledger.allowance_schedule(case, scheme)}
+    terms = ledger.CaseTerms.of(case, scheme)
+    schedule = {(i.period, i.funder): i for i in ledger.allowance_schedule(terms)}
     for p in case.payments:
         if p.status == "cancelled":
             continue

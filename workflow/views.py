@@ -52,6 +52,7 @@ def case_detail(
     if case is None:
         raise NotFound("Dossier", case_id)
     scheme = (schemes or registry())[case.scheme_id]
+    terms = ledger.CaseTerms.of(case, scheme)
     learner, employer = case.learner, case.offer.employer
     ctx = GuardContext(
         state=case.state,
@@ -77,7 +78,7 @@ def case_detail(
         "training": {"start": _iso(learner.training_start), "end": _iso(learner.training_end)},
         "service": {
             "start": _iso(case.service_start),
-            "commitment_end": _iso(ledger.commitment_end(case, scheme)),
+            "commitment_end": _iso(ledger.commitment_end(terms)),
             "diploma_date": _iso(case.diploma_date),
             "part_time": str(case.part_time_ratio),
         },
@@ -88,7 +89,7 @@ def case_detail(
                 "amount": str(i.amount),
                 "due_date": i.due_date.isoformat(),
             }
-            for i in ledger.allowance_schedule(case, scheme)
+            for i in ledger.allowance_schedule(terms)
         ],
         "payments": [
             {
