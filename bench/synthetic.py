@@ -34,7 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from workflow import money
+from workflow import audit, money
 from workflow.db import make_engine, upgrade
 from workflow.eligibility import commune_is_rural
 from workflow.models import (
@@ -167,6 +167,10 @@ def generate(
                 ),
             )
         )
+    with engine.begin() as conn:
+        # As in a database the nightly runs have sealed so far (workflow.audit): the benchmarked
+        # run seals only its own day's events, as in production.
+        audit.seal(conn)
     progress("historiques")
     # The finished trainings' allowances, computed as the nightly payments step does, and paid.
     with Session(engine) as s:
