@@ -68,7 +68,7 @@ def raw_floor(url: str, n: int) -> tuple[float, int]:
     )
     insert = sa.text(
         "INSERT INTO case_events (case_id, seq, trigger, from_state, to_state, effective_date, "
-        "recorded_at, actor, payload) VALUES (:id, 2, 'interview', 'applied', 'interviewed', "
+        "recorded_at, actor, payload) VALUES (:id, 3, 'interview', 'applied', 'interviewed', "
         ":on, :at, 'bench', '{}')"
     )
     start = time.perf_counter()
