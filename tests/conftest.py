@@ -25,6 +25,19 @@ SCHEME = "occitanie-fidelisation-as"
 ARS = "ars-bfc-cae"
 
 
+# The tests' "today" (workflow.clock, FIDELIS_TODAY — the commands they run in a subprocess
+# inherit it): after every date their stories use, so that the horizon of effective dates (a
+# year after today) and the nightly run's "no later than tomorrow" accept them all, whatever day
+# the machine says it is.
+TODAY = date(2029, 12, 1)
+
+
+@pytest.fixture(autouse=True)
+def injected_today(monkeypatch: pytest.MonkeyPatch) -> date:
+    monkeypatch.setenv("FIDELIS_TODAY", TODAY.isoformat())
+    return TODAY
+
+
 @pytest.fixture(autouse=True)
 def documents_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test stores its documents in its own folder."""
