@@ -32,7 +32,7 @@ def parse_period(text: str) -> date:
         return date(int(year), int(month), 1)
     except ValueError:
         raise InvalidInput(
-            f"Mois invalide : « {text} » (format attendu AAAA-MM).", "period"
+            f"Mois invalide : « {validation.shown(text)} » (format attendu AAAA-MM).", "period"
         ) from None
 
 
