@@ -119,6 +119,13 @@ IBAN = "FR7630006000011234567890189"
 
 @pytest.fixture
 def world(engine: sa.Engine, schemes: SchemeRegistry) -> World:
+    return build_world(engine, schemes)
+
+
+def build_world(engine: sa.Engine, schemes: SchemeRegistry) -> World:
+    """An institute, a 2026 campaign with three rural employers' offers (a place each) and
+    three learners, built through the services."""
+
     def uow() -> UnitOfWork:
         return UnitOfWork(session_factory(engine))
 
