@@ -69,7 +69,7 @@ SHOWN_CHARS = 60  # how much of a refused value a message repeats
 
 
 def _count(n: int) -> str:
-    return f"{n:,}".replace(",", "\u202f")  # 10 000, as French writes it
+    return f"{n:,}".replace(",", "\xa0")  # 10 000, as French writes it (workflow.display)
 
 
 def shown(value: str) -> str:
