@@ -203,6 +203,10 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("a million places", ["campaign", "list-employer", "{campaign}", "{employer}", "--places", "1000000"], "Nombre de places invalide"),
     ("an offer for an employer past 2^63", ["campaign", "list-employer", "{campaign}", HUGE, "--places", "1"], "Numéro invalide"),
     ("a port past 65535", ["serve", "--port", "99999999"], "Port invalide"),
+    ("a 5 000-character commune code", ["territory", "check", "9" * 5_000], "Code INSEE invalide"),
+    ("a 5 000-character state", ["case", "list", "--state", "s" * 5_000], "État inconnu"),
+    ("a 5 000-character action", ["case", "fire", "{listed}", "a" * 5_000], "Action inconnue"),
+    ("a 5 000-character scheme", ["campaign", "open", "--scheme", "d" * 5_000, "--year", "2026"], "Dispositif inconnu"),
 ]  # fmt: skip
 
 

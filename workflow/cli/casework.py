@@ -32,6 +32,7 @@ from workflow.display import month_label as month
 from workflow.errors import InvalidInput, NotFound
 from workflow.models import Case
 from workflow.states import STATE_LABELS, State
+from workflow.validation import shown
 
 # -- cases -------------------------------------------------------------------------------------
 
@@ -281,7 +282,7 @@ def case_list(
             wanted = State(state)
         except ValueError:
             raise InvalidInput(
-                f"État inconnu « {state} » (états : {', '.join(s.value for s in State)})."
+                f"État inconnu « {shown(state)} » (états : {', '.join(s.value for s in State)})."
             ) from None
     with context_of(ctx).uow() as uow:
         rows = case_rows(uow.session, wanted)
