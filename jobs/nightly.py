@@ -41,6 +41,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("reminders", steps.reminders),
     ("commitment_checks", steps.commitment_checks),
     ("retention", steps.retention_purge),
+    ("seal", steps.seal_history),
     ("outbox", _send_outbox),
 )
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from jobs import temptables
 from jobs.outbox_sql import insert_case_messages, insert_employer_statements, not_yet_sent
 from jobs.schedule_sql import insert_due_payments
-from workflow import anomalies, cases, money, sqldates
+from workflow import anomalies, audit, cases, money, sqldates
 from workflow.db import UnitOfWork
 from workflow.errors import ConcurrentModification, FidelisError, GuardFailed
 from workflow.models import (
@@ -413,3 +413,15 @@ def retention_purge(ctx: StepContext) -> int:
             anonymised += max(result.rowcount, 0)  # type: ignore[attr-defined]
         uow.commit()
     return anonymised
+
+
+# -- sealing the history -----------------------------------------------------------------------
+
+
+def seal_history(ctx: StepContext) -> int:
+    """Seal the events recorded since the last run into a digest chained to the previous one
+    (workflow.audit), so that a row later removed or slipped in among them shows."""
+    with ctx.uow() as uow:
+        sealed = audit.seal(uow.session, ctx.run_id)
+        uow.commit()
+    return sealed

@@ -5,8 +5,9 @@ signatures, scans — ends here, inside the caller's transaction: the date order
 one policy (an event dated before the case's last one is refused, in French; never moved), the
 state and the last effective date move, the caller's side effects run, the projections the
 nightly run selects by (`commitment_ends_on`, `next_payment_due`) are brought up to date, the
-case's version is bumped (optimistic locking) and the event row is appended. Nothing else inserts
-into `case_events` (a test greps for it)."""
+case's version is bumped (optimistic locking) and the event row is appended, hash-chained to
+the case's previous event (workflow.audit). Nothing else inserts into `case_events` (a test
+greps for it)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from workflow import ledger
+from workflow.audit import GENESIS, event_hash
 from workflow.errors import GuardFailed
 from workflow.models import Case, CaseEvent, utcnow
 from workflow.schemes import Scheme
@@ -77,29 +79,38 @@ def write(
         raise ValueError(f"the event {name!r} needs the case's scheme to update its projections")
     if case.id is None:
         s.flush()
+    seq, prev_hash = _last_link(s, case)
+    fields: dict[str, Any] = {
+        "case_id": case.id,
+        "seq": seq,
+        "trigger": str(name),
+        "from_state": from_state.value if from_state else None,
+        "to_state": case.state.value,
+        "effective_date": on,
+        "recorded_at": utcnow(),
+        "actor": actor,
+        "reason": reason,
+        "payload": recorded,
+        "prev_hash": prev_hash,
+    }
     event = CaseEvent(
-        case_id=case.id,
-        seq=_next_seq(s, case),
-        trigger=name,
-        from_state=from_state,
-        to_state=case.state,
-        effective_date=on,
-        actor=actor,
-        reason=reason,
-        payload=recorded,
+        **{**fields, "from_state": from_state, "to_state": case.state},
+        hash=event_hash(**fields),
     )
     s.add(event)
     return event
 
 
-def _next_seq(s: Session, case: Case) -> int:
+def _last_link(s: Session, case: Case) -> tuple[int, str]:
+    """The next sequence number of the case's history and the hash it chains to."""
     with s.no_autoflush:  # flushing is the caller's choice
-        last = s.scalar(
-            sa.select(sa.func.coalesce(sa.func.max(CaseEvent.seq), 0)).where(
-                CaseEvent.case_id == case.id
-            )
-        )
-    return int(last or 0) + 1
+        last = s.execute(
+            sa.select(CaseEvent.seq, CaseEvent.hash)
+            .where(CaseEvent.case_id == case.id)
+            .order_by(CaseEvent.seq.desc())
+            .limit(1)
+        ).first()
+    return (1, GENESIS) if last is None else (last[0] + 1, last[1] or GENESIS)
 
 
 def refresh_projections(s: Session, case: Case, scheme: Scheme) -> None:

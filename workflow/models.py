@@ -257,7 +257,27 @@ class CaseEvent(Base):
     actor: Mapped[str] = mapped_column(sa.String(200))
     reason: Mapped[str | None] = mapped_column(sa.Text)
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # The tamper-evident chain (workflow.audit): the hash of the case's previous event, and this
+    # row's own SHA-256 over its canonical encoding, that previous hash included.
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    hash: Mapped[str | None] = mapped_column(sa.String(64))
     case: Mapped[Case] = relationship(back_populates="events")
+
+
+class EventDigest(Base):
+    """A seal of the events recorded since the previous seal (ids first_event_id < id ≤
+    last_event_id), chained to the previous digest; written by each nightly run."""
+
+    __tablename__ = "event_digests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("job_runs.id"))
+    first_event_id: Mapped[int] = mapped_column(sa.BigInteger)
+    last_event_id: Mapped[int] = mapped_column(sa.BigInteger)
+    events: Mapped[int]
+    digest: Mapped[str] = mapped_column(sa.String(64))
+    prev_digest: Mapped[str] = mapped_column(sa.String(64))
+    sealed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Suspension(Base):

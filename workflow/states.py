@@ -598,7 +598,8 @@ class Action:
     state it leads to (None: the state stays), its named guards, its inputs, who may do it."""
 
     name: str
-    label: str
+    label: str  # a button: « Envoyer la candidature »
+    fact: str  # the history's past fact once done: « Candidature envoyée »
     sources: frozenset[State]
     dest: State | None
     guards: tuple[str, ...] = ()
@@ -641,6 +642,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             Trigger.SUBMIT,
             "Envoyer la candidature",
+            "Candidature envoyée",
             frozenset({_S.LISTED}),
             _S.APPLIED,
             ("campaign_open", "learner_authorised"),
@@ -649,6 +651,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             Trigger.INTERVIEW,
             "Enregistrer l'entretien",
+            "Entretien",
             frozenset({_S.APPLIED}),
             _S.INTERVIEWED,
             ("interview_date_given", "interview_date_not_after_effective"),
@@ -658,6 +661,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             Trigger.SELECT,
             "Retenir l'apprenant",
+            "Retenu par l'employeur",
             frozenset({_S.INTERVIEWED}),
             _S.SELECTED,
             ("places_left", "not_engaged_elsewhere"),
@@ -666,6 +670,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             Trigger.REJECT,
             "Ne pas retenir",
+            "Non retenu",
             frozenset({_S.APPLIED, _S.INTERVIEWED}),
             _S.REJECTED,
             ("reason_given",),
@@ -675,6 +680,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             Trigger.WITHDRAW,
             "Retirer le dossier",
+            "Retrait du dossier",
             frozenset({_S.LISTED, _S.APPLIED, _S.INTERVIEWED, _S.SELECTED, _S.CONTRACTED}),
             _S.WITHDRAWN,
             ("reason_given", "no_payment_if_contracted"),
@@ -684,6 +690,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             Trigger.SIGN,
             "Enregistrer la signature du contrat",
+            "Contrat signé par les trois parties",
             frozenset({_S.SELECTED}),
             _S.CONTRACTED,
             ("tier_chosen", "valid_iban", "training_dates", "contract_signed"),
@@ -692,6 +699,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             Trigger.START_TRAINING,
             "Démarrer la période d'allocation",
+            "Début de la période d'allocation",
             frozenset({_S.CONTRACTED}),
             _S.IN_TRAINING,
             ("not_before_training_start", "not_before_contract_date"),
@@ -701,6 +709,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             Trigger.START_SERVICE,
             "Enregistrer la prise de poste",
+            "Prise de poste",
             frozenset({_S.IN_TRAINING}),
             _S.SERVING,
             ("diploma_date_given", "service_not_before_diploma"),
@@ -713,6 +722,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             Trigger.COMPLETE,
             "Clore l'engagement honoré",
+            "Engagement honoré",
             frozenset({_S.SERVING}),
             _S.COMPLETED,
             ("after_commitment_end",),
@@ -721,6 +731,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             Trigger.BREACH,
             "Enregistrer une rupture",
+            "Rupture",
             frozenset({_S.CONTRACTED, _S.IN_TRAINING, _S.SERVING}),
             _S.BREACHED,
             ("category_given", "exemption_allowed"),
@@ -736,6 +747,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             CaseAction.SUSPEND,
             "Suspendre l'engagement",
+            "Suspension de l'engagement",
             frozenset({_S.SERVING}),
             None,
             (
@@ -753,6 +765,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             CaseAction.RESUME,
             "Reprendre l'engagement",
+            "Reprise après suspension",
             frozenset({_S.SERVING}),
             None,
             ("suspension_running", "resume_after_suspension_start"),
@@ -760,6 +773,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             CaseAction.ATTEST_SERVICE,
             "Attester le service",
+            "Attestation de service",
             frozenset({_S.SERVING}),
             None,
             roles=STAFF | {"employer"},
@@ -767,6 +781,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             CaseAction.NOTE,
             "Ajouter une note",
+            "Note",
             frozenset(State),
             None,
             ("text_given",),
@@ -775,6 +790,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             CaseAction.CONTRACT_ISSUED,
             "Émettre le contrat",
+            "Contrat émis",
             frozenset({_S.SELECTED}),
             None,
             ("tier_chosen", "valid_iban", "training_dates"),
@@ -783,6 +799,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             CaseAction.CONTRACT_SIGNED,
             "Enregistrer la signature d'une partie",
+            "Signature d'une partie",
             frozenset({_S.SELECTED}),
             None,
             (
@@ -797,6 +814,7 @@ ACTIONS: Mapping[str, Action] = {
         Action(
             CaseAction.SCAN_ATTACHED,
             "Joindre le contrat signé (scan)",
+            "Contrat signé numérisé joint",
             _ALIVE,
             None,
             ("contract_exists",),
@@ -840,7 +858,7 @@ def action(name: str) -> Action:
 
 
 def label(name: str) -> str:
-    """The French label of an action or of an event of the history (`open` included)."""
+    """The French label of an action (a button), or of an event that is no action (`open`)."""
     found = ACTIONS.get(name)
     return found.label if found else EVENT_LABELS.get(name, name)
 
@@ -852,8 +870,11 @@ def param_label(action_name: str, name: str) -> str:
     return param.label if param else name
 
 
-# Events that are not actions a person can take (the first event of every case).
-EVENT_LABELS: Mapping[str, str] = {"open": "Ouverture du dossier"}
+# The history's events as past facts: every action's, and the first event of every case.
+EVENT_LABELS: Mapping[str, str] = {
+    "open": "Ouverture du dossier",
+    **{name: a.fact for name, a in ACTIONS.items()},
+}
 
 
 def spec(trigger: Trigger) -> TransitionSpec:
@@ -1026,6 +1047,7 @@ def next_state(trigger: Trigger | str, ctx: GuardContext) -> State:
 
 __all__ = [
     "ACTIONS",
+    "EVENT_LABELS",
     "GUARDS",
     "GUARD_LABELS",
     "SIGNING_PARTIES",

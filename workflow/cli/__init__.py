@@ -3,6 +3,7 @@ exit code 1 (2 for usage errors); commands that create something print the new i
 
 One module per group of commands: registry (reference data), casework (cases), documents
 (contracts), jobs (nightly run, payments, outbox), anomalies (what the nightly run could not do),
+audit (the tamper-evident history),
 web (accounts, serve), demo."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 
 from workflow.cli import (
     anomalies,
+    audit,
     casework,
     demo,
     documents,
@@ -24,7 +26,18 @@ from workflow.cli.common import app, err, plain
 from workflow.errors import FidelisError
 
 # Importing them registers their commands.
-COMMAND_MODULES = (registry, casework, documents, jobs, anomalies, web, demo, reports, transfers)
+COMMAND_MODULES = (
+    registry,
+    casework,
+    documents,
+    jobs,
+    anomalies,
+    audit,
+    web,
+    demo,
+    reports,
+    transfers,
+)
 
 
 def main() -> None:

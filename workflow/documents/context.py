@@ -56,6 +56,7 @@ from workflow.schemes import (
     Scheme,
     SlidingScaleRule,
 )
+from workflow.states import SIGNING_PARTIES
 from workflow.territory import Territory
 
 __all__ = [
@@ -72,7 +73,7 @@ __all__ = [
 Context = dict[str, Any]
 Signatures = Mapping[str, tuple[str, date]]
 
-PARTIES = ("learner", "employer", "region")
+PARTIES = tuple(SIGNING_PARTIES)  # in signing order (workflow.states)
 
 # The administrative court of the seat of a région's council, used when a scheme file does not
 # name one (`documents.court`). The scheme's own setting wins: an ARS scheme is judged where the
