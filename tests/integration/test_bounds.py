@@ -191,6 +191,7 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("a treasury file with a NUL", ["payments", "import-paid", "{folder}/paid-nul.csv"], "« FID-P1\ufffd » inconnue"),
     ("a treasury file with a 200 KB cell", ["payments", "import-paid", "{folder}/paid-wide.csv"], "n'est pas un CSV lisible"),
     ("an anomaly id past 2^63", ["anomalies", "resolve", HUGE, "--note", "vu"], "Numéro invalide"),
+    ("audit verify of a case past 2^63", ["audit", "verify", "--case", HUGE], "Numéro invalide"),
     ("a 10 001-character resolution note", ["anomalies", "resolve", "1", "--note", "n" * 10_001], "dépasse 10 000"),
     ("nightly --as-of 2099-01-01", ["nightly", "--as-of", "2099-01-01", "--no-mail"], "au plus tard pour demain"),
     ("an export filtered by an employer past 2^63", ["export", "cases", "{folder}/x.csv", "--employer", HUGE], "Numéro invalide"),
