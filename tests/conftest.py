@@ -32,10 +32,12 @@ ARS = "ars-bfc-cae"
 TODAY = date(2029, 12, 1)
 
 
-@pytest.fixture(autouse=True)
-def injected_today(monkeypatch: pytest.MonkeyPatch) -> date:
-    monkeypatch.setenv("FIDELIS_TODAY", TODAY.isoformat())
-    return TODAY
+@pytest.fixture(scope="session", autouse=True)
+def injected_today() -> Iterator[date]:
+    # Session-wide, so that module fixtures (and the processes they start) have it too.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FIDELIS_TODAY", TODAY.isoformat())
+        yield TODAY
 
 
 @pytest.fixture(autouse=True)
