@@ -315,6 +315,7 @@ WEB_CASES: list[tuple[str, str, str, dict[str, str] | None, int, str]] = [
     ("a learners' search with a NUL", "GET", "/apprenants?q=Fa%00bre", None, 400, "U+0000"),
     ("a case search of 201 characters", "GET", "/dossiers?q=" + "s" * 201, None, 400, "dépasse 200"),
     ("a page cursor past 2^63", "GET", f"/dossiers?apres={HUGE}", None, 400, "Lien de page invalide"),
+    ("a campaign written in superscripts", "GET", "/observatoire?campagne=%C2%B2%C2%B3", None, 400, "Campagne invalide"),
 ]  # fmt: skip
 
 
