@@ -62,7 +62,9 @@ def run(cases: int, dbs: Databases) -> dict[str, Any]:
         top = conn.scalar(sa.select(sa.func.max(Case.id))) or 1
     engine.dispose()
     rng = random.Random(3)
-    with TestClient(create_app(url, secret_key="bench")) as client:
+    # Over https, as in production: the session cookie is `Secure` (workflow.web.app).
+    app = create_app(url, secret_key="bench")
+    with TestClient(app, base_url="https://testserver") as client:
         login = client.get("/connexion").text
         csrf = login.split('name="csrf" value="')[1].split('"')[0]
         client.post("/connexion", data={"email": "bench@exemple.fr", "password": "bench-password",

@@ -33,6 +33,14 @@ def documents_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def insecure_cookies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test client speaks plain http to "testserver", where a browser would not send back a
+    `Secure` cookie: the development setting drops it (tests/integration/test_signin.py checks
+    the default, `Secure`, over https)."""
+    monkeypatch.setenv("FIDELIS_INSECURE_COOKIES", "1")
+
+
 @pytest.fixture(scope="session")
 def schemes() -> SchemeRegistry:
     return SchemeRegistry.load([config_dir() / "schemes", FIXTURES / "schemes"])
