@@ -136,11 +136,6 @@ def by_token(s: Session, token: str) -> Principal | None:
     return Principal.of(user) if user else None
 
 
-def by_id(s: Session, user_id: int) -> Principal | None:
-    user = s.get(User, user_id)
-    return Principal.of(user) if user else None
-
-
 # -- administration --------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -185,6 +186,22 @@ def test_one_address_trying_many_accounts_is_locked(world: World, db_url: str) -
         # Signing in on a good account does not clear the address's record.
         status, _ = attempt(site.client, "admin@exemple.fr", PASSWORD)
         assert status == 429
+
+
+def test_parallel_guesses_cannot_slip_past_the_count(site: Site) -> None:
+    """Twelve wrong passwords at once, the clock still: each attempt is counted before its
+    password is checked, under a row lock, so exactly the three free ones and the one that
+    starts the delay get an answer; the others are refused unchecked."""
+    browsers = [site.other_client(f"198.51.100.{n}") for n in range(12)]
+    tokens = [csrf_of(b.get("/connexion").text) for b in browsers]
+
+    def guess(n: int) -> int:
+        data = {"email": "region@exemple.fr", "password": f"mauvais{n}", "csrf": tokens[n]}
+        return browsers[n].post("/connexion", data=data).status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = sorted(pool.map(guess, range(12)))
+    assert statuses == [401] * 4 + [429] * 8
 
 
 def test_the_policy_is_read_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
