@@ -204,6 +204,12 @@ def test_parallel_guesses_cannot_slip_past_the_count(site: Site) -> None:
     assert statuses == [401] * 4 + [429] * 8
 
 
+def test_an_overlong_password_is_refused_without_being_printed_back(site: Site) -> None:
+    status, text = attempt(site.client, "region@exemple.fr", "secret-" * 300)
+    assert status == 401 and "Adresse ou mot de passe incorrect." in text
+    assert "secret-secret" not in text
+
+
 def test_the_policy_is_read_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIDELIS_SIGNIN_LOCK_AFTER", "5")
     monkeypatch.setenv("FIDELIS_SESSION_IDLE_MINUTES", "10")

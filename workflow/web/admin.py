@@ -79,7 +79,7 @@ def reset_password(
     request: Request,
     who: Admin,
     user_id: int,
-    password: Annotated[str, Form(max_length=1000)] = "",
+    password: Annotated[str, Form()] = "",  # its length is the policy's to refuse, unechoed
     csrf: Csrf = "",
 ) -> HTMLResponse:
     def act(uow: UnitOfWork) -> str:

@@ -27,7 +27,8 @@ def login_page(request: Request) -> HTMLResponse:
 def login(
     request: Request,
     email: Annotated[str, Form(max_length=254)],
-    password: Annotated[str, Form(max_length=1000)],
+    # No length check here: a refusal would print the password back; workflow.signin has one.
+    password: Annotated[str, Form()],
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf)
