@@ -31,6 +31,8 @@ from workflow.models import Case
 from workflow.web import create_app
 
 REPEAT = 30
+# Long and unguessable, as the password policy wants (workflow.passwords).
+PASSWORD = "mesures-sereines-du-banc"
 
 
 def _times(client: TestClient, paths: list[str]) -> dict[str, float]:
@@ -59,15 +61,17 @@ def run(cases: int, dbs: Databases) -> dict[str, Any]:
     url = dbs.fresh(cases)
     engine = make_engine(url)
     _, token = add_user(UnitOfWork(session_factory(engine)), email="bench@exemple.fr",
-                        name="Bench", role="region", password="bench-password")  # fmt: skip
+                        name="Bench", role="region", password=PASSWORD)  # fmt: skip
     with engine.connect() as conn:
         top = conn.scalar(sa.select(sa.func.max(Case.id))) or 1
     engine.dispose()
     rng = random.Random(3)
-    with TestClient(create_app(url, secret_key="bench")) as client:
+    # Over https, as in production: the session cookie is `Secure` (workflow.web.app).
+    app = create_app(url, secret_key="bench")
+    with TestClient(app, base_url="https://testserver") as client:
         login = client.get("/connexion").text
         csrf = login.split('name="csrf" value="')[1].split('"')[0]
-        client.post("/connexion", data={"email": "bench@exemple.fr", "password": "bench-password",
+        client.post("/connexion", data={"email": "bench@exemple.fr", "password": PASSWORD,
                                         "csrf": csrf})  # fmt: skip
         result = {
             "benchmark": "web_pages",

@@ -48,6 +48,16 @@ def documents_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def insecure_cookies() -> Iterator[None]:
+    """The test client speaks plain http to "testserver", where a browser would not send back a
+    `Secure` cookie: the development setting drops it (tests/integration/test_signin.py checks
+    the default, `Secure`, over https). Session-wide, so that module fixtures have it too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FIDELIS_INSECURE_COOKIES", "1")
+        yield
+
+
 @pytest.fixture(scope="session")
 def schemes() -> SchemeRegistry:
     return SchemeRegistry.load([config_dir() / "schemes", FIXTURES / "schemes"])

@@ -1,5 +1,6 @@
 """The one place that reads the machine's clock: it supplies default effective dates (SPEC §3)
-and the "today" that bounds them (the horizon); rules and guards take dates as arguments.
+and the "today" that bounds them (the horizon), and the web's sign-in times; rules, guards and
+sessions take them as arguments.
 
 The demonstration and the tests inject their own clock — `injected(clock)` within a process,
 `FIDELIS_TODAY` for a command run in a subprocess — so that a story dated 2028 runs today.
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from workflow.settings import settings
@@ -18,6 +19,8 @@ from workflow.settings import settings
 PARIS = ZoneInfo("Europe/Paris")
 Clock = Callable[[], date]
 _injected: ContextVar[Clock | None] = ContextVar("fidelis_clock", default=None)
+# The web application's clock (workflow.signin): tests inject one they move by hand.
+Instant = Callable[[], datetime]
 
 
 def today_paris() -> date:
@@ -48,10 +51,16 @@ def horizon(today: date) -> date:
     return today + timedelta(days=settings().date_horizon_days)
 
 
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
 __all__ = [
     "PARIS",
+    "Instant",
     "horizon",
     "injected",
     "is_injected",
+    "now_utc",
     "today_paris",
 ]

@@ -15,6 +15,7 @@ from typing import Any
 
 from jinja2 import Environment
 
+from workflow.clock import PARIS
 from workflow.documents.french import euros, month_fr
 from workflow.documents.labels import sector_label, suspension_reason_label
 from workflow.reports.labels import (
@@ -62,6 +63,14 @@ def day_fr(value: date | str | None) -> str:
     return d.strftime("%d/%m/%Y") if d else str(value)
 
 
+def moment_fr(value: datetime | str | None) -> str:
+    """A timestamp (aware, or its ISO string) as Paris reads it: « 07/09/2026 14:05 »."""
+    if value is None or value == "":
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(PARIS).strftime("%d/%m/%Y %H:%M")
+
+
 def month_label(value: date | str | None) -> str:
     """date(2026, 9, 1), "2026-09" or "2026-09-01" -> "septembre 2026"."""
     if value is None or value == "":
@@ -84,6 +93,7 @@ PARTY_LABELS = {"learner": "apprenant", "employer": "employeur", "region": "fina
 FILTERS: dict[str, Callable[..., str]] = {
     "euros": amount_fr,
     "day": day_fr,
+    "moment": moment_fr,
     "month": month_label,
     "payment_status": _lookup(PAYMENT_STATUS_LABELS),
     "message_kind": _lookup(MESSAGE_KIND_LABELS),
@@ -109,5 +119,6 @@ __all__ = [
     "FILTERS",
     "amount_fr",
     "day_fr",
+    "moment_fr",
     "month_label",
 ]

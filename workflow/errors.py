@@ -21,7 +21,11 @@ FidelisError                  anything the user can fix; the CLI prints it and e
 │   ├── TransientMailError    …try again later
 │   └── PermanentMailError    …do not try again
 ├── SepaError                 a SEPA file would be empty or invalid (workflow.sepa)
-└── RunRefused                the nightly run is already running (jobs.lease)
+├── RunRefused                the nightly run is already running (jobs.lease)
+└── SignInRefused             a sign-in refused (workflow.signin)
+    ├── BadCredentials        …unknown address or wrong password (one message for both)
+    ├── AccountDisabled       …the right password of a disabled account
+    └── TooManyAttempts       …too many failures: `retry_after` says how long to wait
 
 Each is defined beside the code that raises it; `tests/unit/test_public_surface.py` checks that
 this tree names them all.

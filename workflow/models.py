@@ -521,6 +521,38 @@ class User(Base):
     employer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("employers.id"))
     institute_id: Mapped[int | None] = mapped_column(sa.ForeignKey("institutes.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A disabled account cannot sign in, its sessions are revoked and its token refused.
+    disabled_at: Mapped[datetime | None]
+    last_sign_in_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser (workflow.signin): the cookie carries a random id, stored here only as
+    its SHA-256, so a copy of the table opens no session. Revoked at sign-out, when the account
+    is disabled or its password reset; refused after the idle time or the lifetime."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins of one account (the address typed, known or not) or from one client
+    address: the next attempt is refused until `blocked_until` (workflow.signin). Kept in the
+    database so that every web worker counts the same failures."""
+
+    __tablename__ = "sign_in_throttles"
+    __table_args__ = (sa.CheckConstraint("kind IN ('account', 'address')", name="kind"),)
+
+    kind: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(254), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime]
+    blocked_until: Mapped[datetime | None]
 
 
 class ContractCounter(Base):
@@ -566,7 +598,10 @@ __all__ = [
     "OutboxMessage",
     "Payment",
     "Reimbursement",
+    "SignInThrottle",
     "Signature",
     "Suspension",
+    "User",
+    "WebSession",
     "utcnow",
 ]

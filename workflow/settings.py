@@ -10,6 +10,11 @@ FIDELIS_MAX_BODY_BYTES / FIDELIS_MAX_IMPORT_BYTES  the web's request body limits
                         for the imports page)
 FIDELIS_TODAY           a fixed "today" (AAAA-MM-JJ) for demonstrations and tests only: never
                         set it in production (workflow.clock)
+FIDELIS_SECRET_KEY      the key that signs the session cookie (the same in every web worker)
+FIDELIS_INSECURE_COOKIES=1   development over plain http only: cookies without `Secure`, no HSTS
+FIDELIS_SESSION_IDLE_MINUTES / _LIFETIME_HOURS   a web session ends after 30 min idle, 12 h in all
+FIDELIS_SIGNIN_*        how sign-in failures slow down then lock an account or an address
+                        (workflow.signin.SignInPolicy)
 """
 
 from __future__ import annotations
@@ -37,6 +42,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_import_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     today: date | None = None
+    # The web's sign-in and sessions (workflow.signin, issue 14).
+    insecure_cookies: bool = False
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_lifetime_hours: int = Field(default=12, ge=1)
+    signin_free_attempts: int = Field(default=3, ge=0)
+    signin_lock_after: int = Field(default=10, ge=1)
+    signin_address_free_attempts: int = Field(default=10, ge=0)
+    signin_address_lock_after: int = Field(default=30, ge=1)
+    signin_lock_minutes: int = Field(default=15, ge=1)
+    signin_max_delay_seconds: int = Field(default=60, ge=1)
+    signin_forget_minutes: int = Field(default=60, ge=1)
 
 
 def settings() -> Settings:

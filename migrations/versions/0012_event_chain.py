@@ -2,7 +2,7 @@
 nightly seals (`event_digests`), and REPLACE refused on SQLite
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0010
 Create Date: 2026-11-28 09:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from workflow.audit import GENESIS, event_hash, seal
 
 revision: str = "0012"
-down_revision: str | None = "0008"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

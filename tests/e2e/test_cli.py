@@ -354,3 +354,38 @@ def test_scheme_show_reads_in_french(cli: Cli) -> None:
     shown = cli.ok("scheme", "show", "occitanie-fidelisation-as")
     assert "Employeur 150,00\u00a0€, Région 150,00\u00a0€" in shown
     assert "inaptitude médicale" in shown and "medical_inaptitude" not in shown
+
+
+def test_accounts_are_listed_disabled_enabled_reset_and_revoked(cli: Cli) -> None:
+    """`fidelis user …` (issue 14): a weak password refused in French, nothing written; each
+    change said in French; `user list --json` for scripts."""
+    before = cli.fingerprint()
+    weak = cli.run("user", "add", "--email", "agent@region.fr", "--name", "Agent",
+                   "--role", "region", "--password", "aaaaaaaaaa")  # fmt: skip
+    assert weak.returncode == 1 and "au moins 12 caractères" in weak.stderr
+    assert cli.fingerprint() == before
+    added = cli.json("user", "add", "--email", "agent@region.fr", "--name", "Agent Région",
+                     "--role", "region", "--password", "motdepasse-solide")  # fmt: skip
+    assert isinstance(added, dict) and added["api_token"]
+    listed = cli.json("user", "list")
+    assert listed == [{"id": added["id"], "email": "agent@region.fr", "name": "Agent Région",
+                       "role": "region", "active": True, "api_token": True,
+                       "last_sign_in_at": None}]  # fmt: skip
+    assert "Compte agent@region.fr désactivé" in cli.ok("user", "disable", "agent@region.fr")
+    assert "désactivé" in cli.ok("user", "list")
+    assert "Compte agent@region.fr réactivé" in cli.ok("user", "enable", "agent@region.fr")
+    weak = cli.run("user", "reset-password", "agent@region.fr", "--password", "azertyuiop123")
+    assert weak.returncode == 1 and "trop facile à deviner" in weak.stderr
+    reset = cli.ok(
+        "user", "reset-password", "agent@region.fr", "--password", "une-autre-phrase-longue"
+    )
+    assert "Mot de passe de agent@region.fr réinitialisé" in reset
+    revoked = cli.ok("user", "revoke-token", "agent@region.fr")
+    assert "Jeton d'API de agent@region.fr révoqué" in revoked
+    assert cli.json("user", "list")[0]["api_token"] is False  # type: ignore[index]
+    renewed = cli.run("user", "revoke-token", "agent@region.fr", "--new")
+    assert (
+        renewed.returncode == 0 and "Nouveau jeton d'API (affiché une seule fois)" in renewed.stderr
+    )
+    unknown = cli.run("user", "disable", "personne@region.fr")
+    assert unknown.returncode == 1 and "Aucun compte pour personne@region.fr" in unknown.stderr

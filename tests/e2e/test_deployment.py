@@ -1,8 +1,8 @@
 """The documented deployment, for real: one PostgreSQL server, two `fidelis serve` workers (as
 behind a reverse proxy) and one `fidelis scheduler`, each its own process. A session opened on
-one worker is valid on the other (shared FIDELIS_SECRET_KEY), an action fired on one is seen at
-once on the other, the scheduler runs its catch-up while the workers serve; and two nightly
-runs started at once on PostgreSQL: one runs, the other refuses."""
+one worker is valid on the other (shared FIDELIS_SECRET_KEY, sessions in the database), an
+action fired on one is seen at once on the other, the scheduler runs its catch-up while the
+workers serve; and two nightly runs started at once on PostgreSQL: one runs, the other refuses."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def environment(url: str, tmp_path: Path) -> dict[str, str]:
         "FIDELIS_DB": url,
         "FIDELIS_SECRET_KEY": SECRET,
         "FIDELIS_DOCUMENTS_DIR": str(tmp_path / "docs"),
+        # The test speaks plain http to the workers, with no proxy in front: httpx would keep a
+        # `Secure` cookie to itself (production runs behind HTTPS without this setting).
+        "FIDELIS_INSECURE_COOKIES": "1",
     }
 
 

@@ -29,10 +29,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The server's environment. Cookies stay `Secure` (Chromium keeps them over
+    http://127.0.0.1, a loopback address); sign-in locks an account at its fourth failure,
+    after two free ones, so that the lockout test needs no quarter of an hour."""
     work = tmp_path_factory.mktemp("web")
-    env = {**os.environ, "FIDELIS_DB": str(work / "demo.db"),
-           "FIDELIS_DOCUMENTS_DIR": str(work / "documents"), "FIDELIS_SECRET_KEY": "browser-test"}  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "FIDELIS_INSECURE_COOKIES"}
+    return {**env, "FIDELIS_DB": str(work / "demo.db"),
+            "FIDELIS_DOCUMENTS_DIR": str(work / "documents"), "FIDELIS_SECRET_KEY": "browser-test",
+            "FIDELIS_SIGNIN_FREE_ATTEMPTS": "2", "FIDELIS_SIGNIN_LOCK_AFTER": "4"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server(server_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
+    env = server_env
+    work = Path(env["FIDELIS_DB"]).parent
     demo = subprocess.run([FIDELIS, "demo", "--json"], env=env, capture_output=True, text=True,
                           timeout=300, check=True)  # fmt: skip
     accounts = {a["role"]: a["email"] for a in json.loads(demo.stdout)["accounts"]}
@@ -160,7 +171,9 @@ def test_an_employer_cannot_open_another_employers_case(
     visible = {a.get_attribute("href") for a in own.all()}
     foreign = next(f"/dossiers/{n}" for n in range(1, 30) if f"/dossiers/{n}" not in visible)
     response = page.goto(f"{base}{foreign}")
-    assert response is not None and response.status == 403
+    # The 404 of a case that does not exist: case numbers cannot be enumerated (issue 14).
+    assert response is not None and response.status == 404
+    assert "Dossier introuvable" in page.inner_text("[role=alert]")
 
 
 def test_a_form_without_csrf_token_is_refused(
@@ -171,3 +184,65 @@ def test_a_form_without_csrf_token_is_refused(
     response = page.request.post(f"{base}/dossiers/1/actions/withdraw", form={"reason": "x"})
     assert response.status == 403
     assert "CSRF" in response.text()
+
+
+def attempt(page: Page, base: str, email: str, password: str) -> str:
+    page.goto(f"{base}/connexion")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return page.inner_text("[role=alert]")
+
+
+def test_repeated_failures_slow_then_lock_the_sign_in(
+    server: tuple[str, dict[str, str]], server_env: dict[str, str], page: Page
+) -> None:
+    """Issue 14: after the free failures each one makes the next attempt wait, then the account
+    is locked — the right password included — with the wait said in French."""
+    base, _ = server
+    added = subprocess.run([FIDELIS, "user", "add", "--email", "cible@exemple.fr", "--name",
+                            "Cible", "--role", "region", "--password", PASSWORD],
+                           env=server_env, capture_output=True, text=True, check=False)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    for _ in range(2):
+        assert attempt(page, base, "cible@exemple.fr", "mauvais") == (
+            "Adresse ou mot de passe incorrect."
+        )
+    attempt(page, base, "cible@exemple.fr", "mauvais")
+    assert attempt(page, base, "cible@exemple.fr", PASSWORD) == (
+        "Trop de tentatives de connexion : réessayez dans 2 secondes."
+    )
+    page.wait_for_timeout(2_100)  # the delay it announced
+    attempt(page, base, "cible@exemple.fr", "mauvais")
+    locked = "Trop de tentatives de connexion : réessayez dans 15 minutes."
+    assert attempt(page, base, "cible@exemple.fr", PASSWORD) == locked
+    assert page.url == f"{base}/connexion"
+    shot(page, "connexion-verrouillee")
+
+
+def test_pages_keep_to_the_content_security_policy(
+    server: tuple[str, dict[str, str]], page: Page
+) -> None:
+    """No inline script or style for the policy to block (Chromium reports each block on the
+    console), and the stylesheet, now a file under /static, applies."""
+    base, accounts = server
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security" in m.text else None)
+    response = page.goto(f"{base}/connexion")
+    assert response is not None
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    login(page, base, accounts["admin"])
+    for path in ("/", "/dossiers", "/dossiers/1", "/schema", "/observatoire", "/previsions",
+                 "/imports", "/administration/comptes"):  # fmt: skip
+        page.goto(f"{base}{path}")
+        page.wait_for_load_state("networkidle")
+    page.goto(f"{base}/dossiers")
+    page.fill("#q", "Du")
+    page.click("form[action='/dossiers'] button[type=submit]")  # an htmx request
+    page.wait_for_load_state("networkidle")
+    header = page.locator("header").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert header == "rgb(0, 0, 145)"  # the DSFR blue of fidelis.css
+    page.goto(f"{base}/administration/comptes")
+    shot(page, "comptes")
+    assert blocked == []

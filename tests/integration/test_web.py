@@ -112,7 +112,8 @@ def test_an_employer_cannot_open_another_employers_case(
     theirs = cases.open_case(w.uow(), w.offers[1], w.learners[1], on=D("2026-05-30"))
     login(client, "employer")
     assert client.get(f"/dossiers/{mine}").status_code == 200
-    assert client.get(f"/dossiers/{theirs}").status_code == 403
+    # The 404 of a case that does not exist (issue 14: case numbers cannot be enumerated).
+    assert client.get(f"/dossiers/{theirs}").status_code == 404
     listing = client.get("/dossiers").text
     assert f'href="/dossiers/{mine}"' in listing and f'href="/dossiers/{theirs}"' not in listing
 
@@ -142,7 +143,7 @@ def test_api_reads_and_fires_with_a_token(web: tuple[World, TestClient, dict[str
             "on : valeur invalide « 2026-13-45 »",
         ),
         ("region", {"trigger": "interview", "on": "2026-06-10"}, 400, "interview_date"),
-        ("other_employer", {"trigger": "interview"}, 403, "pas accessible"),
+        ("other_employer", {"trigger": "interview"}, 404, "Dossier introuvable"),
         ("employer", {"trigger": "sign"}, 403, "rôle"),
     ],
 )

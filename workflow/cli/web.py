@@ -1,4 +1,5 @@
-"""`fidelis user add` and `fidelis serve`: the web application."""
+"""`fidelis user add|list|disable|enable|reset-password|revoke-token` (the web's accounts) and
+`fidelis serve` (the web application)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from workflow.cli.common import (
     JsonOpt,
@@ -14,6 +16,7 @@ from workflow.cli.common import (
     emit,
     err,
     id_option,
+    out,
 )
 from workflow.errors import InvalidInput
 from workflow.validation import shown
@@ -44,7 +47,8 @@ def user_add(
     institute: Annotated[int | None, id_option("--institute")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Créer un compte (mot de passe haché argon2) ; affiche son id et son jeton d'API."""
+    """Créer un compte (mot de passe haché argon2, au moins 12 caractères, difficile à deviner) ;
+    affiche son id et son jeton d'API."""
     from workflow.accounts import add_user
 
     ident, token = add_user(
@@ -67,13 +71,88 @@ def _port(text: str) -> int:
     return int(text)
 
 
+EmailArg = Annotated[str, typer.Argument(help="Adresse électronique du compte.")]
+
+
+@user_app.command("list")
+def user_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Les comptes : rôle, état, jeton d'API, dernière connexion."""
+    from workflow.accounts import ROLE_LABELS, user_rows
+    from workflow.display import moment_fr
+
+    with context_of(ctx).uow() as uow:
+        rows = user_rows(uow.session)
+    if emit(rows, as_json):
+        return
+    table = Table("n°", "adresse", "nom", "rôle", "état", "jeton d'API", "dernière connexion",
+                  title="Comptes")  # fmt: skip
+    for r in rows:
+        table.add_row(
+            str(r["id"]), r["email"], r["name"], ROLE_LABELS.get(r["role"], r["role"]),
+            "actif" if r["active"] else "désactivé", "oui" if r["api_token"] else "aucun",
+            moment_fr(r["last_sign_in_at"]) or "jamais",
+        )  # fmt: skip
+    out.print(table)
+
+
+@user_app.command("disable")
+def user_disable(ctx: typer.Context, email: EmailArg) -> None:
+    """Désactiver un compte : plus de connexion ni d'API, ses sessions sont fermées."""
+    from workflow.accounts import disable
+
+    done = disable(context_of(ctx).uow(), email)
+    typer.echo(f"Compte {done} désactivé : ses sessions sont fermées et son jeton refusé.")
+
+
+@user_app.command("enable")
+def user_enable(ctx: typer.Context, email: EmailArg) -> None:
+    """Réactiver un compte désactivé."""
+    from workflow.accounts import enable
+
+    typer.echo(f"Compte {enable(context_of(ctx).uow(), email)} réactivé.")
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    ctx: typer.Context,
+    email: EmailArg,
+    password: Annotated[
+        str, typer.Option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+    ],
+) -> None:
+    """Donner un nouveau mot de passe à un compte (mêmes règles qu'à la création) ; ferme ses
+    sessions."""
+    from workflow.accounts import reset_password
+
+    done = reset_password(context_of(ctx).uow(), email, password)
+    typer.echo(f"Mot de passe de {done} réinitialisé : ses sessions sont fermées.")
+
+
+@user_app.command("revoke-token")
+def user_revoke_token(
+    ctx: typer.Context,
+    email: EmailArg,
+    new: Annotated[
+        bool, typer.Option("--new", help="Délivrer aussitôt un nouveau jeton (affiché une fois).")
+    ] = False,
+) -> None:
+    """Révoquer le jeton d'API d'un compte (et, avec --new, en délivrer un autre)."""
+    from workflow.accounts import revoke_token
+
+    done, token = revoke_token(context_of(ctx).uow(), email, new=new)
+    typer.echo(f"Jeton d'API de {done} révoqué.")
+    if token:
+        err.print(f"Nouveau jeton d'API (affiché une seule fois) : {token}", highlight=False)
+
+
 @app.command("serve")
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", parser=_port)] = 8000,
 ) -> None:
-    """L'application web (FIDELIS_SECRET_KEY : clé des sessions, commune à tous les workers)."""
+    """L'application web (FIDELIS_SECRET_KEY : clé des cookies, commune à tous les workers ;
+    cookies « Secure » : derrière HTTPS, sauf FIDELIS_INSECURE_COOKIES=1 en développement)."""
     import os
 
     import uvicorn

@@ -42,9 +42,9 @@ def _day(form: FormData, name: str, label: str) -> date | None:
 
 
 def _visible(request: Request, who: Principal, case_id: int) -> None:
+    """A case `who` may not see is the 404 of a missing one."""
     with request.app.state.factory() as s:
-        if not accounts.can_see(s, who, case_id):
-            raise HTTPException(status_code=403, detail="Ce dossier n'est pas accessible.")
+        accounts.ensure_visible(s, who, case_id)
 
 
 def _run(

@@ -13,11 +13,9 @@ from pydantic import BaseModel, Field
 from workflow import accounts, cases, payments
 from workflow.accounts import STAFF, Principal
 from workflow.db import UnitOfWork
-from workflow.errors import NotFound
 from workflow.states import State
 from workflow.validation import LIMITS
 from workflow.views import case_detail, case_rows
-from workflow.web import pages
 from workflow.web.deps import Db, Ident, QueryIdent, require
 
 router = APIRouter(prefix="/api/v1", tags=["dossiers"])
@@ -50,15 +48,6 @@ class FireRequest(BaseModel):
     )
 
 
-def _visible(s: Db, who: Principal, case_id: int) -> None:
-    if not accounts.can_see(s, who, case_id):
-        if not pages.case_exists(s, case_id):
-            raise HTTPException(status_code=404, detail=str(NotFound("Dossier", case_id)))
-        raise HTTPException(
-            status_code=403, detail="Ce dossier n'est pas accessible avec votre compte."
-        )
-
-
 @router.get("/cases")
 def list_cases(
     who: Who, s: Db, state: State | None = None, before: QueryIdent = None, limit: int = 100
@@ -72,7 +61,7 @@ def list_cases(
 @router.get("/cases/{case_id}")
 def get_case(who: Who, s: Db, case_id: Ident) -> dict[str, Any]:
     """Un dossier : état, échéancier, paiements, historique, actions possibles."""
-    _visible(s, who, case_id)
+    accounts.ensure_visible(s, who, case_id)  # else the 404 of a missing case
     return case_detail(s, case_id)
 
 
@@ -86,8 +75,9 @@ def list_payments(who: Staff, s: Db, period: str | None = None) -> list[dict[str
 
 @router.post("/cases/{case_id}/fire")
 def fire(request: Request, who: Who, s: Db, case_id: Ident, body: FireRequest) -> dict[str, Any]:
-    """Déclencher une action ; 400 (refus motivé), 403, 404 ou 409 (modifié entre-temps)."""
-    _visible(s, who, case_id)
+    """Déclencher une action ; 400 (refus motivé), 403 (rôle), 404 (dossier introuvable ou
+    invisible pour ce compte) ou 409 (modifié entre-temps)."""
+    accounts.ensure_visible(s, who, case_id)  # else the 404 of a missing case
     if not accounts.may_fire(who, body.trigger):
         raise HTTPException(status_code=403, detail="Votre rôle ne permet pas cette action.")
     # Refusals and races are FidelisErrors: workflow.web.errors answers 400 or 409.

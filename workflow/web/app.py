@@ -3,7 +3,13 @@
 limited to what the signed-in role may see (workflow.accounts, through workflow.web.deps).
 
 The routes live in one router per area (see ROUTERS); this module only assembles them with the
-session middleware, the templates and the error handlers."""
+cookie and security-header middlewares, the sign-in policy and clock, the templates and the
+error handlers.
+
+The cookie holds the server-side session's id (workflow.signin) and the CSRF token, signed with
+the secret key; it is `Secure`, `HttpOnly`, `SameSite=Strict` and dies with the browser. Only
+FIDELIS_INSECURE_COOKIES=1 — development over plain http, and the tests' client — drops
+`Secure` (and HSTS)."""
 
 from __future__ import annotations
 
@@ -18,13 +24,16 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from workflow import accounts, display
+from workflow.clock import Instant, now_utc
 from workflow.db import make_engine, session_factory
 from workflow.documents.labels import BREACH_REASON_LABELS
 from workflow.paths import templates_dir
 from workflow.settings import settings
+from workflow.signin import SignInPolicy
 from workflow.states import SIGNING_PARTIES, STATE_LABELS, TRIGGER_LABELS, param_label
 from workflow.web import (
     actions,
+    admin,
     api,
     auth,
     cases,
@@ -38,6 +47,7 @@ from workflow.web import (
     reports,
 )
 from workflow.web.limits import IMPORT_PATHS, BodyLimit
+from workflow.web.security import SecurityHeaders
 
 ROUTERS: tuple[APIRouter, ...] = (
     api.router,
@@ -51,6 +61,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     operations.router,
     reference.router,
     documents.router,
+    admin.router,
 )
 
 
@@ -70,12 +81,22 @@ def templates() -> Jinja2Templates:
         STAFF=accounts.STAFF,
         EMPLOYERS=accounts.EMPLOYERS,
         ATTESTERS=accounts.ATTESTERS,
+        ADMINS=accounts.ADMINS,
     )
     return found
 
 
-def create_app(url: str, *, secret_key: str | None = None) -> FastAPI:
+def create_app(
+    url: str,
+    *,
+    secret_key: str | None = None,
+    clock: Instant = now_utc,
+    policy: SignInPolicy | None = None,
+) -> FastAPI:
+    """The application on the database `url`; `clock` and `policy` (default: the settings') are
+    the sign-in's, which tests set."""
     engine = make_engine(url)
+    secure = not settings().insecure_cookies
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -97,12 +118,17 @@ def create_app(url: str, *, secret_key: str | None = None) -> FastAPI:
             conf.max_import_bytes if path in IMPORT_PATHS else conf.max_body_bytes
         ),
     )
+    app.state.clock = clock
+    app.state.policy = policy or SignInPolicy.from_settings()
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key or secrets.token_urlsafe(32),
         same_site="strict",
+        https_only=secure,
+        max_age=None,  # a browser-session cookie; the server-side session says how long it lives
         session_cookie="fidelis_session",
     )
+    app.add_middleware(SecurityHeaders, hsts=secure)  # outermost: on every response
     app.state.templates = jinja = templates()
     for router in ROUTERS:
         app.include_router(router)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from workflow import accounts, validation
@@ -138,13 +138,9 @@ def show_case(
     error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    """The case page, with `error` above the forms when an action was refused; a 403 (or 404)
-    for a case `who` may not see."""
-    if not accounts.can_see(s, who, case_id):
-        raise HTTPException(
-            status_code=403 if pages.case_exists(s, case_id) else 404,
-            detail="Ce dossier n'est pas accessible avec votre compte.",
-        )
+    """The case page, with `error` above the forms when an action was refused; for a case `who`
+    may not see, the 404 of a case that does not exist."""
+    accounts.ensure_visible(s, who, case_id)
     context = pages.case_page(s, who, case_id)
     return render(request, "case.html", status, who=who, error=error, **context)
 

@@ -16,13 +16,14 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from workflow import accounts
-from workflow.accounts import ATTESTERS, EMPLOYERS, LEARNER_READERS, STAFF, Principal
+from workflow import signin
+from workflow.accounts import ADMINS, ATTESTERS, EMPLOYERS, LEARNER_READERS, STAFF, Principal
 from workflow.validation import MAX_ID
 
 NOT_YOURS = "Cette page n'est pas accessible avec votre compte."
 STAFF_PAGE = "Page réservée au service instructeur."
 EMPLOYERS_ONLY = "Page réservée aux employeurs."
+ADMINS_ONLY = "Page réservée aux administrateurs de Fidelis."
 
 
 def db(request: Request) -> Iterator[Session]:
@@ -30,10 +31,18 @@ def db(request: Request) -> Iterator[Session]:
         yield session
 
 
-def current_user(request: Request, s: Annotated[Session, Depends(db)]) -> Principal:
-    user_id = request.session.get("user_id")
-    who = accounts.by_id(s, int(user_id)) if user_id else None
+def current_user(request: Request) -> Principal:
+    """Who the session cookie's server-side session belongs to (workflow.signin), or off to the
+    sign-in page — with the cookie emptied when its session has ended."""
+    token = request.session.get("sid")
+    state = request.app.state
+    who = (
+        signin.session_user(state.factory, str(token), now=state.clock(), policy=state.policy)
+        if token
+        else None
+    )
     if who is None:
+        request.session.clear()
         raise HTTPException(status_code=303, headers={"Location": "/connexion"})
     return who
 
@@ -89,6 +98,7 @@ ContractStaff = Annotated[
 STAFF_ONLY = Depends(require(STAFF))
 Employer = Annotated[Principal, Depends(require(EMPLOYERS, EMPLOYERS_ONLY))]
 Attester = Annotated[Principal, Depends(require(ATTESTERS, "Ce dossier n'est pas accessible."))]
+Admin = Annotated[Principal, Depends(require(ADMINS, ADMINS_ONLY))]
 LearnerReader = Annotated[
     Principal, Depends(require(LEARNER_READERS, "Page réservée aux instituts et à la Région."))
 ]

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 
 from workflow.errors import ConcurrentModification, FidelisError, NotFound
 from workflow.validation import shown
+from workflow.web.security import add_headers
 
 log = logging.getLogger("fidelis.web")
 
@@ -80,4 +81,7 @@ def install(app: FastAPI, templates: Jinja2Templates) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("erreur interne sur %s %s", request.method, request.url.path)
-        return answer(request, 500, FRENCH_STATUS[500])
+        response = answer(request, 500, FRENCH_STATUS[500])
+        # Starlette answers this one outside the middlewares: the security headers by hand.
+        add_headers(response.headers, request.url.path, hsts=False)
+        return response

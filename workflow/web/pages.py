@@ -72,21 +72,20 @@ def dashboard(s: Session, who: Principal) -> dict[str, Any]:
         funders.setdefault(funder, {"committed": ZERO, "due": ZERO, "paid": ZERO})["recover"] = (
             total
         )
-    reminders = s.scalar(
-        sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.status == "pending")
-    )
+    staff = accounts.is_staff(who)
+    # The caseworkers see the whole outbox; anyone else only the reminders of their own cases.
+    pending = sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.status == "pending")
+    if not staff:
+        pending = pending.where(OutboxMessage.case_id.in_(sa.select(Case.id).where(visible)))
+    reminders = s.scalar(pending)
     return {
         "counts": states,
         "funders": funders,
         "widest": max([n for _, n in states] + [1]),
         "reminders": reminders or 0,
-        # What the nightly run could not do: the caseworkers' to-do (the page shows it to them).
-        "anomalies": open_anomaly_count(s),
+        # What the nightly run could not do: the caseworkers' to-do, not the other roles'.
+        "anomalies": open_anomaly_count(s) if staff else 0,
     }
-
-
-def case_exists(s: Session, case_id: int) -> bool:
-    return s.get(Case, case_id) is not None
 
 
 def case_page(s: Session, who: Principal, case_id: int) -> dict[str, Any]:
@@ -112,9 +111,10 @@ def case_page(s: Session, who: Principal, case_id: int) -> dict[str, Any]:
     }
 
 
-def document(s: Session, document_id: int) -> Document:
+def document(s: Session, who: Principal, document_id: int) -> Document:
+    """The document, if `who` may download it: otherwise the same NotFound as a missing one."""
     doc = s.get(Document, document_id)
-    if doc is None:
+    if doc is None or not accounts.can_see_document(s, who, doc.case_id):
         raise NotFound("Document", document_id)
     return doc
 
