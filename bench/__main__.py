@@ -22,6 +22,7 @@ from typing import Any
 
 from bench import contracts, nightly, transitions, web
 from bench.databases import Databases
+from workflow.iban import new_key
 
 BENCHMARKS = ("nightly", "transitions", "web", "contracts")
 
@@ -74,6 +75,8 @@ def main() -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fidelis-bench-") as tmp:
         os.environ.setdefault("FIDELIS_DOCUMENTS_DIR", str(Path(tmp) / "documents"))
+        # The bench's databases are thrown away: so is the key their IBANs are sealed with.
+        os.environ.setdefault("FIDELIS_IBAN_KEY", new_key())
         if "sqlite" in args.backends:
             run_backend(Databases(Path(tmp)), args.cases, args, log)
         if "postgresql" in args.backends:

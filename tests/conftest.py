@@ -4,6 +4,7 @@ and learners built through the services."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,12 @@ from workflow.schemes import SchemeRegistry
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SCHEME = "occitanie-fidelisation-as"
 ARS = "ars-bfc-cae"
+
+
+# The key the tests seal IBANs with (workflow.iban), for the whole session: fixtures of every
+# scope and the subprocesses they start inherit it.
+IBAN_KEY = "sIVcL9vJ0gEVvnkk1bbsl2-lXrpXJ6ZA3e2R7zwXQbY="
+os.environ["FIDELIS_IBAN_KEY"] = IBAN_KEY
 
 
 @pytest.fixture(autouse=True)

@@ -21,6 +21,8 @@ FidelisError                  anything the user can fix; the CLI prints it and e
 │   ├── TransientMailError    …try again later
 │   └── PermanentMailError    …do not try again
 ├── SepaError                 a SEPA file would be empty or invalid (workflow.sepa)
+├── IbanKeyMissing            no FIDELIS_IBAN_KEY to seal or reveal an IBAN (workflow.iban)
+├── IbanKeyInvalid            …set, but not a key, or not the one that sealed it
 └── RunRefused                the nightly run is already running (jobs.lease)
 
 Each is defined beside the code that raises it; `tests/unit/test_public_surface.py` checks that

@@ -5,12 +5,14 @@ FIDELIS_DOCUMENTS_DIR   where generated and attached documents are stored (./doc
 FIDELIS_SCHEME_DIRS     extra folders of scheme files (see workflow.schemes)
 FIDELIS_DEBTOR_NAME / _IBAN / _BIC   the funding body's account debited by SEPA transfers
 FIDELIS_SMTP_*          outgoing mail (see workflow.mailer)
+FIDELIS_IBAN_KEY        the Fernet key learners' IBANs are encrypted with (see workflow.iban)
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +24,8 @@ class Settings(BaseSettings):
     # A well-formed example account until the treasury's own is configured.
     debtor_iban: str = "FR7630001007941234567890185"
     debtor_bic: str = "BDFEFRPPCCT"
+    # No default: a key in the code would encrypt nothing (workflow.iban says when it is missing).
+    iban_key: SecretStr | None = None
 
 
 def settings() -> Settings:

@@ -96,7 +96,8 @@ def contract_fingerprint(case: Case) -> str:
     facts = {
         "tier": case.tier,
         "training": [learner.training_start.isoformat(), learner.training_end.isoformat()],
-        "iban": learner.iban,
+        # The sealed value: it changes with the IBAN (never sealed again unchanged), no key needed.
+        "iban": learner.iban.stored if learner.iban else None,
         "learner": [learner.first_name, learner.last_name, learner.birth_date.isoformat()],
         "employer": case.offer.employer_id,
     }
