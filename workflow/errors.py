@@ -4,6 +4,7 @@ FidelisError                  anything the user can fix; the CLI prints it and e
 ├── InvalidInput              a bad value: IBAN, SIRET, e-mail, date order, places…
 │   └── GuardFailed           (also a TriggerRefused, below)
 ├── NotFound                  an id that does not exist
+│   └── DocumentPurged        …any more: the retention purge erased it (workflow.documents.store)
 ├── NotEligible               an employer or commune outside a scheme's rules
 ├── UnknownTrigger            an action name the table does not know
 ├── TriggerRefused            a known action that cannot be done now
