@@ -1,6 +1,8 @@
-"""Migration 0011 on a database that already holds a case's life: the reason, the note and the
-signer's name leave the append-only events, the IBAN is sealed, the contract awaiting signature
-still matches its learner, the triggers are back — and a downgrade gives the old rows back."""
+"""Migration 0011 on a database that already holds a case's life, its history chained by 0012:
+the reason, the note and the signer's name leave the append-only events, the IBAN is sealed, the
+contract awaiting signature still matches its learner, the chain and its seals are computed again
+(`audit verify` finds nothing), the triggers are back — and a downgrade gives the old rows, hashes
+and seals back."""
 
 from __future__ import annotations
 
@@ -16,10 +18,11 @@ from alembic import command
 from sqlalchemy.orm import Session
 
 from tests.conftest import IBAN_KEY
+from workflow import audit
 from workflow.db import alembic_config, make_engine, upgrade
 from workflow.documents.store import contract_fingerprint
 from workflow.errors import FidelisError
-from workflow.models import Case, CaseEvent, Document
+from workflow.models import Case, CaseEvent, Document, EventDigest
 
 CLEAR = "FR7630006000011234567890189"
 NAME = "Zéphyrine Quillebeuf"
@@ -30,8 +33,8 @@ NOW = datetime(2026, 6, 1, 10, 0)
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def old_engine(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[sa.Engine]:
-    """A database at revision 0008 holding one case: selected, a reason, a note, a contract
-    issued and signed by the learner."""
+    """A database at revision 0012 holding one case — selected, a reason, a note, a contract
+    issued and signed by the learner — written before 0012, which chained and sealed it."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path}/old.db"
     else:
@@ -40,6 +43,7 @@ def old_engine(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[sa.
     upgrade(engine, "0008")
     with engine.begin() as conn:
         _life_before_0011(conn)
+    upgrade(engine, "0012")
     yield engine
     engine.dispose()
 
@@ -110,7 +114,7 @@ def _life_before_0011(conn: sa.Connection) -> None:
 
 def _shown(value: object) -> str:
     """A cell as text, JSON decoded (the JSON type stores "é" as "\\u00e9")."""
-    if isinstance(value, str) and value[:1] in "{[":
+    if isinstance(value, str) and value.startswith(("{", "[")):
         value = json.loads(value)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
@@ -147,6 +151,9 @@ def test_the_upgrade_moves_personal_data_out_of_the_log_and_seals_the_iban(
         # The contract awaiting signature still matches its learner (not turned stale).
         doc = s.scalars(sa.select(Document)).one()
         assert doc.fingerprint == contract_fingerprint(case)
+        # The chain now covers the texts by reference, and still holds, seals included.
+        assert list(audit.verify(s)) == []
+        assert s.scalar(sa.select(sa.func.count()).select_from(EventDigest)) == 1
     # The append-only and immutable-content triggers are back.
     for statement in (
         "UPDATE case_events SET actor = 'mallory'",
@@ -160,15 +167,17 @@ def test_the_upgrade_moves_personal_data_out_of_the_log_and_seals_the_iban(
 
 def test_the_downgrade_gives_the_old_rows_back(old_engine: sa.Engine) -> None:
     def rows(conn: sa.Connection) -> list[tuple[object, ...]]:
-        query = "SELECT seq, reason, payload FROM case_events ORDER BY seq"
-        return [(seq, reason, json.loads(p) if isinstance(p, str) else p)
-                for seq, reason, p in conn.execute(sa.text(query))]  # fmt: skip
+        query = "SELECT seq, reason, payload, prev_hash, hash FROM case_events ORDER BY seq"
+        events = [(seq, reason, json.loads(p) if isinstance(p, str) else p, prev, h)
+                  for seq, reason, p, prev, h in conn.execute(sa.text(query))]  # fmt: skip
+        seals = conn.execute(sa.text("SELECT digest, prev_digest FROM event_digests")).all()
+        return [*events, *(tuple(seal) for seal in seals)]
 
     with old_engine.connect() as conn:
         events = rows(conn)
         fingerprint = conn.execute(sa.text("SELECT fingerprint FROM documents")).scalar_one()
     upgrade(old_engine)
-    command.downgrade(alembic_config(old_engine), "0008")
+    command.downgrade(alembic_config(old_engine), "0012")
     with old_engine.connect() as conn:
         assert rows(conn) == events
         assert conn.execute(sa.text("SELECT iban FROM learners")).scalar_one() == CLEAR
@@ -188,7 +197,7 @@ def test_without_the_key_the_upgrade_says_so_and_changes_nothing(
         upgrade(old_engine)
     assert _dump(old_engine) == before
     with old_engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0008"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0012"
     monkeypatch.setenv("FIDELIS_IBAN_KEY", IBAN_KEY)
     upgrade(old_engine)  # nothing was left half-done
     assert CLEAR not in _dump(old_engine)
