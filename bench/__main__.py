@@ -24,6 +24,7 @@ from bench import contracts, nightly, transitions, web
 from bench.databases import Databases
 from bench.synthetic import AS_OF
 from workflow.clock import injected
+from workflow.iban import new_key
 
 BENCHMARKS = ("nightly", "transitions", "web", "contracts")
 
@@ -77,6 +78,8 @@ def main() -> None:
     # The synthetic picture is as of AS_OF: the benchmark's "today" (workflow.clock).
     with tempfile.TemporaryDirectory(prefix="fidelis-bench-") as tmp, injected(lambda: AS_OF):
         os.environ.setdefault("FIDELIS_DOCUMENTS_DIR", str(Path(tmp) / "documents"))
+        # The bench's databases are thrown away: so is the key their IBANs are sealed with.
+        os.environ.setdefault("FIDELIS_IBAN_KEY", new_key())
         if "sqlite" in args.backends:
             run_backend(Databases(Path(tmp)), args.cases, args, log)
         if "postgresql" in args.backends:

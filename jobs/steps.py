@@ -11,13 +11,14 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from jobs import temptables
 from jobs.outbox_sql import insert_case_messages, insert_employer_statements, not_yet_sent
 from jobs.schedule_sql import insert_due_payments
-from workflow import anomalies, audit, cases, money, sqldates
+from workflow import anomalies, audit, cases, money, privacy, sqldates
 from workflow.db import UnitOfWork
+from workflow.documents.store import default_store
 from workflow.errors import ConcurrentModification, FidelisError, GuardFailed
 from workflow.models import (
     Case,
@@ -367,52 +368,15 @@ def _last_anniversary(start: date, as_of: date) -> date | None:
 # -- 5. retention ------------------------------------------------------------------------------
 
 
-ANONYMOUS = "Anonymisé"
-
-
 def retention_purge(ctx: StepContext) -> int:
-    """Anonymise learners whose cases are all closed since longer than the scheme keeps them;
-    never an active case (STYLE: Démarches Simplifiées). The event history stays, without the
-    person's identity."""
-    terminal = (State.COMPLETED, State.BREACHED, State.REJECTED, State.WITHDRAWN)
-    anonymised = 0
-    with ctx.uow() as uow:
-        s = uow.session
-        for scheme_id, scheme in ctx.schemes.items():
-            years = scheme.retention.years_after_closure
-            limit = date(ctx.as_of.year - years, ctx.as_of.month, min(ctx.as_of.day, 28))
-            # From the cases closed before the limit (the index on last_effective_date), the
-            # learners not yet anonymised with no other case still kept.
-            other = aliased(Case)
-            expired = (
-                sa.select(Case.learner_id)
-                .join(Learner, Learner.id == Case.learner_id)
-                .where(
-                    Case.scheme_id == scheme_id,
-                    Case.last_effective_date <= limit,
-                    Case.state.in_(terminal),
-                    Learner.last_name != ANONYMOUS,
-                    ~sa.exists().where(
-                        other.learner_id == Case.learner_id,
-                        sa.or_(other.state.not_in(terminal), other.last_effective_date > limit),
-                    ),
-                )
-            )
-            result = s.execute(
-                sa.update(Learner)
-                .where(Learner.id.in_(expired))
-                .values(
-                    first_name=ANONYMOUS,
-                    last_name=ANONYMOUS,
-                    email="anonyme@invalid",
-                    iban=None,
-                    birth_date=date(1900, 1, 1),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            anonymised += max(result.rowcount, 0)  # type: ignore[attr-defined]
-        uow.commit()
-    return anonymised
+    """Erase the personal data of learners whose cases are all closed since longer than the
+    scheme keeps them, never an active case (workflow.privacy): the learner, signatures, texts,
+    messages, documents and their files. Counts learners; "retention_documents" the documents."""
+    counts = privacy.purge_expired(
+        ctx.factory, ctx.schemes, ctx.as_of, default_store(), run_id=ctx.run_id
+    )
+    ctx.extra_counts["retention_documents"] = counts["documents"]
+    return counts["learners"]
 
 
 # -- sealing the history -----------------------------------------------------------------------

@@ -4,6 +4,7 @@ and learners built through the services."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -38,6 +39,12 @@ def injected_today() -> Iterator[date]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FIDELIS_TODAY", TODAY.isoformat())
         yield TODAY
+
+
+# The key the tests seal IBANs with (workflow.iban), for the whole session: fixtures of every
+# scope and the subprocesses they start inherit it.
+IBAN_KEY = "sIVcL9vJ0gEVvnkk1bbsl2-lXrpXJ6ZA3e2R7zwXQbY="
+os.environ["FIDELIS_IBAN_KEY"] = IBAN_KEY
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,8 @@
 """The document store: files kept under their SHA-256, written once, never changed (SPEC §5).
 
 Content addressing makes immutability structural: a file's name is its hash, a new version is a
-new file, and `read` checks the hash again so a file altered on disk is noticed."""
+new file, and `read` checks the hash again so a file altered on disk is noticed. The one removal
+is the retention purge's, once the document's row says `purged`."""
 
 from __future__ import annotations
 
@@ -51,6 +52,15 @@ class DocumentStore:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
         return Stored(relative, digest, len(content))
+
+    def remove(self, relative: str) -> int:
+        """Remove a stored file — only the retention purge does (workflow.privacy); 1 if it was
+        there, 0 if not (a rerun after a crash finds it gone)."""
+        try:
+            (self.root / relative).unlink()
+        except FileNotFoundError:
+            return 0
+        return 1
 
     def read(self, relative: str, sha256: str) -> bytes:
         path = self.root / relative

@@ -47,11 +47,13 @@ def event_hash(
     effective_date: date,
     recorded_at: datetime,
     actor: str,
-    reason: str | None,
+    text_id: int | None,
     payload: dict[str, Any],
     prev_hash: str,
 ) -> str:
-    """SHA-256 of the event's canonical encoding (sorted-key JSON), its predecessor's included."""
+    """SHA-256 of the event's canonical encoding (sorted-key JSON), its predecessor's included.
+    A reason or note counts by its reference (`text_id`): its text lives in `case_texts`, which
+    the retention purge erases (workflow.privacy) — the chain must survive the erasure."""
     canonical = json.dumps(
         [
             case_id,
@@ -62,7 +64,7 @@ def event_hash(
             effective_date.isoformat(),
             _instant(recorded_at),
             actor,
-            reason,
+            text_id,
             payload,
             prev_hash,
         ],
@@ -83,7 +85,7 @@ def hash_of(e: CaseEvent) -> str:
         effective_date=e.effective_date,
         recorded_at=e.recorded_at,
         actor=e.actor,
-        reason=e.reason,
+        text_id=e.text_id,
         payload=e.payload or {},
         prev_hash=e.prev_hash or GENESIS,
     )

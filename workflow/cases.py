@@ -96,6 +96,7 @@ def act(
     on: date,
     actor: str,
     reason: str | None = None,
+    note: str | None = None,
     params: Mapping[str, Any] | None = None,
     payload: dict[str, Any] | None = None,
     effects: events.Effects | None = None,
@@ -124,6 +125,7 @@ def act(
         actor=actor,
         scheme=scheme,
         reason=reason,
+        note=note,
         payload=payload,
         to_state=new_state if ACTIONS[name].changes_state else None,
         effects=effects,
@@ -516,7 +518,7 @@ def add_note(
                 on=effective,
                 actor=actor or default_actor(),
                 params={"text": text},
-                payload={"text": text.strip()},
+                note=text.strip(),  # in case_texts, which the retention purge can erase
                 clock=clock,
             )
         _commit(uow, case_id)

@@ -9,6 +9,7 @@ due by then.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,13 +28,17 @@ from workflow.clock import injected
 from workflow.db import UnitOfWork, make_engine, session_factory, upgrade
 from workflow.display import FILTERS, amount_fr
 from workflow.errors import FidelisError
+from workflow.iban import KEY_VARIABLE
 from workflow.models import Case, OutboxMessage, Payment, Reimbursement, Setting
+from workflow.settings import settings
 from workflow.states import STATE_LABELS, State
 
 SCHEME = "occitanie-fidelisation-as"
 DEMO_TODAY = date(2028, 4, 15)
 DEMO_MARKER = "demo"
 DEMO_PASSWORD = "fidelis-demo-2026"
+# Published, hence worthless as a secret: for the demo's invented IBANs only, when no key is set.
+DEMO_IBAN_KEY = "K1vxIs5byK7mEHlRpnzk_drAdAnbhjHIj04SkGvb5wA="
 
 
 @dataclass(frozen=True)
@@ -465,6 +470,9 @@ def summary(demo: Demo) -> dict[str, Any]:
 
 
 def run_demo(url: str, console: Console, *, as_json: bool = False) -> dict[str, Any]:
+    demo_key = settings().iban_key is None
+    if demo_key:
+        os.environ[KEY_VARIABLE] = DEMO_IBAN_KEY  # this process only; the summary says so
     # The story is dated up to DEMO_TODAY: it is "today" for the demo's actions (their dates'
     # horizon) and for its nightly runs, whatever day the machine says it is.
     with injected(lambda: DEMO_TODAY):
@@ -472,6 +480,7 @@ def run_demo(url: str, console: Console, *, as_json: bool = False) -> dict[str, 
         nights = simulate_nights(demo, console, quiet=as_json)
     data = summary(demo)
     data["nightly"] = nights
+    data["iban_key"] = DEMO_IBAN_KEY if demo_key else None
     demo.engine.dispose()
     if as_json:
         console.print_json(json.dumps(data, ensure_ascii=False))
@@ -510,6 +519,12 @@ def run_demo(url: str, console: Console, *, as_json: bool = False) -> dict[str, 
     for account in data["accounts"]:
         role = ROLE_LABELS.get(account["role"], account["role"])
         console.print(f"  • {role} : {account['email']}", highlight=False)
+    if demo_key:
+        console.print(
+            "Les IBAN sont chiffrés avec la clé de démonstration ; pour les virements SEPA et "
+            f"les IBAN à saisir : [cyan]export {KEY_VARIABLE}={DEMO_IBAN_KEY}[/cyan]",
+            highlight=False,
+        )
     console.print(
         "Pour explorer : [cyan]fidelis case list[/cyan], [cyan]fidelis case show N[/cyan]"
         + ("" if url.endswith("fidelis.db") else f" (avec --db {url})")

@@ -13,6 +13,7 @@ from workflow.db import UnitOfWork
 from workflow.documents.store import invalidate_stale_contracts
 from workflow.eligibility import employer_refusals
 from workflow.errors import InvalidInput, NotEligible, NotFound
+from workflow.iban import Iban
 from workflow.models import Campaign, Case, Employer, Institute, InstituteScheme, Learner, Offer
 from workflow.schemes import SECTORS, SchemeRegistry, registry
 from workflow.states import PRE_CONTRACT_STATES
@@ -163,7 +164,7 @@ def add_learner(
     validation.birth_date(birth_date, today)
     clean_email = validation.email(email)
     validation.training_dates(training_start, training_end)
-    clean_iban = validation.iban(iban) if iban else None
+    sealed = Iban.seal(iban) if iban else None  # checked, then encrypted (workflow.iban)
     with uow:
         s = uow.session
         if s.get(Institute, institute_id) is None:
@@ -176,7 +177,7 @@ def add_learner(
             institute_id=institute_id,
             training_start=training_start,
             training_end=training_end,
-            iban=clean_iban,
+            iban=sealed,
         )
         s.add(learner)
         s.flush()
@@ -195,7 +196,8 @@ def update_learner(
 ) -> list[str]:
     """Change a learner's IBAN, training dates or e-mail. A contract issued but not yet in force
     that no longer matches is invalidated; the returned messages say so (SPEC §5)."""
-    clean_iban = validation.iban(iban) if iban else None
+    if iban:
+        validation.iban(iban)  # a bad IBAN is refused before anything is read
     clean_email = validation.email(email) if email else None
     with uow:
         s = uow.session
@@ -206,7 +208,9 @@ def update_learner(
         end = training_end or learner.training_end
         validation.training_dates(start, end)
         learner.training_start, learner.training_end = start, end
-        learner.iban = clean_iban or learner.iban
+        if iban and not (learner.iban is not None and learner.iban.same_as(iban)):
+            # Sealed again only when it changes: the contract's fingerprint reads the sealed value.
+            learner.iban = Iban.seal(iban)
         learner.email = clean_email or learner.email
         s.flush()
         messages = learner_changed(

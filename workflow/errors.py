@@ -4,6 +4,7 @@ FidelisError                  anything the user can fix; the CLI prints it and e
 ├── InvalidInput              a bad value: IBAN, SIRET, e-mail, date order, places…
 │   └── GuardFailed           (also a TriggerRefused, below)
 ├── NotFound                  an id that does not exist
+│   └── DocumentPurged        …any more: the retention purge erased it (workflow.documents.store)
 ├── NotEligible               an employer or commune outside a scheme's rules
 ├── UnknownTrigger            an action name the table does not know
 ├── TriggerRefused            a known action that cannot be done now
@@ -21,6 +22,8 @@ FidelisError                  anything the user can fix; the CLI prints it and e
 │   ├── TransientMailError    …try again later
 │   └── PermanentMailError    …do not try again
 ├── SepaError                 a SEPA file would be empty or invalid (workflow.sepa)
+├── IbanKeyMissing            no FIDELIS_IBAN_KEY to seal or reveal an IBAN (workflow.iban)
+├── IbanKeyInvalid            …set, but not a key, or not the one that sealed it
 ├── RunRefused                the nightly run is already running (jobs.lease)
 └── SignInRefused             a sign-in refused (workflow.signin)
     ├── BadCredentials        …unknown address or wrong password (one message for both)

@@ -7,7 +7,11 @@ state and the last effective date move, the caller's side effects run, the proje
 nightly run selects by (`commitment_ends_on`, `next_payment_due`) are brought up to date, the
 case's version is bumped (optimistic locking) and the event row is appended, hash-chained to
 the case's previous event (workflow.audit). Nothing else inserts into `case_events` (a test
-greps for it)."""
+greps for it).
+
+No personal data goes into the append-only row: a reason or a note is written to `case_texts`,
+which the event points to (the chain covers the reference, so the purge can erase the text
+without breaking it — workflow.privacy); payloads carry ids, dates, codes and amounts."""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from sqlalchemy.orm import Session
 from workflow import ledger
 from workflow.audit import GENESIS, event_hash
 from workflow.errors import GuardFailed
-from workflow.models import Case, CaseEvent, utcnow
+from workflow.models import Case, CaseEvent, CaseText, utcnow
 from workflow.schemes import Scheme
 from workflow.states import GUARDS, GuardContext, State, label
 
@@ -54,13 +58,15 @@ def write(
     actor: str,
     scheme: Scheme | None,
     reason: str | None = None,
+    note: str | None = None,
     payload: dict[str, Any] | None = None,
     to_state: State | None = None,
     effects: Effects | None = None,
 ) -> CaseEvent:
     """Append the event `name` to `case`'s history, dated `on`, moving the case to `to_state`
     (None: it stays). `effects` runs once the case carries its new state and date; what it
-    returns is added to the event's payload. `scheme` may be None only for the first event,
+    returns is added to the event's payload (ids, never a name). A `reason` or a `note` is kept
+    in `case_texts`, referenced by the event. `scheme` may be None only for the first event,
     which has nothing to project yet."""
     opening = name == OPEN  # the first event: no earlier date, no earlier state
     if not opening:
@@ -79,6 +85,11 @@ def write(
         raise ValueError(f"the event {name!r} needs the case's scheme to update its projections")
     if case.id is None:
         s.flush()
+    kind, free = ("note", note) if note is not None else ("reason", reason)
+    text = CaseText(case_id=case.id, kind=kind, text=free) if free and free.strip() else None
+    if text is not None:
+        s.add(text)
+        s.flush()  # its id goes into the event's hash
     seq, prev_hash = _last_link(s, case)
     fields: dict[str, Any] = {
         "case_id": case.id,
@@ -89,12 +100,13 @@ def write(
         "effective_date": on,
         "recorded_at": utcnow(),
         "actor": actor,
-        "reason": reason,
+        "text_id": text.id if text is not None else None,
         "payload": recorded,
         "prev_hash": prev_hash,
     }
     event = CaseEvent(
         **{**fields, "from_state": from_state, "to_state": case.state},
+        free_text=text,
         hash=event_hash(**fields),
     )
     s.add(event)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from workflow.iban import Iban
 from workflow.sqltext import prefix_index
 from workflow.states import State
 
@@ -63,6 +64,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class SealedIban(TypeDecorator[Iban]):
+    """A learner's IBAN, encrypted (workflow.iban): only an `Iban` is written, never a clear
+    string, so an account cannot reach the database in clear by mistake."""
+
+    impl = sa.String(200)
+    cache_ok = True
+
+    def process_bind_param(self, value: Iban | None, dialect: sa.Dialect) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, Iban):
+            raise TypeError("an IBAN is stored sealed: pass workflow.iban.Iban.seal(...)")
+        return value.stored
+
+    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> Iban | None:
+        return None if value is None else Iban(value)
 
 
 def state_column_type(name: str) -> sa.Enum:
@@ -159,7 +178,8 @@ class Learner(Base):
     institute_id: Mapped[int] = mapped_column(sa.ForeignKey("institutes.id"))
     training_start: Mapped[date]
     training_end: Mapped[date]
-    iban: Mapped[str | None] = mapped_column(sa.String(34))
+    # Encrypted, with its masked form readable without the key (workflow.iban).
+    iban: Mapped[Iban | None] = mapped_column(SealedIban)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     institute: Mapped[Institute] = relationship()
 
@@ -239,9 +259,35 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
+ERASED_TEXT = "(texte effacé : durée de conservation échue)"
+
+
+class CaseText(Base):
+    """The free text of an event — a caseworker's note, the reason given for a refusal, a
+    withdrawal or a breach — kept beside the append-only history, which points to it
+    (`case_events.text_id`): a person may write anything there, a name included, so the
+    retention purge must be able to erase it (workflow.privacy); inside `case_events` it could
+    not."""
+
+    __tablename__ = "case_texts"
+    __table_args__ = (sa.CheckConstraint("kind IN ('note', 'reason')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(12))
+    text: Mapped[str | None] = mapped_column(sa.Text)  # None once erased
+    erased_on: Mapped[date | None]
+
+    @property
+    def shown(self) -> str:
+        return ERASED_TEXT if self.text is None else self.text
+
+
 class CaseEvent(Base):
     """Append-only history of a case: written in the same transaction as the change it records.
-    The database refuses UPDATE and DELETE on this table (triggers in the first migration)."""
+    The database refuses UPDATE and DELETE on this table (triggers in the first migration). It
+    holds no personal data: the case and documents are referenced by id, and free text lives in
+    `case_texts`, which the retention purge can erase."""
 
     __tablename__ = "case_events"
     __table_args__ = (sa.UniqueConstraint("case_id", "seq"),)
@@ -255,13 +301,25 @@ class CaseEvent(Base):
     effective_date: Mapped[date]
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(sa.String(200))
-    reason: Mapped[str | None] = mapped_column(sa.Text)
+    # The event's reason or note, if any (a refusal, withdrawal or breach; a caseworker's note).
+    text_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_texts.id"))
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     # The tamper-evident chain (workflow.audit): the hash of the case's previous event, and this
     # row's own SHA-256 over its canonical encoding, that previous hash included.
     prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
     hash: Mapped[str | None] = mapped_column(sa.String(64))
     case: Mapped[Case] = relationship(back_populates="events")
+    free_text: Mapped[CaseText | None] = relationship(lazy="joined")
+
+    @property
+    def reason(self) -> str | None:
+        text = self.free_text
+        return text.shown if text is not None and text.kind == "reason" else None
+
+    @property
+    def note(self) -> str | None:
+        text = self.free_text
+        return text.shown if text is not None and text.kind == "note" else None
 
 
 class EventDigest(Base):
@@ -349,7 +407,11 @@ class Document(Base):
     __tablename__ = "documents"
     __table_args__ = (
         sa.UniqueConstraint("case_id", "kind", "version"),
-        sa.CheckConstraint("status IN ('issued', 'superseded', 'invalidated')", name="status"),
+        # `purged`: erased by the retention purge, file removed (the one change the database
+        # allows to an issued document's content columns: its fingerprint to NULL; migration 0013).
+        sa.CheckConstraint(
+            "status IN ('issued', 'superseded', 'invalidated', 'purged')", name="status"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -492,6 +554,23 @@ class RunAnomaly(Base):
     resolution_note: Mapped[str | None] = mapped_column(sa.Text)
 
 
+class LearnerPurge(Base):
+    """A learner erased by the retention purge (workflow.privacy): the run and day, and what
+    was erased (`counts`: signatures, texts, messages, documents, payment and anomaly notes).
+    `files_removed_at` is set once the documents' files are gone from the store: a run killed
+    between its commit and the removal finishes it the next night."""
+
+    __tablename__ = "learner_purges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learner_id: Mapped[int] = mapped_column(sa.ForeignKey("learners.id"), unique=True)
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("job_runs.id"))
+    as_of: Mapped[date]
+    counts: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    files_removed_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class JobLease(Base):
     """At most one nightly run at a time: the run holds this row until it ends or expires."""
 
@@ -584,9 +663,11 @@ sa.Index("ix_employers_departement", sa.func.substr(Employer.commune_insee, 1, 2
 
 
 __all__ = [
+    "ERASED_TEXT",
     "Campaign",
     "Case",
     "CaseEvent",
+    "CaseText",
     "Document",
     "Employer",
     "Institute",
@@ -594,6 +675,7 @@ __all__ = [
     "JobLease",
     "JobRun",
     "Learner",
+    "LearnerPurge",
     "Offer",
     "OutboxMessage",
     "Payment",

@@ -69,7 +69,7 @@ def _transfers(s: Session, batch_id: int) -> list[Any]:
                 end_to_end_id=_end_to_end(payment.id),
                 amount=payment.amount,
                 creditor_name=learner.full_name,
-                creditor_iban=learner.iban,
+                creditor_iban=learner.iban.reveal(),  # the one place it is used in clear
                 creditor_bic=None,
                 remittance=f"Allocation {number or ''} {payment.period:%m/%Y}".strip(),
             )

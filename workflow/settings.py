@@ -15,6 +15,7 @@ FIDELIS_INSECURE_COOKIES=1   development over plain http only: cookies without `
 FIDELIS_SESSION_IDLE_MINUTES / _LIFETIME_HOURS   a web session ends after 30 min idle, 12 h in all
 FIDELIS_SIGNIN_*        how sign-in failures slow down then lock an account or an address
                         (workflow.signin.SignInPolicy)
+FIDELIS_IBAN_KEY        the Fernet key learners' IBANs are encrypted with (see workflow.iban)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +54,8 @@ class Settings(BaseSettings):
     signin_lock_minutes: int = Field(default=15, ge=1)
     signin_max_delay_seconds: int = Field(default=60, ge=1)
     signin_forget_minutes: int = Field(default=60, ge=1)
+    # No default: a key in the code would encrypt nothing (workflow.iban says when it is missing).
+    iban_key: SecretStr | None = None
 
 
 def settings() -> Settings:

@@ -135,6 +135,7 @@ def case_detail(
                 "recorded_at": e.recorded_at.isoformat(),
                 "actor": e.actor,
                 "reason": e.reason,
+                "note": e.note,  # kept in case_texts: the retention purge erases it
                 "payload": e.payload,
             }
             for e in case.events

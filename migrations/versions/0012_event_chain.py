@@ -8,12 +8,16 @@ Create Date: 2026-11-28 09:00:00
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
-from workflow.audit import GENESIS, event_hash, seal
+from workflow.audit import GENESIS, seal
 
 revision: str = "0012"
 down_revision: str | None = "0010"
@@ -42,6 +46,32 @@ _EVENTS = sa.table(
     sa.column("prev_hash", sa.String),
     sa.column("hash", sa.String),
 )
+
+
+def event_hash(
+    *,
+    case_id: int,
+    seq: int,
+    trigger: str,
+    from_state: str | None,
+    to_state: str,
+    effective_date: date,
+    recorded_at: datetime,
+    actor: str,
+    reason: str | None,
+    payload: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """workflow.audit.event_hash as it was written with this migration (frozen here: migration
+    0011 later moves the reason out of the event and hashes its reference instead)."""
+    if recorded_at.tzinfo is not None:
+        recorded_at = recorded_at.astimezone(UTC).replace(tzinfo=None)
+    canonical = json.dumps(
+        [case_id, seq, trigger, from_state, to_state, effective_date.isoformat(),
+         recorded_at.isoformat(timespec="microseconds"), actor, reason, payload, prev_hash],
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    )  # fmt: skip
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def upgrade() -> None:

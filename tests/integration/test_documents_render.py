@@ -30,11 +30,13 @@ from workflow.documents.context import (
 from workflow.documents.french import plain
 from workflow.documents.render import DocumentError
 from workflow.documents.xlsx import campaign_list_xlsx
+from workflow.iban import Iban
 from workflow.models import (
     Base,
     Campaign,
     Case,
     CaseEvent,
+    CaseText,
     Employer,
     Institute,
     Learner,
@@ -134,7 +136,7 @@ def make_case(
     learner = Learner(
         first_name=first_name, last_name=last_name, birth_date=D("2003-04-05"),
         email="lea.fabre@exemple.fr", institute=institute, training_start=D("2026-09-07"),
-        training_end=D("2027-07-02"), iban="FR7630006000011234567890189",
+        training_end=D("2027-07-02"), iban=Iban.seal("FR7630006000011234567890189"),
     )  # fmt: skip
     values: dict[str, Any] = {
         "state": State.CONTRACTED,
@@ -170,7 +172,9 @@ def breach_during_service(s: Session, case: Case, *, exempted: bool = False) -> 
                             due_date=D("2028-04-15")))  # fmt: skip
     s.add(CaseEvent(case=case, seq=1, trigger="breach", from_state=State.SERVING,
                     to_state=State.BREACHED, effective_date=D("2028-03-16"), actor="test",
-                    reason="Démission pour raisons personnelles", payload={}))  # fmt: skip
+                    free_text=CaseText(case_id=case.id, kind="reason",
+                                       text="Démission pour raisons personnelles"),
+                    payload={}))  # fmt: skip
     s.flush()
     s.expire(case)
 
@@ -197,7 +201,7 @@ def test_the_contract_states_every_clause_of_spec_5(
         "La Présidente de la Région Occitanie", "EHPAD Les Genêts", "SIRET 73282932000074",
         "Mende, code INSEE 48095, département : Lozère (48)",
         "membre de l'EPCI CC Coeur de Lozère (communauté de communes)", "Léa Fabre", "né(e) le 5 avril 2003",
-        "lea.fabre@exemple.fr", "IFAS de Mende", "**** **** **** **** **** ***0 189",
+        "lea.fabre@exemple.fr", "IFAS de Mende", "FR76 **** **** 0189",
         # contract number, in the body and the footer
         f"Contrat n° {NUMBER}", f"Contrat n° {NUMBER} — page",
         # "Vu" references

@@ -109,6 +109,14 @@ def read_table(path: Path) -> list[list[str]]:
         return [table.header, *(cells for _, cells in table.rows)]
 
 
+def without_ibans(table: list[list[str]]) -> list[list[str]]:
+    """An export as another database gives it back: IBANs are exported masked, and a masked IBAN
+    read back says nothing (the account cannot travel through an export)."""
+    if table[0][-1] != "IBAN":
+        return table
+    return [table[0], *([*row[:-1], ""] for row in table[1:])]
+
+
 def run(
     engine: sa.Engine,
     schemes: SchemeRegistry,
@@ -213,7 +221,7 @@ def test_french_headers_for_each_kind(
         ).one()
         assert (lea.last_name, lea.first_name, lea.birth_date) == ("Fabre", "Léa", date(2003, 4, 5))
         assert (lea.training_start, lea.training_end) == (date(2026, 9, 7), date(2027, 7, 2))
-        assert lea.iban == IBAN and lea.institute_id == mende.id
+        assert lea.iban is not None and lea.iban.reveal() == IBAN and lea.institute_id == mende.id
         # A new institute without « Dispositifs » is authorised for the import's scheme.
         assert [s.scheme_id for s in rodez.schemes] == [SCHEME]
 
@@ -550,7 +558,8 @@ def test_rows_already_in_the_database_are_updated_not_duplicated(
     ) == learners_before
     with w.uow() as uow:
         learner = uow.session.get_one(Learner, w.learners[0])
-        assert (learner.first_name, learner.email, learner.iban) == (
+        assert learner.iban is not None
+        assert (learner.first_name, learner.email, learner.iban.reveal()) == (
             "Apprenant0",
             "nouvelle@exemple.fr",
             IBAN,
@@ -711,11 +720,13 @@ def test_export_then_import_gives_the_same_data(
         result = run(other_engine, w.schemes, kind, first[kind], scheme_id=None)
         assert result.written and result.created > 0 and not result.issues, result.issues
         export_file(UnitOfWork(session_factory(other_engine)), kind, second[kind])
-        assert read_table(second[kind]) == read_table(first[kind])
+        assert read_table(second[kind]) == without_ibans(read_table(first[kind]))
         again = run(w.engine, w.schemes, kind, first[kind], scheme_id=None)
         assert again.unchanged == again.rows and again.created == again.updated == 0
     if suffix == ".csv":
-        assert all(first[k].read_bytes() == second[k].read_bytes() for k in Kind)
+        assert all(
+            first[k].read_bytes() == second[k].read_bytes() for k in Kind if k != Kind.learners
+        )
     exported = read_table(first[Kind.learners])
     assert exported[0] == [
         "Nom",

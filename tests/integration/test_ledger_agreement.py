@@ -41,6 +41,7 @@ from workflow.documents.context import (
 )
 from workflow.documents.french import date_fr, euros, month_fr
 from workflow.documents.render import DocumentError
+from workflow.iban import Iban
 from workflow.models import Campaign, Case, Learner, Payment, Suspension
 from workflow.reports.exports import CASE_COLUMNS, EXPORTS, PAYMENT_COLUMNS
 from workflow.reports.forecast import forecast
@@ -163,7 +164,7 @@ def store(s: Session, w: World, facts: Facts) -> Case:
         institute_id=w.institute,
         training_start=facts.training_start,
         training_end=facts.training_end,
-        iban=IBAN,
+        iban=Iban.seal(IBAN),
     )
     campaign_id = w.campaign
     if facts.scheme == ARS:

@@ -4,7 +4,7 @@ exit code 1 (2 for usage errors); commands that create something print the new i
 One module per group of commands: registry (reference data), casework (cases), documents
 (contracts), jobs (nightly run, payments, outbox), anomalies (what the nightly run could not do),
 audit (the tamper-evident history),
-web (accounts, serve), demo."""
+web (accounts, serve), demo, privacy (a learner's data, the IBAN key)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from workflow.cli import (
     demo,
     documents,
     jobs,
+    privacy,
     registry,
     reports,
     transfers,
@@ -37,6 +38,7 @@ COMMAND_MODULES = (
     demo,
     reports,
     transfers,
+    privacy,
 )
 
 

@@ -253,9 +253,10 @@ def _print_case(d: dict[str, Any]) -> None:
         else:
             why = plain(" ; ".join(a["refusals"]))
             out.print(f"  [red]✗[/red] {a['trigger']} — {a['label']} : {why}", highlight=False)
-    table = Table("date d'effet", "action", "de", "vers", "par", "motif", title="Historique")
+    columns = ("date d'effet", "action", "de", "vers", "par", "motif ou note")
+    table = Table(*columns, title="Historique")
     for e in d["events"]:
-        reason = e["reason"] or ""
+        reason = e["reason"] or e["note"] or ""
         table.add_row(
             day(e["effective_date"]),
             FILTERS["event"](e["trigger"]),

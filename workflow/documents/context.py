@@ -48,6 +48,7 @@ from workflow.documents.labels import (
     suspension_reason_label,
 )
 from workflow.documents.render import DocumentError
+from workflow.iban import masked
 from workflow.models import Campaign, Case, Employer, Offer
 from workflow.schemes import (
     CespRule,
@@ -152,14 +153,6 @@ def _parse_date(value: str, what: str) -> date:
 
 def _days_text(n: int) -> str:
     return f"{n}{NBSP}jour" if n == 1 else f"{format_number(n)}{NBSP}jours"
-
-
-def mask_iban(iban: str) -> str:
-    """Every character but the last four hidden, in groups of four:
-    FR7630006000011234567890189 -> "**** **** **** **** **** ***0 189"."""
-    compact = re.sub(r"\s+", "", iban).upper()
-    masked = "*" * max(0, len(compact) - 4) + compact[-4:]
-    return " ".join(masked[i : i + 4] for i in range(0, len(masked), 4))
 
 
 def _tier_code(case: Case) -> str:
@@ -275,7 +268,7 @@ def learner_context(case: Case, territory: Territory, *, require_iban: bool = Fa
         "last_name": learner.last_name,
         "birth_date": date_fr(learner.birth_date),
         "email": learner.email,
-        "iban_masked": mask_iban(learner.iban) if learner.iban else "",
+        "iban_masked": masked(learner.iban),
         "institute": institute.name,
         "institute_commune": institute_commune.name if institute_commune else "",
         "training_start": date_fr(learner.training_start),

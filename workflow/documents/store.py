@@ -27,7 +27,7 @@ from workflow.db import UnitOfWork
 from workflow.documents import context as contexts
 from workflow.documents.pdf import to_pdf
 from workflow.documents.render import render_docx
-from workflow.errors import NotFound
+from workflow.errors import FidelisError, NotFound
 from workflow.models import Case, Document
 from workflow.paths import templates_dir
 from workflow.schemes import Scheme
@@ -56,6 +56,23 @@ KIND_LABELS = {
     "campaign_employers": "Liste des employeurs",
     "campaign_employers_xlsx": "Liste des employeurs (tableur)",
 }
+
+
+class DocumentPurged(NotFound):
+    def __init__(self, doc: Document) -> None:
+        FidelisError.__init__(
+            self,
+            f"Le document n° {doc.id} ({doc.filename}) a été effacé : durée de conservation "
+            "échue (RGPD).",
+        )
+        self.what, self.ident = "Document", doc.id
+
+
+def read_document(store: DocumentStore, doc: Document) -> bytes:
+    """A stored document's content, its checksum verified; DocumentPurged once it is erased."""
+    if doc.status == "purged":
+        raise DocumentPurged(doc)
+    return store.read(stored_path(doc), doc.sha256)
 
 
 def default_store() -> DocumentStore:
@@ -96,7 +113,8 @@ def contract_fingerprint(case: Case) -> str:
     facts = {
         "tier": case.tier,
         "training": [learner.training_start.isoformat(), learner.training_end.isoformat()],
-        "iban": learner.iban,
+        # The sealed value: it changes with the IBAN (never sealed again unchanged), no key needed.
+        "iban": learner.iban.stored if learner.iban else None,
         "learner": [learner.first_name, learner.last_name, learner.birth_date.isoformat()],
         "employer": case.offer.employer_id,
     }
@@ -283,7 +301,7 @@ def export_document(
         doc = uow.session.get(Document, document_id)
         if doc is None:
             raise NotFound("Document", document_id)
-        content = store.read(stored_path(doc), doc.sha256)
+        content = read_document(store, doc)
         target = out / doc.filename if out.is_dir() else out
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
@@ -297,6 +315,7 @@ __all__ = [
     "TEMPLATES",
     "XLSX",
     "DocumentInfo",
+    "DocumentPurged",
     "contract_fingerprint",
     "current_contract",
     "default_store",
@@ -305,6 +324,7 @@ __all__ = [
     "invalidate_stale_contracts",
     "issue_letter",
     "pdf_of",
+    "read_document",
     "render",
     "store_document",
     "stored_path",

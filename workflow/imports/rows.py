@@ -13,6 +13,7 @@ from datetime import date
 from workflow import validation
 from workflow.eligibility import SECTOR_LABELS, commune_is_rural
 from workflow.errors import InvalidInput
+from workflow.iban import is_masked
 from workflow.imports.columns import LAYOUTS, ColumnMap, Kind, fold_header, fold_name
 from workflow.imports.report import Issue
 from workflow.schemes import SECTORS, Scheme
@@ -327,6 +328,8 @@ def _employer(row: _Row, ctx: RowContext) -> EmployerRecord | None:
 
 def _iban(row: _Row) -> str | None:
     value = row.text("iban")
+    if value and is_masked(value):
+        return None  # as exported (FR76 **** **** 0189): the stored IBAN stays
     if not value:
         return None
     try:

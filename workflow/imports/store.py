@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from workflow.directory import learner_changed
 from workflow.errors import FidelisError
+from workflow.iban import Iban
 from workflow.imports.columns import Kind
 from workflow.imports.report import Issue
 from workflow.imports.rows import (
@@ -205,9 +206,9 @@ class LearnerStore:
                 "training_start": r.training_start,
                 "training_end": r.training_end,
             }
-            if r.iban is not None:
-                values["iban"] = r.iban
             if not ids_of:
+                if r.iban is not None:
+                    values["iban"] = Iban.seal(r.iban)
                 new.append(
                     {
                         "last_name": r.last_name,
@@ -220,6 +221,8 @@ class LearnerStore:
                 outcome.created += 1
                 continue
             learner = found[ids_of[0]]
+            if r.iban is not None and not (learner.iban and learner.iban.same_as(r.iban)):
+                values["iban"] = Iban.seal(r.iban)  # sealed again only when it changes
             changed = _apply(learner, values)
             if not changed:
                 outcome.unchanged += 1

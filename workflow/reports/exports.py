@@ -36,9 +36,11 @@ from workflow.clock import PARIS
 from workflow.documents.labels import breach_reason_label
 from workflow.errors import InvalidInput
 from workflow.models import (
+    ERASED_TEXT,
     Campaign,
     Case,
     CaseEvent,
+    CaseText,
     Employer,
     Institute,
     Learner,
@@ -748,15 +750,30 @@ def _event_rows(
             CaseEvent.effective_date,
             CaseEvent.recorded_at,
             CaseEvent.actor,
-            CaseEvent.reason,
+            CaseText.id,
+            CaseText.text,
         )
         .select_from(Case)
-        .join(CaseEvent, CaseEvent.case_id == Case.id),
+        .join(CaseEvent, CaseEvent.case_id == Case.id)
+        # The reason lives in case_texts, where the retention purge can erase it.
+        .outerjoin(CaseText, sa.and_(CaseText.id == CaseEvent.text_id, CaseText.kind == "reason")),
         selection,
     ).order_by(Case.id, CaseEvent.seq)
-    for cid, seq, first, last, trigger, before, after, on, recorded, actor, reason in _stream(
-        session, query
-    ):
+    for (
+        cid,
+        seq,
+        first,
+        last,
+        trigger,
+        before,
+        after,
+        on,
+        recorded,
+        actor,
+        text_id,
+        text,
+    ) in _stream(session, query):
+        reason = ERASED_TEXT if text_id is not None and text is None else text
         yield (
             cid,
             seq,

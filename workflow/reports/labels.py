@@ -64,6 +64,7 @@ DOCUMENT_STATUS_LABELS = {
     "issued": "émis",
     "superseded": "remplacé par une version plus récente",
     "invalidated": "invalidé",
+    "purged": "effacé (durée de conservation échue)",
 }
 
 RUN_STATUS_LABELS = {
@@ -83,6 +84,7 @@ STEP_LABELS = {
     "reminders": "relances",
     "commitment_checks": "contrôles",
     "retention": "anonymisations",
+    "retention_documents": "documents effacés",
     "outbox": "envois",
 }
 

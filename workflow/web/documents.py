@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from workflow.documents.store import default_store, stored_path
+from workflow.documents.store import default_store, read_document
 from workflow.web import pages
 from workflow.web.deps import Db, Ident, Who, attachment
 
@@ -18,5 +18,5 @@ router = APIRouter()
 @router.get("/documents/{document_id}")
 def download(who: Who, s: Db, document_id: Ident) -> Response:
     doc = pages.document(s, who, document_id)
-    content = default_store().read(stored_path(doc), doc.sha256)
+    content = read_document(default_store(), doc)  # a purged one: a French 404
     return attachment(content, doc.media_type, doc.filename)
