@@ -8,6 +8,7 @@ FidelisError                  anything the user can fix; the CLI prints it and e
 ├── TriggerRefused            a known trigger that cannot fire now
 │   └── GuardFailed           …because named guards failed (SPEC §3)
 ├── ConcurrentModification    someone changed the case meanwhile (optimistic locking)
+├── DatabaseBusy              SQLite's write lock not obtained within the busy timeout
 ├── SchemeError / UnknownScheme   (workflow.schemes)
 └── UnknownCommune            (workflow.territory)
 """
@@ -78,4 +79,15 @@ class ConcurrentModification(FidelisError):
         super().__init__(
             f"{what}{number} a été modifié entre-temps par quelqu'un d'autre : "
             "rechargez-le et recommencez (rien n'a été enregistré)."
+        )
+
+
+class DatabaseBusy(FidelisError):
+    """SQLite's write lock still held by someone else after the busy timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        waited = format(seconds, "g").replace(".", ",")
+        super().__init__(
+            f"La base de données est occupée par un autre traitement depuis plus de {waited} s : "
+            "réessayez dans un instant (rien n'a été enregistré)."
         )
