@@ -6,9 +6,9 @@ ON CONFLICT DO NOTHING. Candidates are selected in SQL; rows are written in bulk
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased, sessionmaker
@@ -31,6 +31,9 @@ from workflow.models import (
 from workflow.schemes import SchemeRegistry
 from workflow.states import State
 
+if TYPE_CHECKING:
+    from jobs.outbox import Mailing
+
 NIGHTLY_ACTOR = "traitement de nuit"
 
 
@@ -42,6 +45,10 @@ class StepContext:
     progress: Callable[[int], None] = lambda n: None
     # Statements the payments step wrote in its own transaction, counted by the statements step.
     statements_sent: int = 0
+    # The run's sending of mail, shared by the days of a catch-up (None: --no-mail).
+    mailing: Mailing | None = None
+    # What the run's row should say of a step that did less than it could, in French.
+    notes: list[str] = field(default_factory=list)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.factory)
