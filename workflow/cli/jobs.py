@@ -121,17 +121,23 @@ def payments_export_sepa(
     as_json: JsonOpt = False,
 ) -> None:
     """Virements SEPA (pain.001.001.03) des parts de la Région d'un mois ; un paiement n'est
-    exporté qu'une fois, et réexporter un lot redonne le même fichier."""
+    exporté qu'une fois, et réexporter un lot redonne le même fichier. Le fichier est écrit
+    avant que les paiements soient marqués exportés : s'il ne peut l'être, rien ne change."""
+    from workflow.files import atomic_path, write_file
     from workflow.payments import export_sepa, parse_period
 
-    export = export_sepa(
-        context_of(ctx).uow(),
-        parse_period(period),
-        on=optional_date(on, "--on") or today_paris(),
-        actor=cases.default_actor(),
-        batch_id=batch,
-    )
-    out_file.write_bytes(export.xml)
+    uow = context_of(ctx).uow()
+    month = parse_period(period)
+    execution = optional_date(on, "--on") or today_paris()
+    with atomic_path(out_file) as temp:
+        export = export_sepa(
+            uow,
+            month,
+            on=execution,
+            actor=cases.default_actor(),
+            batch_id=batch,
+            deliver=lambda xml: write_file(temp, xml),
+        )
     data = {
         "batch": export.batch_id,
         "message_id": export.message_id,

@@ -138,7 +138,7 @@ def _png_target(path: Path | None) -> None:
 
 
 def _write_bytes(path: Path, content: bytes) -> None:
-    from workflow.reports.exports import atomic_path
+    from workflow.files import atomic_path
 
     with atomic_path(path) as temp:
         temp.write_bytes(content)
@@ -181,7 +181,7 @@ def report_observatory(
     every.sort(key=lambda o: o.dimension != by)  # the grouping asked for comes first
     obs = every[0]
     if xlsx is not None:
-        from workflow.reports.exports import atomic_path
+        from workflow.files import atomic_path
 
         with atomic_path(xlsx) as temp:
             observatory_workbook(every, temp)
@@ -326,7 +326,7 @@ def forecast_command(
         result = forecast(uow.session, day, schemes, scheme=scheme)
     written = []
     if xlsx is not None:
-        from workflow.reports.exports import atomic_path
+        from workflow.files import atomic_path
 
         with atomic_path(xlsx) as temp:
             forecast_workbook(result, cost, temp)

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -35,6 +33,7 @@ from workflow import money
 from workflow.clock import PARIS
 from workflow.documents.labels import breach_reason_label
 from workflow.errors import InvalidInput
+from workflow.files import atomic_path
 from workflow.models import (
     Campaign,
     Case,
@@ -67,7 +66,6 @@ __all__ = [
     "Column",
     "Export",
     "Sheet",
-    "atomic_path",
     "csv_chunks",
     "csv_value",
     "export_format",
@@ -303,28 +301,6 @@ def export_format(path: Path) -> str:
             "file",
         )
     return fmt
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path next to `path`, renamed to it when the block succeeds and removed when
-    it fails: a failed export leaves nothing behind, not even a partial file."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InvalidInput(f"Dossier inexistant : « {folder} ».", "file")
-    handle, temp_name = tempfile.mkstemp(dir=folder, prefix=".fidelis-", suffix=path.suffix)
-    os.close(handle)
-    temp = Path(temp_name)
-    try:
-        yield temp
-        # mkstemp makes the file private (0600): give it the usual permissions of a new file.
-        mask = os.umask(0)
-        os.umask(mask)
-        temp.chmod(0o666 & ~mask)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 def write_export(
