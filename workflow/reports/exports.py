@@ -55,6 +55,7 @@ from workflow.reports.labels import (
 )
 from workflow.reports.selection import Selection
 from workflow.schemes import Scheme, SchemeRegistry
+from workflow.spreadsheet import neutralised, text_cell
 
 __all__ = [
     "DATETIME_FORMAT",
@@ -140,7 +141,8 @@ def _decimal_comma(value: Decimal) -> str:
 
 
 def csv_value(kind: Kind, value: Any) -> str:
-    """A value as French spreadsheets read it: decimal comma, dates dd/mm/yyyy, oui/non."""
+    """A value as French spreadsheets read it: decimal comma, dates dd/mm/yyyy, oui/non; a text
+    never read as a formula (workflow.spreadsheet)."""
     if value is None:
         return ""
     match kind:
@@ -158,7 +160,7 @@ def csv_value(kind: Kind, value: Any) -> str:
             return "oui" if value else "non"
         case "int":
             return str(int(value))
-    return str(value)
+    return neutralised(str(value))
 
 
 def _xlsx_value(kind: Kind, value: Any) -> Any:
@@ -261,7 +263,9 @@ def write_xlsx(sheets: Iterable[Sheet], target: IO[bytes] | Path) -> list[int]:
                 values: list[Any] = []
                 for kind, fmt, value in zip(kinds, formats, row, strict=True):
                     converted = _xlsx_value(kind, value)
-                    if fmt is None or converted is None:
+                    if isinstance(converted, str):
+                        values.append(text_cell(ws, converted))
+                    elif fmt is None or converted is None:
                         values.append(converted)
                     else:
                         cell = WriteOnlyCell(ws, value=converted)
