@@ -256,8 +256,12 @@ def _send_claimed(
     try:
         sent_as = send(smtp, mail)
     except TransientMailError as exc:
-        done.retried += 1
-        _record(factory, message_id, me, **_retry_later(attempts, str(exc), moment))
+        outcome = _retry_later(attempts, str(exc), moment)
+        if outcome.get("status") == "failed":
+            done.failed += 1
+        else:
+            done.retried += 1
+        _record(factory, message_id, me, **outcome)
         if isinstance(exc, ServerUnreachable):
             raise
         return
