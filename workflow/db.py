@@ -55,15 +55,28 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: sa.Connection) -> None:
     writes = conn.get_execution_options().get(WRITE_OPTION, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+    # On the driver's connection, as the driver's own BEGIN was: transaction control is no
+    # statement of ours (nor of the tests that count statements).
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a connection being begun is checked out
+    try:
+        driver.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+    except sqlite3.OperationalError as exc:
+        busy = _busy(exc)
+        if busy is None:
+            raise
+        raise busy from None
+
+
+def _busy(exc: BaseException) -> DatabaseBusy | None:
+    """« database is locked » after the busy timeout: a French error, not a traceback."""
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return DatabaseBusy(BUSY_TIMEOUT_MS / 1000)
+    return None
 
 
 def _sqlite_busy(context: sa.engine.ExceptionContext) -> BaseException | None:
-    """« database is locked » after the busy timeout: a French error, not a traceback."""
-    original = context.original_exception
-    if isinstance(original, sqlite3.OperationalError) and "locked" in str(original):
-        return DatabaseBusy(BUSY_TIMEOUT_MS / 1000)
-    return None
+    return _busy(context.original_exception)
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> sa.Engine:
@@ -108,18 +121,20 @@ def check_schema(engine: sa.Engine) -> None:
 
 
 class UnitOfWork:
-    """One transaction: rolls back unless `commit()` is called (cosmicpython, chapter 6). It is
-    a write unit: on SQLite it waits for the write lock before its first statement."""
+    """One transaction: rolls back unless `commit()` is called (cosmicpython, chapter 6). A
+    write unit by default: on SQLite it waits for the write lock before its first statement.
+    `writes=False` for a long read (an export, a report), which must not hold writers back."""
 
     session: Session
 
-    def __init__(self, session_factory: Callable[[], Session]) -> None:
+    def __init__(self, session_factory: Callable[[], Session], *, writes: bool = True) -> None:
         self._factory = session_factory
+        self._writes = writes
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
         bind = self.session.get_bind()
-        if isinstance(bind, sa.Engine):
+        if self._writes and isinstance(bind, sa.Engine):
             self.session.bind = writing(bind)
         return self
 

@@ -46,26 +46,42 @@ def events(w: World) -> int:
 def test_the_file_is_in_wal_mode_and_writers_begin_immediate(
     world: World, locker: sqlite3.Connection
 ) -> None:
+    """A write unit of work holds the write lock from its first read; a plain session, or a
+    unit of work for a long read, holds none."""
     w = world
     assert locker.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    statements: list[str] = []
-    sa.event.listen(
-        w.engine, "before_cursor_execute", lambda *a: statements.append(a[2]), named=False
-    )
-    with UnitOfWork(session_factory(w.engine)) as uow:
-        uow.session.scalars(sa.select(Case.id)).all()
-    with session_factory(w.engine)() as s:
+    locker.execute("PRAGMA busy_timeout = 0")
+
+    def others_can_write() -> bool:
+        try:
+            locker.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            assert "locked" in str(exc)
+            return False
+        locker.execute("ROLLBACK")
+        return True
+
+    factory = session_factory(w.engine)
+    for unit, holds_the_lock in (
+        (UnitOfWork(factory), True),
+        (UnitOfWork(factory, writes=False), False),
+    ):
+        with unit as uow:
+            uow.session.scalars(sa.select(Case.id)).all()
+            assert others_can_write() is not holds_the_lock
+    with factory() as s:
         s.scalars(sa.select(Case.id)).all()
-    begins = [s for s in statements if s.startswith("BEGIN")]
-    assert begins == ["BEGIN IMMEDIATE", "BEGIN"]
+        assert others_can_write()
+    assert others_can_write()
 
 
 def test_a_writer_waits_for_the_lock_and_a_reader_does_not(
-    world: World, locker: sqlite3.Connection
+    world: World, locker: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The write that failed at once before (read, then write while another writer holds the
-    lock) now waits its turn; meanwhile a read goes through."""
+    lock) now waits its turn; meanwhile a page's read and an export go through."""
     w = world
+    url = w.engine.url.render_as_string(hide_password=False)
     case = cases.open_case(w.uow(), w.offers[0], w.learners[0], on=D("2026-05-30"))
     locker.execute("BEGIN IMMEDIATE")
     locker.execute("UPDATE employers SET name = name")
@@ -78,6 +94,8 @@ def test_a_writer_waits_for_the_lock_and_a_reader_does_not(
     writer.start()
     with session_factory(w.engine)() as s:  # a page's read while the lock is held
         assert s.get(Case, case) is not None
+    exported = make_cli(monkeypatch)(url, "export", "events", str(tmp_path / "historique.csv"))
+    assert exported.exit_code == 0, exported.output  # an export reads without waiting
     writer.join(timeout=0.5)
     assert writer.is_alive() and fired == []  # waiting for the lock, not failed
     locker.execute("COMMIT")

@@ -83,6 +83,11 @@ class Context:
         check_schema(self.engine)
         return UnitOfWork(session_factory(self.engine))
 
+    def reading(self) -> UnitOfWork:
+        """For a long read (exports, reports): never takes SQLite's write lock."""
+        check_schema(self.engine)
+        return UnitOfWork(session_factory(self.engine), writes=False)
+
 
 def context_of(ctx: typer.Context) -> Context:
     obj = ctx.find_root().obj

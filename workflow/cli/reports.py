@@ -66,7 +66,7 @@ def _export(
 
     export_format(file)  # an unknown extension fails before the database is opened
     schemes = registry()
-    with context_of(ctx).uow() as uow:
+    with context_of(ctx).reading() as uow:
         filters = parse_filters(
             uow.session,
             schemes,
@@ -174,7 +174,7 @@ def report_observatory(
     if png is not None and png.exists() and not png.is_dir():
         raise InvalidInput(f"--png attend un dossier : « {png} » est un fichier.", "png")
     schemes = registry()
-    with context_of(ctx).uow() as uow:
+    with context_of(ctx).reading() as uow:
         check_scheme(scheme, schemes)
         check_campaign(uow.session, campaign, scheme)
         every = observatories(uow.session, scheme=scheme, campaign=campaign)
@@ -322,7 +322,7 @@ def forecast_command(
         first = optional_date(start, "--start")
         assert first is not None
         cost = new_campaign_cost(target, counts, first, optional_date(end, "--end"))
-    with context_of(ctx).uow() as uow:
+    with context_of(ctx).reading() as uow:
         result = forecast(uow.session, day, schemes, scheme=scheme)
     written = []
     if xlsx is not None:
