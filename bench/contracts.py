@@ -24,6 +24,7 @@ from bench.databases import Databases
 from bench.synthetic import AS_OF
 from workflow import contracts
 from workflow.db import UnitOfWork, make_engine, session_factory
+from workflow.documents import store
 from workflow.documents.context import contract_context
 from workflow.documents.render import environment
 from workflow.models import Case
@@ -55,7 +56,7 @@ def run(n: int, work: Path, dbs: Databases) -> dict[str, Any]:
     full = time.perf_counter() - start
 
     scheme = registry()["occitanie-fidelisation-as"]
-    template = templates_dir() / contracts.TEMPLATES["contract"]
+    template = templates_dir() / store.TEMPLATES["contract"]
     with factory() as s:
         case = s.get(Case, ids[0])
         assert case is not None

@@ -45,6 +45,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("reminders", steps.reminders),
     ("commitment_checks", steps.commitment_checks),
     ("retention", steps.retention_purge),
+    ("seal", steps.seal_history),
     ("outbox", _send_outbox),
 )
 
@@ -137,7 +138,7 @@ def _run_day(
         s.add(run)
         s.commit()
         run_id = run.id
-    ctx = steps.StepContext(factory, schemes, day, mailing=mailing)
+    ctx = steps.StepContext(factory, schemes, day, run_id, mailing=mailing)
     counts: dict[str, int] = {}
     seconds: dict[str, float] = {}
     name = ""
@@ -147,6 +148,8 @@ def _run_day(
                 continue
             started = time.perf_counter()
             counts[name] = step(ctx)
+            counts.update(ctx.extra_counts)
+            ctx.extra_counts.clear()
             seconds[name] = round(time.perf_counter() - started, 3)
             with factory() as s:
                 s.execute(sa.update(JobRun).where(JobRun.id == run_id).values(counts=dict(counts)))
@@ -175,3 +178,8 @@ def _run_day(
         "seconds": seconds,
         "note": note,
     }
+
+
+__all__ = [
+    "run_nightly",
+]

@@ -298,3 +298,13 @@ def _retry_later(attempts: int, error: str, now: datetime) -> dict[str, Any]:
         "last_error": error,
         "next_attempt_at": now + retry_delay(attempts),
     }
+
+
+__all__ = [
+    "CLAIM_TTL",
+    "NOT_CONFIGURED",
+    "Mailing",
+    "Sending",
+    "send_outbox",
+    "send_pending",
+]

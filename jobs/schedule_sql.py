@@ -1,6 +1,6 @@
 """The allowance schedules of SPEC §4 computed inside the database, for the nightly payments step:
 one `INSERT … SELECT` writes every instalment fallen due, one `UPDATE` moves each case's
-`next_payment_due` forward. `workflow.money.allowance_schedule` is the reference; the tests check
+`next_payment_due` forward. `workflow.ledger.allowance_schedule` is the reference; the tests check
 that both give the same rows, cent for cent, on SQLite and on PostgreSQL.
 
 Two small temporary tables carry what lives in the scheme files and the calendar:

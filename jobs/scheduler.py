@@ -53,3 +53,8 @@ def serve(engine: sa.Engine) -> None:  # pragma: no cover - blocks until stopped
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     nightly_job(engine)  # catch up from the last successful run before waiting for 02:00
     build_scheduler(engine).start()
+
+
+__all__ = [
+    "serve",
+]

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from jobs import temptables
 from jobs.outbox_sql import insert_case_messages, insert_employer_statements, not_yet_sent
 from jobs.schedule_sql import insert_due_payments
-from workflow import cases, money, sqldates
+from workflow import anomalies, audit, cases, money, sqldates
 from workflow.db import UnitOfWork
-from workflow.errors import FidelisError
+from workflow.errors import ConcurrentModification, FidelisError, GuardFailed
 from workflow.models import (
     Case,
     Document,
@@ -42,9 +42,12 @@ class StepContext:
     factory: sessionmaker[Session]
     schemes: SchemeRegistry
     as_of: date
+    run_id: int  # the run's `job_runs` row, which its anomalies point to
     progress: Callable[[int], None] = lambda n: None
     # Statements the payments step wrote in its own transaction, counted by the statements step.
     statements_sent: int = 0
+    # Counts a step adds to the run's besides its own (the transitions step: "anomalies").
+    extra_counts: dict[str, int] = field(default_factory=dict)
     # The run's sending of mail, shared by the days of a catch-up (None: --no-mail).
     mailing: Mailing | None = None
     # What the run's row should say of a step that did less than it could, in French.
@@ -59,8 +62,11 @@ class StepContext:
 
 def transitions_due(ctx: StepContext) -> int:
     """`start_training` on the first day of the allowance period and `complete` the day after the
-    commitment end, each with the date it was due, not the date the job runs (SPEC §3)."""
+    commitment end, each with the date it was due, not the date the job runs (SPEC §3). A
+    transition the case service refuses is recorded as an anomaly of the run (workflow.anomalies),
+    counted as "anomalies"; the open anomalies whose case has moved on are closed."""
     fired = 0
+    met: set[int] = set()
     with ctx.uow() as uow:
         starting = uow.session.execute(
             sa.select(Case.id, Case.contract_date, Learner.training_start)
@@ -89,11 +95,29 @@ def transitions_due(ctx: StepContext) -> int:
         try:
             cases.fire(ctx.uow(), case_id, trigger, on=on, actor=NIGHTLY_ACTOR, schemes=ctx.schemes)
             fired += 1
-        except FidelisError:
-            # A guard said no (e.g. a later event recorded by hand): the case stays for a
-            # caseworker; the run goes on.
+        except ConcurrentModification:
+            # Someone changed the case meanwhile: nothing to fix, tomorrow's run meets it again.
+            continue
+        except FidelisError as refused:
+            # A refusal a person must look at — guards (GuardFailed), a state the trigger cannot
+            # leave (TriggerRefused), a bad value: recorded in its own transaction, the run goes
+            # on. Any other exception is a crash and fails the run.
+            failures = refused.failures if isinstance(refused, GuardFailed) else ()
+            met.add(
+                anomalies.record(
+                    ctx.uow(),
+                    run_id=ctx.run_id,
+                    case_id=case_id,
+                    trigger=trigger,
+                    effective_date=on,
+                    failures=failures,
+                    message=str(refused),
+                )
+            )
             continue
         ctx.progress(1)
+    anomalies.close_settled(ctx.uow(), actor=NIGHTLY_ACTOR)
+    ctx.extra_counts["anomalies"] = len(met)
     return fired
 
 
@@ -396,3 +420,15 @@ def retention_purge(ctx: StepContext) -> int:
             anonymised += max(result.rowcount, 0)  # type: ignore[attr-defined]
         uow.commit()
     return anonymised
+
+
+# -- sealing the history -----------------------------------------------------------------------
+
+
+def seal_history(ctx: StepContext) -> int:
+    """Seal the events recorded since the last run into a digest chained to the previous one
+    (workflow.audit), so that a row later removed or slipped in among them shows."""
+    with ctx.uow() as uow:
+        sealed = audit.seal(uow.session, ctx.run_id)
+        uow.commit()
+    return sealed

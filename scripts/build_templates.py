@@ -162,6 +162,7 @@ def new_document(title: str, subject: str, *, landscape: bool = False) -> Docume
 
 def _field(paragraph: Paragraph, instruction: str, placeholder: str) -> None:
     """A Word field (PAGE, NUMPAGES) in its own runs."""
+
     def run_with(element: object) -> None:
         run = paragraph.add_run()
         run.font.size = Pt(8)
@@ -346,18 +347,27 @@ def contract() -> DocumentObject:
     para(doc, "Palier : {{ tier.label }}", align=WD_ALIGN_PARAGRAPH.CENTER, after=12)
 
     heading(doc, "Entre les soussignés")
-    para(doc, "**{{ funding_body.name }}**, {{ funding_body.address }}, représentée par "
-              "{{ funding_body.representative_in_text }}, ci-après dénommée "
-              "« {{ funding_body.short }} » ;")
-    para(doc, "**{{ employer.name }}**, établissement immatriculé sous le numéro SIRET "
-              "{{ employer.siret }}, situé sur la commune de {{ employer.commune }}, code INSEE "
-              "{{ employer.insee }}, département : {{ employer.departement }}, "
-              "{{ employer.epci_text }}, relevant du secteur : {{ employer.sector }}, représenté "
-              "par son représentant légal, ci-après dénommé « l'employeur » ;")
-    para(doc, "**{{ learner.full_name }}**, né(e) le {{ learner.birth_date }}, adresse "
-              "électronique : {{ learner.email }}, inscrit(e) en formation ({{ scheme.training }}) "
-              "à l'établissement « {{ learner.institute }} », titulaire du compte bancaire "
-              "IBAN {{ learner.iban_masked }}, ci-après dénommé(e) « l'apprenant » ;")
+    para(
+        doc,
+        "**{{ funding_body.name }}**, {{ funding_body.address }}, représentée par "
+        "{{ funding_body.representative_in_text }}, ci-après dénommée "
+        "« {{ funding_body.short }} » ;",
+    )
+    para(
+        doc,
+        "**{{ employer.name }}**, établissement immatriculé sous le numéro SIRET "
+        "{{ employer.siret }}, situé sur la commune de {{ employer.commune }}, code INSEE "
+        "{{ employer.insee }}, département : {{ employer.departement }}, "
+        "{{ employer.epci_text }}, relevant du secteur : {{ employer.sector }}, représenté "
+        "par son représentant légal, ci-après dénommé « l'employeur » ;",
+    )
+    para(
+        doc,
+        "**{{ learner.full_name }}**, né(e) le {{ learner.birth_date }}, adresse "
+        "électronique : {{ learner.email }}, inscrit(e) en formation ({{ scheme.training }}) "
+        "à l'établissement « {{ learner.institute }} », titulaire du compte bancaire "
+        "IBAN {{ learner.iban_masked }}, ci-après dénommé(e) « l'apprenant » ;",
+    )
     para(doc, "ci-après dénommés ensemble « les parties ».")
 
     heading(doc, "Visas")
@@ -366,16 +376,23 @@ def contract() -> DocumentObject:
     para(doc, "**Il est convenu ce qui suit.**", align=WD_ALIGN_PARAGRAPH.CENTER)
 
     heading(doc, "Article 1 — Objet")
-    para(doc, "Le présent contrat fixe les conditions dans lesquelles l'apprenant perçoit, pendant "
-              "sa formation ({{ scheme.training }}), une allocation d'études au titre du "
-              "dispositif « {{ scheme.label }} », en contrepartie de son engagement de servir "
-              "auprès de l'employeur pendant {{ commitment.months_words }} "
-              "({{ commitment.duration }}) après l'obtention de son diplôme.")
+    para(
+        doc,
+        "Le présent contrat fixe les conditions dans lesquelles l'apprenant perçoit, pendant "
+        "sa formation ({{ scheme.training }}), une allocation d'études au titre du "
+        "dispositif « {{ scheme.label }} », en contrepartie de son engagement de servir "
+        "auprès de l'employeur pendant {{ commitment.months_words }} "
+        "({{ commitment.duration }}) après l'obtention de son diplôme.",
+    )
     para(doc, "Palier retenu : {{ tier.label }}.")
 
     heading(doc, "Article 2 — Montant de l'allocation")
-    para(doc, "L'allocation mensuelle s'élève à **{{ monthly_total }}** "
-              "({{ monthly_total_words }}), répartie entre les financeurs comme suit :", keep=True)
+    para(
+        doc,
+        "L'allocation mensuelle s'élève à **{{ monthly_total }}** "
+        "({{ monthly_total_words }}), répartie entre les financeurs comme suit :",
+        keep=True,
+    )
     table(doc, [3.2, 2.8, 6.4, 3.2], [
         ["Financeur", "Montant mensuel", "En toutes lettres", "Total prévisionnel"],
         ["{%tr for f in funders %}", "", "", ""],
@@ -384,22 +401,31 @@ def contract() -> DocumentObject:
     ], align_right=(1, 3))  # fmt: skip
     spacer(doc)
     tag(doc, "{%p for f in funders %}")
-    para(doc, "Part {{ f.label }} : {{ f.monthly }} ({{ f.monthly_words }}) par mois, "
-              "{{ f.payer }} ; montant total prévisionnel : {{ f.total }} ({{ f.total_words }}).")
+    para(
+        doc,
+        "Part {{ f.label }} : {{ f.monthly }} ({{ f.monthly_words }}) par mois, "
+        "{{ f.payer }} ; montant total prévisionnel : {{ f.total }} ({{ f.total_words }}).",
+    )
     tag(doc, "{%p endfor %}")
-    para(doc, "Le montant total prévisionnel de l'allocation s'élève à **{{ grand_total }}** "
-              "({{ grand_total_words }}).")
+    para(
+        doc,
+        "Le montant total prévisionnel de l'allocation s'élève à **{{ grand_total }}** "
+        "({{ grand_total_words }}).",
+    )
     tag(doc, "{%p if cumulable_with %}")
     para(doc, "L'allocation est cumulable avec :", keep=True)
     bullets(doc, "c in cumulable_with", "{{ c }} ;")
     tag(doc, "{%p endif %}")
 
     heading(doc, "Article 3 — Durée et calendrier des versements")
-    para(doc, "La formation se déroule du {{ training.start }} au {{ training.end }} à "
-              "l'établissement « {{ training.institute }} ». L'allocation est due de la plus "
-              "tardive des deux dates suivantes : le début de la formation ou la signature du "
-              "présent contrat, jusqu'à la plus proche des dates suivantes : la fin prévue de la "
-              "formation, ou la veille de la prise de poste, de la rupture ou du retrait.")
+    para(
+        doc,
+        "La formation se déroule du {{ training.start }} au {{ training.end }} à "
+        "l'établissement « {{ training.institute }} ». L'allocation est due de la plus "
+        "tardive des deux dates suivantes : le début de la formation ou la signature du "
+        "présent contrat, jusqu'à la plus proche des dates suivantes : la fin prévue de la "
+        "formation, ou la veille de la prise de poste, de la rupture ou du retrait.",
+    )
     para(doc, "{{ payment.text }} {{ payment.proration_text }}")
     tag(doc, "{%p if has_calendar %}")
     para(doc, "Calendrier prévisionnel des versements :", keep=True)
@@ -420,27 +446,45 @@ def contract() -> DocumentObject:
     tag(doc, "{%p endif %}")
 
     heading(doc, "Article 4 — Engagement de servir")
-    para(doc, "L'apprenant s'engage à exercer, au sein de l'employeur, les fonctions "
-              "correspondant à son diplôme pendant une durée de {{ commitment.months_words }} "
-              "({{ commitment.figures }}).")
-    para(doc, "{{ commitment.start_text }} Il prend fin au terme de cette durée, reportée le cas "
-              "échéant dans les conditions de l'article 5.")
+    para(
+        doc,
+        "L'apprenant s'engage à exercer, au sein de l'employeur, les fonctions "
+        "correspondant à son diplôme pendant une durée de {{ commitment.months_words }} "
+        "({{ commitment.figures }}).",
+    )
+    para(
+        doc,
+        "{{ commitment.start_text }} Il prend fin au terme de cette durée, reportée le cas "
+        "échéant dans les conditions de l'article 5.",
+    )
     tag(doc, "{%p if commitment.service_start %}")
-    para(doc, "Prise de poste : {{ commitment.service_start }}"
-              "{% if commitment.end %} ; fin de l'engagement : {{ commitment.end }}{% endif %}.")
+    para(
+        doc,
+        "Prise de poste : {{ commitment.service_start }}"
+        "{% if commitment.end %} ; fin de l'engagement : {{ commitment.end }}{% endif %}.",
+    )
     tag(doc, "{%p endif %}")
-    para(doc, "L'employeur s'engage à recruter l'apprenant dès l'obtention de son diplôme, sur un "
-              "poste correspondant à sa qualification, et à attester chaque année du service "
-              "accompli auprès de {{ funding_body.short }}.")
+    para(
+        doc,
+        "L'employeur s'engage à recruter l'apprenant dès l'obtention de son diplôme, sur un "
+        "poste correspondant à sa qualification, et à attester chaque année du service "
+        "accompli auprès de {{ funding_body.short }}.",
+    )
     para(doc, "{{ commitment.part_time_text }}")
 
     heading(doc, "Article 5 — Suspension de l'engagement")
     tag(doc, "{%p if suspension.reasons %}")
-    para(doc, "L'engagement de servir est suspendu pendant les périodes suivantes, dûment "
-              "justifiées :", keep=True)
+    para(
+        doc,
+        "L'engagement de servir est suspendu pendant les périodes suivantes, dûment justifiées :",
+        keep=True,
+    )
     bullets(doc, "r in suspension.reasons", "{{ r }} ;")
-    para(doc, "La date de fin de l'engagement est reportée de la durée de chaque suspension, "
-              "constatée par avenant.")
+    para(
+        doc,
+        "La date de fin de l'engagement est reportée de la durée de chaque suspension, "
+        "constatée par avenant.",
+    )
     tag(doc, "{%p else %}")
     para(doc, "Le dispositif ne prévoit aucun motif de suspension de l'engagement.")
     tag(doc, "{%p endif %}")
@@ -449,51 +493,84 @@ def contract() -> DocumentObject:
     para(doc, "{{ breach.before_service_text }}")
     para(doc, "{{ breach.rule_text }}")
     para(doc, "{{ breach.base_text }}")
-    para(doc, "Les sommes à reverser font l'objet d'un ordre de reversement émis pour la part de "
-              "chaque financeur ; elles sont exigibles dans un délai de "
-              "{{ breach.recovery_days_words }} ({{ breach.recovery_days }} jours) à compter de "
-              "la date de la rupture.")
-    para(doc, "L'apprenant informe sans délai {{ funding_body.short }} et l'employeur de tout "
-              "événement susceptible d'interrompre sa formation ou son engagement.")
+    para(
+        doc,
+        "Les sommes à reverser font l'objet d'un ordre de reversement émis pour la part de "
+        "chaque financeur ; elles sont exigibles dans un délai de "
+        "{{ breach.recovery_days_words }} ({{ breach.recovery_days }} jours) à compter de "
+        "la date de la rupture.",
+    )
+    para(
+        doc,
+        "L'apprenant informe sans délai {{ funding_body.short }} et l'employeur de tout "
+        "événement susceptible d'interrompre sa formation ou son engagement.",
+    )
 
     heading(doc, "Article 7 — Exonération")
     tag(doc, "{%p if exemptions %}")
-    para(doc, "Aucun remboursement n'est dû lorsque la rupture résulte de l'un des motifs "
-              "suivants, reconnu par une décision de {{ funding_body.short }} :", keep=True)
+    para(
+        doc,
+        "Aucun remboursement n'est dû lorsque la rupture résulte de l'un des motifs "
+        "suivants, reconnu par une décision de {{ funding_body.short }} :",
+        keep=True,
+    )
     bullets(doc, "e in exemptions", "{{ e }} ;")
-    para(doc, "La décision d'exonération mentionne sa référence, sa date et son auteur ; elle est "
-              "notifiée à l'apprenant et à l'employeur.")
+    para(
+        doc,
+        "La décision d'exonération mentionne sa référence, sa date et son auteur ; elle est "
+        "notifiée à l'apprenant et à l'employeur.",
+    )
     tag(doc, "{%p else %}")
     para(doc, "Le dispositif ne prévoit aucun motif d'exonération.")
     tag(doc, "{%p endif %}")
 
     heading(doc, "Article 8 — Protection des données personnelles")
-    para(doc, "Les données personnelles recueillies pour l'exécution du présent contrat sont "
-              "traitées par {{ data_protection.controller }}, responsable de traitement, pour "
-              "les finalités suivantes : {{ data_protection.purposes_text }}. Ce traitement est "
-              "fondé sur {{ data_protection.legal_basis }}.")
-    para(doc, "Les données sont destinées {{ data_protection.recipients }}. Elles sont "
-              "conservées {{ data_protection.retention_text }}, puis supprimées, sous réserve "
-              "des obligations d'archivage public.")
-    para(doc, "Conformément au RGPD et à la loi n° 78-17 du 6 janvier 1978, chaque personne "
-              "concernée dispose d'un droit d'accès, de rectification et de limitation et, dans "
-              "les conditions prévues par le RGPD, d'opposition et d'effacement, qu'elle exerce "
-              "auprès du délégué à la protection des données ({{ data_protection.contact }}). "
-              "Elle peut introduire une réclamation auprès de la Commission nationale de "
-              "l'informatique et des libertés (CNIL).")
+    para(
+        doc,
+        "Les données personnelles recueillies pour l'exécution du présent contrat sont "
+        "traitées par {{ data_protection.controller }}, responsable de traitement, pour "
+        "les finalités suivantes : {{ data_protection.purposes_text }}. Ce traitement est "
+        "fondé sur {{ data_protection.legal_basis }}.",
+    )
+    para(
+        doc,
+        "Les données sont destinées {{ data_protection.recipients }}. Elles sont "
+        "conservées {{ data_protection.retention_text }}, puis supprimées, sous réserve "
+        "des obligations d'archivage public.",
+    )
+    para(
+        doc,
+        "Conformément au RGPD et à la loi n° 78-17 du 6 janvier 1978, chaque personne "
+        "concernée dispose d'un droit d'accès, de rectification et de limitation et, dans "
+        "les conditions prévues par le RGPD, d'opposition et d'effacement, qu'elle exerce "
+        "auprès du délégué à la protection des données ({{ data_protection.contact }}). "
+        "Elle peut introduire une réclamation auprès de la Commission nationale de "
+        "l'informatique et des libertés (CNIL).",
+    )
 
     heading(doc, "Article 9 — Litiges")
-    para(doc, "Les parties s'efforcent de régler à l'amiable tout différend relatif à "
-              "l'interprétation ou à l'exécution du présent contrat. À défaut d'accord, le "
-              "litige est porté devant le {{ court }}.")
+    para(
+        doc,
+        "Les parties s'efforcent de régler à l'amiable tout différend relatif à "
+        "l'interprétation ou à l'exécution du présent contrat. À défaut d'accord, le "
+        "litige est porté devant le {{ court }}.",
+    )
 
     heading(doc, "Article 10 — Prise d'effet et durée")
-    para(doc, "Le présent contrat prend effet à la date de sa signature par la dernière des "
-              "parties. Il prend fin à l'expiration de l'engagement de servir ou, en cas de "
-              "rupture, lorsque les sommes éventuellement dues ont été reversées.")
+    para(
+        doc,
+        "Le présent contrat prend effet à la date de sa signature par la dernière des "
+        "parties. Il prend fin à l'expiration de l'engagement de servir ou, en cas de "
+        "rupture, lorsque les sommes éventuellement dues ont été reversées.",
+    )
 
-    para(doc, "Fait à {{ place }}, le {{ issued_on }}, en {{ copies }} exemplaires originaux, "
-              "un pour chaque partie.", keep=True, after=8)
+    para(
+        doc,
+        "Fait à {{ place }}, le {{ issued_on }}, en {{ copies }} exemplaires originaux, "
+        "un pour chaque partie.",
+        keep=True,
+        after=8,
+    )
     signature_table(doc, ("learner", "employer", "region"))
     return doc
 
@@ -517,8 +594,7 @@ def recovery_order() -> DocumentObject:
               "{{ funding_body.the_name }} et {{ employer.name }} ({{ employer.commune }}), "
               "vous avez bénéficié d'une allocation d'études en "
               "contrepartie d'un engagement de servir.")  # fmt: skip
-    para(doc, "Votre engagement a été rompu le **{{ breach.date }}**. "
-              "Motif : {{ breach.reason }}.")
+    para(doc, "Votre engagement a été rompu le **{{ breach.date }}**. Motif : {{ breach.reason }}.")
     tag(doc, "{%p if breach.details %}")
     para(doc, "Précisions : {{ breach.details }}")
     tag(doc, "{%p endif %}")
@@ -527,9 +603,12 @@ def recovery_order() -> DocumentObject:
     tag(doc, "{%p else %}")
     para(doc, "En application du contrat : {{ breach.rule_text }}")
     tag(doc, "{%p if breach.during_service %}")
-    para(doc, "Service accompli depuis le {{ breach.service_start }} : {{ breach.served_days }} "
-              "jours sur {{ breach.total_days }} jours dus, soit {{ breach.unserved_days }} "
-              "jours non servis (décompte sur une base de 30 jours par mois, 30E/360).")
+    para(
+        doc,
+        "Service accompli depuis le {{ breach.service_start }} : {{ breach.served_days }} "
+        "jours sur {{ breach.total_days }} jours dus, soit {{ breach.unserved_days }} "
+        "jours non servis (décompte sur une base de 30 jours par mois, 30E/360).",
+    )
     tag(doc, "{%p endif %}")
     para(doc, "{{ breach.base_text }}")
     para(doc, "Vous êtes en conséquence redevable des sommes suivantes :", keep=True)
@@ -546,15 +625,24 @@ def recovery_order() -> DocumentObject:
     para(doc, "Calcul de la part {{ f.label }} : {{ f.computation }}.", size=9)
     tag(doc, "{%p endif %}")
     tag(doc, "{%p endfor %}")
-    para(doc, "Total à reverser : **{{ total }}** ({{ total_words }}), au plus tard le "
-              "{{ due }}, soit {{ breach.recovery_days_words }} après la date de la rupture.")
-    para(doc, "Chaque financeur vous adressera le titre de recette correspondant à sa part, qui "
-              "précise les modalités de paiement ; la part de l'employeur est à reverser à "
-              "l'employeur.")
+    para(
+        doc,
+        "Total à reverser : **{{ total }}** ({{ total_words }}), au plus tard le "
+        "{{ due }}, soit {{ breach.recovery_days_words }} après la date de la rupture.",
+    )
+    para(
+        doc,
+        "Chaque financeur vous adressera le titre de recette correspondant à sa part, qui "
+        "précise les modalités de paiement ; la part de l'employeur est à reverser à "
+        "l'employeur.",
+    )
     tag(doc, "{%p endif %}")
-    para(doc, "Vous pouvez contester la présente décision devant le {{ court }} dans un délai de "
-              "deux mois à compter de sa notification. Un recours gracieux peut être formé "
-              "dans le même délai auprès de {{ funding_body.the_name }}.")
+    para(
+        doc,
+        "Vous pouvez contester la présente décision devant le {{ court }} dans un délai de "
+        "deux mois à compter de sa notification. Un recours gracieux peut être formé "
+        "dans le même délai auprès de {{ funding_body.the_name }}.",
+    )
     para(doc, "Veuillez agréer, Madame, Monsieur, l'expression de nos salutations distinguées.",
          after=18)  # fmt: skip
     para(doc, "{{ funding_body.representative }}", align=WD_ALIGN_PARAGRAPH.RIGHT)
@@ -590,8 +678,11 @@ def completion_certificate() -> DocumentObject:
     tag(doc, "{%p if part_time %}")
     para(doc, "{{ part_time_text }}")
     tag(doc, "{%p endif %}")
-    para(doc, "L'intéressé(e) est en conséquence libéré(e) de son engagement ; aucune somme n'est "
-              "due au titre du contrat.")
+    para(
+        doc,
+        "L'intéressé(e) est en conséquence libéré(e) de son engagement ; aucune somme n'est "
+        "due au titre du contrat.",
+    )
     para(doc, "La présente attestation est délivrée pour servir et valoir ce que de droit.",
          after=12)  # fmt: skip
     para(doc, "Fait à {{ place }}, le {{ issued_on }}.", after=18)
@@ -605,11 +696,17 @@ def amendment() -> DocumentObject:
     para(doc, "{{ title }}", style="Title")
     para(doc, "{{ scheme.label }}", style="Subtitle")
     heading(doc, "Entre les soussignés")
-    para(doc, "**{{ funding_body.name }}**, {{ funding_body.address }}, représentée par "
-              "{{ funding_body.representative_in_text }} ;")
-    para(doc, "**{{ employer.name }}**, SIRET {{ employer.siret }}, à {{ employer.commune }}, "
-              "code INSEE {{ employer.insee }}, département : {{ employer.departement }}, "
-              "représenté par son représentant légal ;")
+    para(
+        doc,
+        "**{{ funding_body.name }}**, {{ funding_body.address }}, représentée par "
+        "{{ funding_body.representative_in_text }} ;",
+    )
+    para(
+        doc,
+        "**{{ employer.name }}**, SIRET {{ employer.siret }}, à {{ employer.commune }}, "
+        "code INSEE {{ employer.insee }}, département : {{ employer.departement }}, "
+        "représenté par son représentant légal ;",
+    )
     para(doc, "**{{ learner.full_name }}**, né(e) le {{ learner.birth_date }} ;")
     para(doc, f"parties au contrat n°{NB}{{{{ number }}}}"
               "{% if contract_date %} signé le {{ contract_date }}{% endif %}, il est convenu "
@@ -619,10 +716,18 @@ def amendment() -> DocumentObject:
     para(doc, "{{ p }}")
     tag(doc, "{%p endfor %}")
     heading(doc, "Article 2 — Prise d'effet")
-    para(doc, "Le présent avenant prend effet à la date de sa signature par la dernière des "
-              "parties ; ses stipulations s'appliquent aux dates qu'il mentionne.")
-    para(doc, "Fait à {{ place }}, le {{ issued_on }}, en {{ copies }} exemplaires originaux, "
-              "un pour chaque partie.", keep=True, after=8)
+    para(
+        doc,
+        "Le présent avenant prend effet à la date de sa signature par la dernière des "
+        "parties ; ses stipulations s'appliquent aux dates qu'il mentionne.",
+    )
+    para(
+        doc,
+        "Fait à {{ place }}, le {{ issued_on }}, en {{ copies }} exemplaires originaux, "
+        "un pour chaque partie.",
+        keep=True,
+        after=8,
+    )
     signature_table(doc, ("learner", "employer", "region"))
     return doc
 
@@ -638,11 +743,14 @@ def campaign_employers() -> DocumentObject:
     tag(doc, "{%p if issued_on %}")
     para(doc, "Liste arrêtée le {{ issued_on }} par {{ funding_body.the_name }}.")
     tag(doc, "{%p endif %}")
-    para(doc, "À l'attention des instituts de formation. Les apprenants candidatent auprès des "
-              "employeurs de leur choix parmi ceux de la liste ci-dessous ; chaque employeur "
-              "examine les candidatures, reçoit les candidats en entretien et communique son "
-              "choix à {{ funding_body.short }}, qui établit le contrat et recueille les "
-              "signatures.")
+    para(
+        doc,
+        "À l'attention des instituts de formation. Les apprenants candidatent auprès des "
+        "employeurs de leur choix parmi ceux de la liste ci-dessous ; chaque employeur "
+        "examine les candidatures, reçoit les candidats en entretien et communique son "
+        "choix à {{ funding_body.short }}, qui établit le contrat et recueille les "
+        "signatures.",
+    )
     para(doc, "Montants de l'allocation :", keep=True)
     bullets(doc, "t in tiers", "{{ t.label }} : {{ t.text }}.")
     para(doc, "**{{ count }} employeur(s), {{ places_total }} place(s).**")
@@ -678,7 +786,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if existing and not args.force:
         print(
             "Refus : ces modèles existent déjà et font foi (ils ont pu être modifiés à la main) : "
-            + ", ".join(existing) + ". Relancez avec --force pour les écraser.",
+            + ", ".join(existing)
+            + ". Relancez avec --force pour les écraser.",
             file=sys.stderr,
         )
         return 1

@@ -16,8 +16,14 @@ from workflow import validation
 from workflow.db import UnitOfWork
 from workflow.errors import InvalidInput, NotFound
 from workflow.models import Case, Employer, Institute, Learner, Offer, User
+from workflow.states import ACTIONS, STAFF
 
 ROLES = ("region", "employer", "institute", "admin")
+# Who may do what, named once; the web's dependencies (workflow.web.deps) and pages use these.
+# STAFF (workflow.states): the caseworkers' service — every page, every case, every action.
+EMPLOYERS = frozenset({"employer"})  # « Mes paiements »: an employer's own allowance shares
+ATTESTERS = STAFF | EMPLOYERS  # the yearly attestation of service (SPEC §4)
+LEARNER_READERS = STAFF | {"institute"}  # the learners' list (an institute sees its own)
 # How a role is named where people read it: the actor of an event, the accounts list.
 ROLE_LABELS = {
     "region": "Région",
@@ -133,21 +139,32 @@ def visible_cases(who: Principal) -> sa.ColumnElement[bool]:
     return sa.true()
 
 
+def visible_learners(who: Principal) -> sa.ColumnElement[bool]:
+    """The SQL condition on `Learner` for what `who` may see: an institute its own learners,
+    everyone else every learner (employers are kept off the list by `LEARNER_READERS`)."""
+    if who.role == "institute":
+        return Learner.institute_id == who.institute_id
+    return sa.true()
+
+
 def can_see(s: Session, who: Principal, case_id: int) -> bool:
     found = s.scalars(sa.select(Case.id).where(Case.id == case_id, visible_cases(who))).first()
     return found is not None
 
 
-# What each role may fire (the guards still apply on top).
-ROLE_TRIGGERS = {
-    "region": None,  # everything
-    "admin": None,
-    "employer": {"interview", "select", "reject"},
-    # Institutes relay applications and report training events and the diploma.
-    "institute": {"submit", "withdraw", "start_training", "start_service"},
-}
+def may_fire(who: Principal, action: str) -> bool:
+    """Whether `who`'s role may do `action` (the actions table says who may do what; the guards
+    still apply on top). An unknown action is left to the caseworkers, whom the case service
+    then tells which actions exist."""
+    found = ACTIONS.get(action)
+    return who.role in (found.roles if found is not None else STAFF)
 
 
-def may_fire(who: Principal, trigger: str) -> bool:
-    allowed = ROLE_TRIGGERS.get(who.role)
-    return allowed is None or trigger in allowed
+__all__ = [
+    "ATTESTERS",
+    "EMPLOYERS",
+    "LEARNER_READERS",
+    "STAFF",
+    "Principal",
+    "add_user",
+]

@@ -58,3 +58,8 @@ class DocumentStore:
         if hashlib.sha256(content).hexdigest() != sha256:
             raise DocumentTampered(path)
         return content
+
+
+__all__ = [
+    "DocumentStore",
+]

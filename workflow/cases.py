@@ -12,20 +12,19 @@ import getpass
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflow import ledger, validation
+from workflow import events, ledger
 from workflow.archive import DocumentStore
 from workflow.clock import Clock, today_paris
-from workflow.contracts import default_store, invalidate_stale_contracts, issue_letter
 from workflow.db import UnitOfWork
-from workflow.documents.labels import suspension_reason_label
-from workflow.errors import ConcurrentModification, InvalidInput, NotFound
+from workflow.documents.store import default_store, invalidate_stale_contracts, issue_letter
+from workflow.errors import ConcurrentModification, GuardFailed, InvalidInput, NotFound
 from workflow.facts import DbFacts
 from workflow.models import (
     Case,
@@ -38,13 +37,13 @@ from workflow.models import (
 )
 from workflow.schemes import Scheme, SchemeRegistry, registry
 from workflow.states import (
+    ACTIONS,
     PRE_CONTRACT_STATES,
-    STATE_LABELS,
-    TRIGGER_PARAMS,
+    CaseAction,
     GuardContext,
     State,
     Trigger,
-    next_state,
+    check,
     parse_trigger,
 )
 
@@ -58,40 +57,23 @@ def default_actor() -> str:
         return "inconnu"
 
 
-def parse_params(trigger: Trigger, raw: Mapping[str, str]) -> dict[str, Any]:
-    """`--set KEY=VALUE` pairs, typed; a key the trigger does not read is refused."""
-    allowed = TRIGGER_PARAMS.get(trigger, frozenset())
+def parse_params(action: str, raw: Mapping[str, str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` pairs typed by the action's declared parameters (workflow.states);
+    a key the action does not read is refused."""
+    declared = ACTIONS[action].params
+    allowed = [p.name for p in declared if p.name != "reason"]
     params: dict[str, Any] = {}
     for key, value in raw.items():
-        if key not in allowed:
+        param = ACTIONS[action].param(key)
+        if param is None or key == "reason":
             expected = ", ".join(sorted(allowed)) or "aucun"
             raise InvalidInput(
-                f"Paramètre « {key} » inconnu pour l'action « {trigger} » "
+                f"Paramètre « {key} » inconnu pour l'action « {action} » "
                 f"(paramètres : {expected}).",
                 key,
             )
-        if key in ("interview_date", "diploma_date"):
-            params[key] = validation.parse_date(value, key)
-        elif key == "part_time":
-            params[key] = _ratio(value)
-        else:
-            params[key] = value.strip() or None
+        params[key] = param.parse(value)
     return params
-
-
-def _ratio(value: str) -> Decimal:
-    try:
-        ratio = Decimal(value.replace(",", ".").rstrip("%"))
-    except InvalidOperation:
-        ratio = Decimal(-1)
-    if value.endswith("%"):
-        ratio /= 100
-    if not Decimal(0) < ratio <= Decimal(1):
-        raise InvalidInput(
-            f"Quotité de temps partiel invalide : « {value} » (entre 0 et 1, p. ex. 0,8 ou 80 %).",
-            "part_time",
-        )
-    return ratio
 
 
 def _load_case(session: Session, case_id: int) -> Case:
@@ -101,40 +83,47 @@ def _load_case(session: Session, case_id: int) -> Case:
     return case
 
 
-def record_event(
-    session: Session,
-    case: Case,
-    trigger: str,
-    from_state: State | None,
-    to_state: State,
-    on: date,
-    actor: str,
-    reason: str | None,
-    payload: dict[str, Any],
-) -> CaseEvent:
-    with session.no_autoflush:  # flushing is the caller's choice (see _commit)
-        seq = session.scalar(
-            sa.select(sa.func.coalesce(sa.func.max(CaseEvent.seq), 0)).where(
-                CaseEvent.case_id == case.id
-            )
-        )
-    event = CaseEvent(
-        case_id=case.id,
-        seq=(seq or 0) + 1,
-        trigger=trigger,
-        from_state=from_state,
-        to_state=to_state,
-        effective_date=on,
-        actor=actor,
-        reason=reason,
-        payload=payload,
-    )
-    session.add(event)
-    return event
-
-
 def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, date) else str(v) for k, v in params.items()}
+
+
+def act(
+    s: Session,
+    case: Case,
+    scheme: Scheme,
+    name: str,
+    *,
+    on: date,
+    actor: str,
+    reason: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    payload: dict[str, Any] | None = None,
+    effects: events.Effects | None = None,
+) -> CaseEvent:
+    """The gate every change of a case goes through, inside the caller's transaction: the
+    action's guards judge it (workflow.states — a refusal names them, in French, and nothing is
+    written), then the one event writer records it (workflow.events) with `effects`."""
+    ctx = GuardContext(
+        state=case.state,
+        effective_date=on,
+        facts=DbFacts(s, case, scheme),
+        last_effective_date=case.last_effective_date,
+        reason=reason,
+        params=params or {},
+    )
+    new_state = check(name, ctx)
+    return events.write(
+        s,
+        case,
+        name,
+        on=on,
+        actor=actor,
+        scheme=scheme,
+        reason=reason,
+        payload=payload,
+        to_state=new_state if ACTIONS[name].changes_state else None,
+        effects=effects,
+    )
 
 
 def open_case(
@@ -175,8 +164,8 @@ def open_case(
         )
         s.add(case)
         s.flush()
-        record_event(
-            s, case, "open", None, State.LISTED, effective, actor or default_actor(), None, {}
+        events.write(
+            s, case, events.OPEN, on=effective, actor=actor or default_actor(), scheme=None
         )
         uow.commit()
         return case.id
@@ -206,40 +195,22 @@ def fire(
         s = uow.session
         case = _load_case(s, case_id)
         scheme = (schemes or registry())[case.scheme_id]
+        docs = store or default_store()
         with _conflicts_reported(case_id):
-            _fire_loaded(
-                s, case, scheme, trig, effective, who, reason, typed, store or default_store()
+            act(
+                s,
+                case,
+                scheme,
+                trig,
+                on=effective,
+                actor=who,
+                reason=reason,
+                params=typed,
+                payload=_jsonable(typed),
+                effects=lambda: _side_effects(s, case, scheme, trig, effective, who, typed, docs),
             )
         _commit(uow, case_id)
         return case.state
-
-
-def _fire_loaded(
-    s: Session,
-    case: Case,
-    scheme: Scheme,
-    trig: Trigger,
-    on: date,
-    actor: str,
-    reason: str | None,
-    params: dict[str, Any],
-    store: DocumentStore,
-) -> None:
-    ctx = GuardContext(
-        state=case.state,
-        effective_date=on,
-        facts=DbFacts(s, case, scheme),
-        last_effective_date=case.last_effective_date,
-        reason=reason,
-        params=params,
-    )
-    new_state = next_state(trig, ctx)
-    payload = _jsonable(params)
-    from_state = case.state
-    case.state = new_state
-    case.last_effective_date = on
-    payload.update(_side_effects(s, case, scheme, trig, on, actor, params, store))
-    record_event(s, case, trig.value, from_state, new_state, on, actor, reason, payload)
 
 
 def _side_effects(
@@ -262,9 +233,7 @@ def _side_effects(
             # The tier is the signed contract's (the `contract_signed` guard checked they agree).
             case.tier = params.get("tier") or case.tier
             case.contract_date = on
-            # The schedule starts at the earliest on the contract date (SPEC §4).
-            case.next_payment_due = on
-            withdrawn = _withdraw_other_cases(s, case, on)
+            withdrawn = _withdraw_other_cases(s, case, scheme, on)
             return {
                 "tier": case.tier,
                 "contract_number": case.contract_number,
@@ -276,7 +245,6 @@ def _side_effects(
             case.allowance_ended_on = on
             if "part_time" in params:
                 case.part_time_ratio = params["part_time"]
-            case.commitment_ends_on = ledger.commitment_end(case, scheme)
         case Trigger.WITHDRAW:
             if case.contract_date is not None:
                 case.allowance_ended_on = on
@@ -319,8 +287,9 @@ def _breach(
         case.exemption_decided_on = on
     s.flush()
     s.refresh(case, ["payments", "suspensions"])
-    amounts = ledger.reimbursement(case, scheme, on)
-    base = ledger.reimbursement_base(ledger.allowance_schedule(case, scheme), case.payments)
+    terms, paid = ledger.CaseTerms.of(case, scheme), ledger.payments_of(case)
+    amounts = ledger.reimbursement(terms, paid, on)
+    base = ledger.reimbursement_base(ledger.allowance_schedule(terms), paid)
     due = on + timedelta(days=scheme.recovery_days(case.contract_date or on))
     for funder, amount in amounts.items():
         s.add(
@@ -339,8 +308,10 @@ def _breach(
     }
 
 
-def _withdraw_other_cases(s: Session, signed: Case, on: date) -> list[int]:
-    """SPEC §3: signing withdraws the learner's other open cases of the same campaign."""
+def _withdraw_other_cases(s: Session, signed: Case, scheme: Scheme, on: date) -> list[int]:
+    """SPEC §3: signing withdraws the learner's other open cases of the same campaign, on the
+    signature's date, through the same gate (a case whose last event is later refuses, and so
+    does the signature: dates never go backwards, and are never moved)."""
     others = s.scalars(
         sa.select(Case)
         .where(
@@ -353,27 +324,37 @@ def _withdraw_other_cases(s: Session, signed: Case, on: date) -> list[int]:
     ).all()
     reason = f"Contrat signé avec un autre employeur (dossier n° {signed.id})."
     for other in others:
-        # Dates of a case never go backwards: the withdrawal takes effect no earlier than the
-        # other case's last event.
-        effective = max(on, other.last_effective_date)
-        previous = other.state
-        other.state = State.WITHDRAWN
-        invalidate_stale_contracts(
-            s, other, f"contrat signé avec un autre employeur (dossier {signed.id})"
-        )
-        other.last_effective_date = effective
-        record_event(
-            s,
-            other,
-            Trigger.WITHDRAW.value,
-            previous,
-            State.WITHDRAWN,
-            effective,
-            SYSTEM_ACTOR,
-            reason,
-            {"signed_case": signed.id},
-        )
+        try:
+            act(
+                s,
+                other,
+                scheme,
+                Trigger.WITHDRAW,
+                on=on,
+                actor=SYSTEM_ACTOR,
+                reason=reason,
+                payload={"signed_case": signed.id},
+                effects=lambda other=other: _invalidate(s, other, signed.id),  # type: ignore[misc]
+            )
+        except GuardFailed as refused:
+            raise GuardFailed(
+                Trigger.SIGN,
+                [
+                    (
+                        "other_cases_withdrawable",
+                        f"l'autre dossier n° {other.id} de l'apprenant ne peut être retiré "
+                        f"le {on:%d/%m/%Y} ({' ; '.join(m for _, m in refused.failures)})",
+                    )
+                ],
+                ACTIONS[Trigger.SIGN].label,
+            ) from None
     return [o.id for o in others]
+
+
+def _invalidate(s: Session, other: Case, signed_id: int) -> None:
+    invalidate_stale_contracts(
+        s, other, f"contrat signé avec un autre employeur (dossier {signed_id})"
+    )
 
 
 def suspend(
@@ -387,77 +368,52 @@ def suspend(
     schemes: SchemeRegistry | None = None,
     store: DocumentStore | None = None,
 ) -> int:
-    """Record a suspension of the commitment (SPEC §4); `end` None while it runs."""
+    """Record a suspension of the commitment (SPEC §4) from `start`; `end` None while it runs.
+    Its amendment letter is issued in the same transaction."""
+    who = actor or default_actor()
     with uow:
         s = uow.session
         case = _load_case(s, case_id)
         scheme = (schemes or registry())[case.scheme_id]
-        accepted = scheme.commitment.suspension_reasons
-        if reason not in accepted:
-            raise InvalidInput(
-                f"Motif de suspension « {reason} » non accepté par ce dispositif "
-                f"(motifs : {', '.join(f'{suspension_reason_label(r)} ({r})' for r in accepted)}).",
-                "reason",
-            )
-        if case.state is not State.SERVING or case.service_start is None:
-            raise InvalidInput(
-                "Une suspension ne s'enregistre que pendant l'engagement de servir "
-                f"(état actuel : {STATE_LABELS[case.state]})."
-            )
-        if start < case.service_start:
-            raise InvalidInput(
-                f"La suspension ({start:%d/%m/%Y}) commence avant la prise de poste "
-                f"({case.service_start:%d/%m/%Y})."
-            )
-        if end is not None and end < start:
-            raise InvalidInput("La fin de la suspension précède son début.", "to")
-        if start < case.last_effective_date:
-            raise InvalidInput(
-                f"La suspension ({start:%d/%m/%Y}) précède le dernier événement du dossier "
-                f"({case.last_effective_date:%d/%m/%Y})."
-            )
-        for other in case.suspensions:
-            if other.end is None or (start <= other.end and (end is None or end >= other.start)):
-                raise InvalidInput(
-                    f"La suspension chevauche celle du {other.start:%d/%m/%Y}"
-                    + (f" au {other.end:%d/%m/%Y}." if other.end else " (en cours).")
-                )
         suspension = Suspension(case_id=case.id, start=start, end=end, reason=reason)
-        s.add(suspension)
-        case.last_effective_date = start
-        _update_commitment_end(s, case, scheme)
-        letter = issue_letter(
-            s,
-            store or default_store(),
-            case,
-            scheme,
-            "amendment",
-            start,
-            actor or default_actor(),
-            change="suspension",
-            details={
-                "from": start.isoformat(),
-                "to": end.isoformat() if end else "",
-                "reason": reason,
-            },
-        )
-        payload = {
-            "from": start.isoformat(),
-            "to": end.isoformat() if end else None,
-            "reason": reason,
-            "document": letter.id,
-        }
-        record_event(
-            s,
-            case,
-            "suspend",
-            case.state,
-            case.state,
-            start,
-            actor or default_actor(),
-            reason,
-            payload,
-        )
+
+        def record() -> dict[str, Any]:
+            s.add(suspension)
+            s.flush()
+            letter = issue_letter(
+                s,
+                store or default_store(),
+                case,
+                scheme,
+                "amendment",
+                start,
+                who,
+                change="suspension",
+                details={
+                    "from": start.isoformat(),
+                    "to": end.isoformat() if end else "",
+                    "reason": reason,
+                },
+            )
+            return {"document": letter.id}
+
+        with _conflicts_reported(case_id):
+            act(
+                s,
+                case,
+                scheme,
+                CaseAction.SUSPEND,
+                on=start,
+                actor=who,
+                reason=reason,
+                params={"end": end},
+                payload={
+                    "from": start.isoformat(),
+                    "to": end.isoformat() if end else None,
+                    "reason": reason,
+                },
+                effects=record,
+            )
         _commit(uow, case_id)
         return suspension.id
 
@@ -475,38 +431,93 @@ def resume(
         s = uow.session
         case = _load_case(s, case_id)
         scheme = (schemes or registry())[case.scheme_id]
-        running = [x for x in case.suspensions if x.end is None]
-        if not running:
-            raise InvalidInput("Aucune suspension en cours sur ce dossier.")
-        suspension = running[0]
-        if on <= suspension.start:
-            raise InvalidInput(
-                f"La reprise ({on:%d/%m/%Y}) doit suivre le début de la suspension "
-                f"({suspension.start:%d/%m/%Y})."
+        running = s.scalars(
+            sa.select(Suspension).where(Suspension.case_id == case.id, Suspension.end.is_(None))
+        ).first()
+
+        def close() -> dict[str, Any]:
+            assert running is not None  # the `suspension_running` guard said so
+            running.end = on - timedelta(days=1)
+            return {"suspension": running.id, "to": running.end.isoformat()}
+
+        with _conflicts_reported(case_id):
+            act(
+                s,
+                case,
+                scheme,
+                CaseAction.RESUME,
+                on=on,
+                actor=actor or default_actor(),
+                effects=close,
             )
-        suspension.end = on - timedelta(days=1)
-        case.last_effective_date = on
-        _update_commitment_end(s, case, scheme)
-        record_event(
-            s,
-            case,
-            "resume",
-            case.state,
-            case.state,
-            on,
-            actor or default_actor(),
-            None,
-            {"suspension": suspension.id, "to": suspension.end.isoformat()},
-        )
         _commit(uow, case_id)
 
 
-def _update_commitment_end(s: Session, case: Case, scheme: Scheme) -> None:
-    """Recompute the stored commitment end after a suspension starts or ends (None while one
-    runs): the nightly completions and reminders select serving cases by it."""
-    s.flush()
-    s.refresh(case, ["suspensions"])
-    case.commitment_ends_on = ledger.commitment_end(case, scheme)
+def attest_service(
+    uow: UnitOfWork,
+    case_id: int,
+    *,
+    on: date,
+    actor: str | None = None,
+    schemes: SchemeRegistry | None = None,
+) -> None:
+    """The employer's annual attestation that the learner serves (SPEC §6): an event, and the
+    date the nightly commitment checks compare with."""
+    with uow:
+        s = uow.session
+        case = _load_case(s, case_id)
+        scheme = (schemes or registry())[case.scheme_id]
+
+        def attested() -> None:
+            case.attested_on = on
+
+        with _conflicts_reported(case_id):
+            act(
+                s,
+                case,
+                scheme,
+                CaseAction.ATTEST_SERVICE,
+                on=on,
+                actor=actor or default_actor(),
+                effects=attested,
+            )
+        _commit(uow, case_id)
+
+
+NOTE_MAX = 10_000  # characters: a note is a few lines, not a file
+
+
+def add_note(
+    uow: UnitOfWork,
+    case_id: int,
+    text: str,
+    *,
+    on: date | None = None,
+    actor: str | None = None,
+    schemes: SchemeRegistry | None = None,
+    clock: Clock = today_paris,
+) -> None:
+    """A caseworker's note in the case's history, dated (by default) today or the case's last
+    event if that is later — a note records when it was written, it changes no date."""
+    if len(text) > NOTE_MAX:
+        raise InvalidInput(f"La note dépasse {NOTE_MAX} caractères.", "text")
+    with uow:
+        s = uow.session
+        case = _load_case(s, case_id)
+        scheme = (schemes or registry())[case.scheme_id]
+        effective = on or max(clock(), case.last_effective_date)
+        with _conflicts_reported(case_id):
+            act(
+                s,
+                case,
+                scheme,
+                CaseAction.NOTE,
+                on=effective,
+                actor=actor or default_actor(),
+                params={"text": text},
+                payload={"text": text.strip()},
+            )
+        _commit(uow, case_id)
 
 
 def _commit(uow: UnitOfWork, case_id: int) -> None:
@@ -536,7 +547,7 @@ def record_payments(
         scheme = (schemes or registry())[case.scheme_id]
         existing = {(p.period, p.funder) for p in case.payments}
         created = 0
-        for i in ledger.allowance_schedule(case, scheme):
+        for i in ledger.allowance_schedule(ledger.CaseTerms.of(case, scheme)):
             if i.due_date <= as_of and (i.period, i.funder) not in existing:
                 s.add(
                     Payment(
@@ -554,6 +565,10 @@ def record_payments(
 
 __all__ = [
     "SYSTEM_ACTOR",
+    "act",
+    "add_note",
+    "attest_service",
+    "default_actor",
     "fire",
     "open_case",
     "parse_params",
@@ -561,35 +576,3 @@ __all__ = [
     "resume",
     "suspend",
 ]
-
-
-def attest_service(uow: UnitOfWork, case_id: int, *, on: date, actor: str | None = None) -> None:
-    """The employer's annual attestation that the learner serves (SPEC §6): an event, and the
-    date the nightly commitment checks compare with."""
-    with uow:
-        s = uow.session
-        case = _load_case(s, case_id)
-        if case.state is not State.SERVING:
-            raise InvalidInput(
-                f"Une attestation de service ne s'enregistre que pendant l'engagement "
-                f"(état actuel : {STATE_LABELS[case.state]})."
-            )
-        if on < case.last_effective_date:
-            raise InvalidInput(
-                f"L'attestation ({on:%d/%m/%Y}) précède le dernier événement du dossier "
-                f"({case.last_effective_date:%d/%m/%Y})."
-            )
-        case.attested_on = on
-        case.last_effective_date = on
-        record_event(
-            s,
-            case,
-            "attest_service",
-            case.state,
-            case.state,
-            on,
-            actor or default_actor(),
-            None,
-            {},
-        )
-        _commit(uow, case_id)

@@ -13,3 +13,9 @@ Clock = Callable[[], date]
 
 def today_paris() -> date:
     return datetime.now(PARIS).date()
+
+
+__all__ = [
+    "PARIS",
+    "today_paris",
+]

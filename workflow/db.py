@@ -160,3 +160,13 @@ class UnitOfWork:
 
 def session_factory(engine: sa.Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+__all__ = [
+    "UnitOfWork",
+    "check_schema",
+    "database_url",
+    "make_engine",
+    "session_factory",
+    "upgrade",
+]

@@ -510,3 +510,8 @@ def run_demo(url: str, console: Console, *, as_json: bool = False) -> dict[str, 
         + ("" if url.endswith("fidelis.db") else f" (avec --db {url})")
     )
     return data
+
+
+__all__ = [
+    "run_demo",
+]

@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 
 from workflow import validation
 from workflow.db import UnitOfWork
+from workflow.documents.store import invalidate_stale_contracts
 from workflow.eligibility import employer_refusals
 from workflow.errors import InvalidInput, NotEligible, NotFound
 from workflow.models import Campaign, Case, Employer, Institute, InstituteScheme, Learner, Offer
 from workflow.schemes import SECTORS, SchemeRegistry, registry
+from workflow.states import PRE_CONTRACT_STATES
 from workflow.territory import Territory, default_territory
 
 
@@ -219,9 +221,6 @@ def learner_changed(s: Session, learner_id: int, *, training_changed: bool) -> l
     the allowance schedules of its signed cases when the training dates changed, and the
     contracts issued but not yet in force that no longer match, invalidated (SPEC §5); one
     French message per contract invalidated."""
-    from workflow.contracts import invalidate_stale_contracts
-    from workflow.states import PRE_CONTRACT_STATES
-
     if training_changed:
         # The allowance schedules of the learner's signed cases change: the nightly payments
         # step recomputes them from the contract date (ON CONFLICT keeps what exists).
@@ -238,3 +237,8 @@ def learner_changed(s: Session, learner_id: int, *, training_changed: bool) -> l
     for case in open_cases:
         messages += invalidate_stale_contracts(s, case, "données de l'apprenant modifiées")
     return messages
+
+
+__all__ = [
+    "learner_changed",
+]

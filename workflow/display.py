@@ -103,3 +103,11 @@ FILTERS: dict[str, Callable[..., str]] = {
 def install(env: Environment) -> None:
     """Make the filters available to every page of `env`."""
     env.filters.update(FILTERS)
+
+
+__all__ = [
+    "FILTERS",
+    "amount_fr",
+    "day_fr",
+    "month_label",
+]

@@ -99,3 +99,10 @@ def employer_refusals(
     if scheme.eligibility.rurality is not None and not rural:
         reasons.append(_rurality_reason(commune, rural))
     return reasons
+
+
+__all__ = [
+    "SECTOR_LABELS",
+    "check_commune",
+    "commune_is_rural",
+]

@@ -63,3 +63,8 @@ def render_email(kind: str, context: Mapping[str, Any]) -> RenderedEmail:
             f"Variable manquante pour le courriel « {kind} » : {exc.message}"
         ) from None
     return RenderedEmail(" ".join(subject.split()), text, html)
+
+
+__all__ = [
+    "render_email",
+]

@@ -2,15 +2,31 @@
 
 FidelisError                  anything the user can fix; the CLI prints it and exits 1
 ├── InvalidInput              a bad value: IBAN, SIRET, e-mail, date order, places…
+│   └── GuardFailed           (also a TriggerRefused, below)
 ├── NotFound                  an id that does not exist
 ├── NotEligible               an employer or commune outside a scheme's rules
-├── UnknownTrigger            a trigger name the machine does not know
-├── TriggerRefused            a known trigger that cannot fire now
-│   └── GuardFailed           …because named guards failed (SPEC §3)
+├── UnknownTrigger            an action name the table does not know
+├── TriggerRefused            a known action that cannot be done now
+│   └── GuardFailed           …because named guards failed (SPEC §3): `failures` names them
 ├── ConcurrentModification    someone changed the case meanwhile (optimistic locking)
 ├── DatabaseBusy              SQLite's write lock not obtained within the busy timeout
-├── SchemeError / UnknownScheme   (workflow.schemes)
-└── UnknownCommune            (workflow.territory)
+├── SchemeError               a scheme file missing, unreadable or invalid (workflow.schemes)
+├── UnknownScheme             a scheme id no file defines (workflow.schemes)
+├── UnknownCommune            an INSEE code of no current commune (workflow.territory)
+│   └── MalformedInsee        …not even shaped like one
+├── DocumentError             a document cannot be produced (workflow.documents.render)
+│   ├── MissingVariable       the template asks for a value the context lacks
+│   └── LibreOfficeMissing    no LibreOffice to convert to PDF (workflow.documents.pdf)
+├── DocumentTampered          a stored file no longer matches its SHA-256 (workflow.archive)
+├── MailError                 the SMTP server refused or failed (workflow.mailer)
+│   ├── TransientMailError    …try again later
+│   │   └── ServerUnreachable …no SMTP session could be opened at all: the sender stops
+│   └── PermanentMailError    …do not try again
+├── SepaError                 a SEPA file would be empty or invalid (workflow.sepa)
+└── RunRefused                the nightly run is already running (jobs.lease)
+
+Each is defined beside the code that raises it; `tests/unit/test_public_surface.py` checks that
+this tree names them all.
 """
 
 from __future__ import annotations
@@ -55,9 +71,9 @@ class TriggerRefused(FidelisError):
         self.trigger = trigger
 
 
-class GuardFailed(TriggerRefused):
-    """The trigger is valid from the current state but guards refused it; `failures` are
-    (guard name, French message) pairs."""
+class GuardFailed(TriggerRefused, InvalidInput):
+    """Named guards refused the action (SPEC §3); `failures` are (guard name, French message)
+    pairs. It is also an InvalidInput: what was asked cannot be done as asked."""
 
     def __init__(
         self, trigger: str, failures: Sequence[tuple[str, str]], label: str | None = None
@@ -66,7 +82,8 @@ class GuardFailed(TriggerRefused):
         detail = " ; ".join(message for _, message in self.failures)
         # The action as the reader knows it, and its code as the command line spells it.
         action = f"« {label} » ({trigger})" if label else f"« {trigger} »"
-        super().__init__(f"Action {action} refusée : {detail}", trigger)
+        TriggerRefused.__init__(self, f"Action {action} refusée : {detail}", trigger)
+        self.field = None
 
     @property
     def guards(self) -> tuple[str, ...]:
@@ -91,3 +108,13 @@ class DatabaseBusy(FidelisError):
             f"La base de données est occupée par un autre traitement depuis plus de {waited} s : "
             "réessayez dans un instant (rien n'a été enregistré)."
         )
+
+
+__all__ = [
+    "ConcurrentModification",
+    "DatabaseBusy",
+    "FidelisError",
+    "GuardFailed",
+    "InvalidInput",
+    "NotFound",
+]

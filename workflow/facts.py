@@ -1,8 +1,10 @@
-"""What the guards ask about a case (`workflow.states.CaseFacts`), answered from the database.
+"""What the guards ask about a case (`workflow.states.CaseFacts` and `ActionFacts`), answered
+from the database.
 Each answer is one small query, made only if a guard asks for it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from functools import cached_property
 
@@ -10,9 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from workflow import ledger, validation
-from workflow.contracts import contract_fingerprint, current_contract
+from workflow.documents.labels import suspension_reason_label
+from workflow.documents.store import contract_fingerprint, current_contract
 from workflow.errors import InvalidInput
-from workflow.models import Case, Document, InstituteScheme, Payment
+from workflow.models import Case, Document, InstituteScheme, Payment, Suspension
 from workflow.schemes import BREACH_REASONS, Scheme
 from workflow.states import ENGAGED_STATES
 
@@ -97,12 +100,12 @@ class DbFacts:
 
     @cached_property
     def commitment_end(self) -> date | None:
-        return ledger.commitment_end(self._case, self._scheme)
+        return ledger.commitment_end(ledger.CaseTerms.of(self._case, self._scheme))
 
     @cached_property
     def _contract(self) -> Document | None:
         """The current contract, if it still matches the case (else it must be regenerated)."""
-        doc = current_contract(self._session, self._case.id)
+        doc = self._issued
         if doc is None or doc.fingerprint != contract_fingerprint(self._case):
             return None
         return doc
@@ -127,3 +130,44 @@ class DbFacts:
     @property
     def exempting_reasons(self) -> frozenset[str]:
         return frozenset(self._scheme.breach.exempting_reasons)
+
+    # -- what the actions that keep the state ask (workflow.states.ActionFacts) --
+
+    @property
+    def service_start(self) -> date | None:
+        return self._case.service_start
+
+    @cached_property
+    def suspensions(self) -> tuple[tuple[date, date | None], ...]:
+        rows = self._session.execute(
+            sa.select(Suspension.start, Suspension.end)
+            .where(Suspension.case_id == self._case.id)
+            .order_by(Suspension.start)
+        ).all()
+        return tuple((start, end) for start, end in rows)
+
+    @property
+    def suspension_reasons(self) -> Mapping[str, str]:
+        return {
+            code: suspension_reason_label(code)
+            for code in self._scheme.commitment.suspension_reasons
+        }
+
+    @cached_property
+    def _issued(self) -> Document | None:
+        return current_contract(self._session, self._case.id)
+
+    @property
+    def contract_exists(self) -> bool:
+        return self._issued is not None
+
+    @property
+    def contract_issued_on(self) -> date | None:
+        return self._issued.issued_on if self._issued is not None else None
+
+    @cached_property
+    def signatures(self) -> Mapping[str, tuple[str, date]]:
+        doc = self._contract
+        if doc is None:
+            return {}
+        return {sig.party: (sig.signer_name, sig.signed_on) for sig in doc.signatures}

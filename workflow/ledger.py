@@ -1,78 +1,268 @@
-"""The money rules of SPEC §4 applied to one case: its allowance schedule, its commitment end and
-its breach reimbursement. The arithmetic lives in `workflow.money`; this module only gathers a
-case's facts for it."""
+"""The money rules of SPEC §4 applied to one case: its allowance schedule, its commitment end, the
+days it served and its breach reimbursement. The arithmetic lives in `workflow.money`; this module
+states which of a case's facts each rule reads, as plain values.
+
+A case's facts are a `CaseTerms`: dates, the scheme's values for its tier in force on its contract
+date (`ContractTerms`), its suspensions as periods, its part-time ratio as counted. Two adapters
+build one: `CaseTerms.of(case, scheme)` from loaded ORM rows (the case service, documents, the
+case page), `CaseTerms.from_values(scheme, ...)` from selected columns (exports, forecast: they
+stay set-based and load no case). Payments are `Paid(period, funder, amount, status)` tuples.
+
+Every rule is one function of those values, so the contract, the letters, the case page, the
+exports and the forecast print the same schedule and commitment end, which
+`tests/integration/test_ledger_agreement.py` checks on random cases. Its SQL twin, for the nightly
+payments, is `jobs.schedule_sql` (proven equal in `tests/integration/test_schedule_sql.py`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, NamedTuple
 
 from workflow import money
-from workflow.models import Case, Payment
 from workflow.schemes import Scheme
 
+if TYPE_CHECKING:
+    from workflow.models import Case
 
-def allowance_schedule(case: Case, scheme: Scheme) -> list[money.Instalment]:
-    """Every instalment the case's contract gives rise to, past and future (empty before `sign`)."""
-    if case.contract_date is None or case.tier is None:
-        return []
-    period = money.allowance_period(
-        case.learner.training_start,
-        case.learner.training_end,
-        case.contract_date,
-        case.allowance_ended_on,
+__all__ = [
+    "CaseTerms",
+    "ContractTerms",
+    "Paid",
+    "allowance_period",
+    "allowance_schedule",
+    "commitment_end",
+    "payments_of",
+    "reimbursement",
+    "reimbursement_base",
+    "served_days",
+    "suspension_periods",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ContractTerms:
+    """The scheme's values for one tier in force on a contract date: a new rate applies from its
+    date and never rewrites a signed contract (SPEC §4)."""
+
+    signed_on: date
+    tier: str
+    monthly: Mapping[str, Decimal]  # per funder, in the scheme's order of funders
+    proration: money.Proration
+    payment_day: int
+    commitment_months: int
+    breach_rule: money.BreachRule
+
+    def __post_init__(self) -> None:
+        # Frozen all the way down: nobody changes a contract's amounts through a shared mapping.
+        object.__setattr__(self, "monthly", MappingProxyType(dict(self.monthly)))
+
+    @classmethod
+    def of(cls, scheme: Scheme, tier: str, signed_on: date) -> ContractTerms:
+        return cls(
+            signed_on=signed_on,
+            tier=tier,
+            monthly=scheme.monthly(tier, signed_on),
+            proration=scheme.allowance.proration,
+            payment_day=scheme.payment_day(signed_on),
+            commitment_months=scheme.commitment_months(tier, signed_on),
+            breach_rule=scheme.breach_rule(signed_on),
+        )
+
+
+# A report over many cases meets few distinct (scheme, tier, contract date): each is looked up
+# once. An entry holds its scheme, so the scheme's id() cannot be reused while the entry lives.
+_CONTRACTS: dict[tuple[int, str, date], tuple[Scheme, ContractTerms]] = {}
+_CONTRACTS_MAX = 4096
+
+
+def _contract_terms(scheme: Scheme, tier: str, signed_on: date) -> ContractTerms:
+    key = (id(scheme), tier, signed_on)
+    hit = _CONTRACTS.get(key)
+    if hit is not None and hit[0] is scheme:
+        return hit[1]
+    terms = ContractTerms.of(scheme, tier, signed_on)
+    if len(_CONTRACTS) >= _CONTRACTS_MAX:
+        _CONTRACTS.clear()
+    _CONTRACTS[key] = (scheme, terms)
+    return terms
+
+
+@dataclass(frozen=True, slots=True)
+class CaseTerms:
+    """What SPEC §4's rules read of one case, as plain values (no database, no scheme)."""
+
+    training_start: date
+    training_end: date  # planned, inclusive
+    # None until the case has a tier and a contract date (or a date it would be signed on).
+    contract: ContractTerms | None
+    funders: tuple[str, ...]  # the scheme's: a reimbursement names each one, even at 0
+    allowance_ended_on: date | None = None  # effective date of start_service, breach or withdraw
+    service_start: date | None = None
+    # As counted (SPEC §4): the recorded ratio where the scheme counts part time pro rata, else 1.
+    part_time_ratio: Decimal = Decimal(1)
+    suspensions: tuple[money.Period, ...] = ()  # closed ones
+    suspended_since: date | None = None  # start of the one still running
+    exempted: bool = False
+
+    @property
+    def contract_date(self) -> date | None:
+        return self.contract.signed_on if self.contract is not None else None
+
+    @property
+    def commitment_months(self) -> int | None:
+        return self.contract.commitment_months if self.contract is not None else None
+
+    @classmethod
+    def from_values(
+        cls,
+        scheme: Scheme,
+        *,
+        tier: str | None,
+        contract_date: date | None,
+        training_start: date,
+        training_end: date,
+        allowance_ended_on: date | None = None,
+        service_start: date | None = None,
+        part_time_ratio: Decimal = Decimal(1),
+        suspensions: Iterable[tuple[date, date | None]] = (),
+        exempted: bool = False,
+    ) -> CaseTerms:
+        """From a row's values: `suspensions` as (start, end or None while it runs)."""
+        contract = None
+        if tier is not None and contract_date is not None:
+            contract = _contract_terms(scheme, tier, contract_date)
+        closed = []
+        running: date | None = None
+        for start, end in suspensions:
+            if end is None:
+                running = start if running is None else min(running, start)
+            else:
+                closed.append(money.Period(start, end))
+        return cls(
+            training_start=training_start,
+            training_end=training_end,
+            contract=contract,
+            funders=scheme.funders,
+            allowance_ended_on=allowance_ended_on,
+            service_start=service_start,
+            part_time_ratio=part_time_ratio if scheme.part_time_counts_prorata() else Decimal(1),
+            suspensions=tuple(closed),
+            suspended_since=running,
+            exempted=exempted,
+        )
+
+    @classmethod
+    def of(cls, case: Case, scheme: Scheme, *, if_signed_on: date | None = None) -> CaseTerms:
+        """From a loaded case. Before signature, `if_signed_on` stands for the contract date (a
+        contract issued before it is signed shows the terms of one signed on its issue date)."""
+        contract_date = case.contract_date or if_signed_on
+        # Suspensions stop the commitment clock, which only runs from service start: before it
+        # there are none, and their relationship is not loaded for nothing.
+        suspensions = (
+            [(s.start, s.end) for s in case.suspensions] if case.service_start is not None else []
+        )
+        return cls.from_values(
+            scheme,
+            tier=case.tier,
+            contract_date=contract_date,
+            training_start=case.learner.training_start,
+            training_end=case.learner.training_end,
+            allowance_ended_on=case.allowance_ended_on,
+            service_start=case.service_start,
+            part_time_ratio=case.part_time_ratio,
+            suspensions=suspensions,
+            exempted=case.exempted,
+        )
+
+
+class Paid(NamedTuple):
+    """A payment already created for a case (whatever its status since)."""
+
+    period: date
+    funder: str
+    amount: Decimal
+    status: str
+
+
+def payments_of(case: Case) -> list[Paid]:
+    return [Paid(p.period, p.funder, p.amount, p.status) for p in case.payments]
+
+
+# -- the rules -------------------------------------------------------------------------------
+
+
+def allowance_period(terms: CaseTerms) -> tuple[date, date] | None:
+    """The days the allowance is owed for (inclusive), or None (no contract, or empty)."""
+    if terms.contract is None:
+        return None
+    return money.allowance_period(
+        terms.training_start,
+        terms.training_end,
+        terms.contract.signed_on,
+        terms.allowance_ended_on,
     )
-    if period is None:
+
+
+def allowance_schedule(terms: CaseTerms) -> list[money.Instalment]:
+    """Every instalment the case's contract gives rise to, past and future (empty before `sign`)."""
+    period = allowance_period(terms)
+    if period is None or terms.contract is None:
         return []
     return money.allowance_schedule(
         period[0],
         period[1],
-        scheme.monthly(case.tier, case.contract_date),
-        scheme.allowance.proration,
-        scheme.payment_day(case.contract_date),
+        terms.contract.monthly,
+        terms.contract.proration,
+        terms.contract.payment_day,
     )
 
 
-def suspension_periods(case: Case, until: date | None = None) -> list[money.Period] | None:
+def suspension_periods(terms: CaseTerms, until: date | None = None) -> list[money.Period] | None:
     """Closed suspensions as periods; a running one is clipped at the day before `until`, or makes
     the answer unknowable (None) when no `until` is given."""
-    periods = []
-    for s in case.suspensions:
-        end = s.end
-        if end is None:
-            if until is None:
-                return None
-            end = until - timedelta(days=1)
-        if end >= s.start:
-            periods.append(money.Period(s.start, end))
+    periods = list(terms.suspensions)
+    if terms.suspended_since is not None:
+        if until is None:
+            return None
+        end = until - timedelta(days=1)
+        if end >= terms.suspended_since:
+            periods.append(money.Period(terms.suspended_since, end))
     return periods
 
 
-def commitment_months(case: Case, scheme: Scheme) -> int | None:
-    if case.tier is None or case.contract_date is None:
-        return None
-    return scheme.commitment_months(case.tier, case.contract_date)
-
-
-def commitment_end(case: Case, scheme: Scheme) -> date | None:
+def commitment_end(terms: CaseTerms) -> date | None:
     """None before service starts, or while a suspension is running (its length is not known)."""
-    months = commitment_months(case, scheme)
-    if case.service_start is None or months is None:
+    if terms.service_start is None or terms.contract is None:
         return None
-    periods = suspension_periods(case)
+    periods = suspension_periods(terms)
     if periods is None:
         return None
-    return money.commitment_end(case.service_start, months, periods, part_time_ratio(case, scheme))
+    return money.commitment_end(
+        terms.service_start, terms.contract.commitment_months, periods, terms.part_time_ratio
+    )
 
 
-def part_time_ratio(case: Case, scheme: Scheme) -> Decimal:
-    """Part-time service counts pro rata only where the scheme says so (SPEC §4)."""
-    return case.part_time_ratio if scheme.part_time_counts_prorata() else Decimal(1)
+def served_days(terms: CaseTerms, breach_date: date) -> Decimal | None:
+    """The 30E/360 days served before `breach_date`, suspensions out, part time counted (SPEC
+    §4); None when the breach is not during service."""
+    start = terms.service_start
+    if start is None or breach_date < start:
+        return None
+    return money.served_days(
+        start,
+        breach_date,
+        suspension_periods(terms, until=breach_date) or [],
+        terms.part_time_ratio,
+    )
 
 
 def reimbursement_base(
-    schedule: Iterable[money.Instalment], payments: Iterable[Payment]
+    schedule: Iterable[money.Instalment], payments: Iterable[Paid]
 ) -> dict[str, Decimal]:
     """Per funder: payments already created (cancelled ones excluded) plus the instalments still to
     fall due for days before the breach (SPEC §4)."""
@@ -89,26 +279,27 @@ def reimbursement_base(
     return base
 
 
-def reimbursement(case: Case, scheme: Scheme, breach_date: date) -> dict[str, Decimal]:
-    """Per funder, what the breach of `case` on `breach_date` costs the learner. The case must
-    already carry the breach (allowance ended, exemption decided)."""
-    assert case.contract_date is not None and case.tier is not None
-    schedule = allowance_schedule(case, scheme)
-    base = reimbursement_base(schedule, case.payments)
-    for funder in scheme.funders:
+def reimbursement(
+    terms: CaseTerms, payments: Iterable[Paid], breach_date: date
+) -> dict[str, Decimal]:
+    """Per funder, what the breach on `breach_date` costs the learner. The terms must already
+    carry the breach (allowance ended, exemption decided)."""
+    contract = terms.contract
+    if contract is None:
+        raise ValueError("a reimbursement needs a signed contract (tier and contract date)")
+    base = reimbursement_base(allowance_schedule(terms), payments)
+    for funder in terms.funders:
         base.setdefault(funder, Decimal(0))
-    last_monthly = scheme.monthly(case.tier, case.contract_date)
-    months = scheme.commitment_months(case.tier, case.contract_date)
     return money.breach_reimbursement(
-        scheme.breach_rule(case.contract_date),
+        contract.breach_rule,
         money.BreachInput(
             base=base,
             breach_date=breach_date,
-            service_start=case.service_start,
-            commitment_months=months,
-            suspensions=suspension_periods(case, until=breach_date) or [],
-            part_time_ratio=part_time_ratio(case, scheme),
-            last_monthly=last_monthly,
-            exempted=case.exempted,
+            service_start=terms.service_start,
+            commitment_months=contract.commitment_months,
+            suspensions=suspension_periods(terms, until=breach_date) or [],
+            part_time_ratio=terms.part_time_ratio,
+            last_monthly=contract.monthly,
+            exempted=terms.exempted,
         ),
     )

@@ -160,3 +160,16 @@ def send(settings: SmtpSettings, message: Message) -> str:
     except (TimeoutError, OSError, smtplib.SMTPException) as exc:
         raise TransientMailError(f"envoi interrompu par le serveur SMTP : {exc}") from None
     return str(mail["Message-ID"])
+
+
+__all__ = [
+    "MAX_ATTEMPTS",
+    "Message",
+    "PermanentMailError",
+    "ServerUnreachable",
+    "SmtpSettings",
+    "TransientMailError",
+    "retry_delay",
+    "send",
+    "smtp_settings_from_env",
+]

@@ -257,7 +257,27 @@ class CaseEvent(Base):
     actor: Mapped[str] = mapped_column(sa.String(200))
     reason: Mapped[str | None] = mapped_column(sa.Text)
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # The tamper-evident chain (workflow.audit): the hash of the case's previous event, and this
+    # row's own SHA-256 over its canonical encoding, that previous hash included.
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    hash: Mapped[str | None] = mapped_column(sa.String(64))
     case: Mapped[Case] = relationship(back_populates="events")
+
+
+class EventDigest(Base):
+    """A seal of the events recorded since the previous seal (ids first_event_id < id ≤
+    last_event_id), chained to the previous digest; written by each nightly run."""
+
+    __tablename__ = "event_digests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("job_runs.id"))
+    first_event_id: Mapped[int] = mapped_column(sa.BigInteger)
+    last_event_id: Mapped[int] = mapped_column(sa.BigInteger)
+    events: Mapped[int]
+    digest: Mapped[str] = mapped_column(sa.String(64))
+    prev_digest: Mapped[str] = mapped_column(sa.String(64))
+    sealed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Suspension(Base):
@@ -442,6 +462,42 @@ class JobRun(Base):
     note: Mapped[str | None] = mapped_column(sa.Text)
 
 
+class RunAnomaly(Base):
+    """An automatic transition a nightly run could not fire because the case service refused it
+    (e.g. `complete` after an attestation dated past the commitment end): kept for a caseworker
+    instead of being skipped in silence (workflow.anomalies). At most one open per (case,
+    trigger): a later run meeting the same refusal updates it; it is closed when the case leaves
+    the state the trigger starts from, or by a caseworker with a note."""
+
+    __tablename__ = "run_anomalies"
+    __table_args__ = (
+        sa.Index(
+            "uq_run_anomalies_open",
+            "case_id",
+            "trigger",
+            unique=True,
+            sqlite_where=sa.text("resolved_at IS NULL"),
+            postgresql_where=sa.text("resolved_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The run that met the refusal first, and the latest run that met it again.
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("job_runs.id"), index=True)
+    last_run_id: Mapped[int] = mapped_column(sa.ForeignKey("job_runs.id"), index=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    trigger: Mapped[str] = mapped_column(sa.String(40))
+    # The effective date the transition was due on.
+    effective_date: Mapped[date]
+    # The failed guards: [{"name": …, "message": …}] (messages in French).
+    guards: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON, default=list)
+    message: Mapped[str] = mapped_column(sa.Text)
+    detected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(200))
+    resolution_note: Mapped[str | None] = mapped_column(sa.Text)
+
+
 class JobLease(Base):
     """At most one nightly run at a time: the run holds this row until it ends or expires."""
 
@@ -499,3 +555,24 @@ prefix_index("ix_learners_first_name_prefix", Learner.first_name)
 prefix_index("ix_cases_contract_number_prefix", Case.contract_number)
 # The case list filtered by the employer's département (CaseFilter.departement).
 sa.Index("ix_employers_departement", sa.func.substr(Employer.commune_insee, 1, 2))
+
+
+__all__ = [
+    "Campaign",
+    "Case",
+    "CaseEvent",
+    "Document",
+    "Employer",
+    "Institute",
+    "InstituteScheme",
+    "JobLease",
+    "JobRun",
+    "Learner",
+    "Offer",
+    "OutboxMessage",
+    "Payment",
+    "Reimbursement",
+    "Signature",
+    "Suspension",
+    "utcnow",
+]

@@ -18,3 +18,8 @@ def templates_dir() -> Path:
 
 def migrations_dir() -> Path:
     return ROOT / "migrations"
+
+
+__all__ = [
+    "templates_dir",
+]

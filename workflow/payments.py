@@ -296,3 +296,13 @@ def payment_rows(
         }
         for p, number, first, last in s.execute(query)
     ]
+
+
+__all__ = [
+    "cancel",
+    "confirm_employer",
+    "export_sepa",
+    "import_paid",
+    "parse_period",
+    "payment_rows",
+]

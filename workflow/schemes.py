@@ -394,3 +394,15 @@ def _cached_registry(dirs: tuple[Path, ...]) -> SchemeRegistry:
 def registry() -> SchemeRegistry:
     """The schemes of this process's configuration (loaded once per set of folders)."""
     return _cached_registry(tuple(scheme_dirs()))
+
+
+__all__ = [
+    "SECTORS",
+    "CespRule",
+    "FullRefundRule",
+    "ProrataUnservedRule",
+    "Scheme",
+    "SchemeRegistry",
+    "SlidingScaleRule",
+    "registry",
+]

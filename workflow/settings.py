@@ -27,3 +27,8 @@ class Settings(BaseSettings):
 def settings() -> Settings:
     """Read on each call (cheap), so tests and commands can change the environment."""
     return Settings()
+
+
+__all__ = [
+    "settings",
+]

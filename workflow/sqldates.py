@@ -82,3 +82,11 @@ def _least_sqlite(element: least, compiler: Any, **kw: Any) -> str:
 @compiles(least)
 def _least(element: least, compiler: Any, **kw: Any) -> str:
     return f"LEAST({', '.join(_args(element, compiler, **kw))})"
+
+
+__all__ = [
+    "add_days",
+    "days_between",
+    "greatest",
+    "least",
+]

@@ -58,3 +58,8 @@ def prefix_index(name: str, column: Any) -> sa.Index:
     """The index `starts_with_ci(column, …)` needs (text_pattern_ops on PostgreSQL)."""
     lowered = sa.func.lower(column).label(f"{name}_expr")
     return sa.Index(name, lowered, postgresql_ops={f"{name}_expr": "text_pattern_ops"})
+
+
+__all__ = [
+    "starts_with_ci",
+]

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from transitions import Machine, MachineError
 
+from workflow import validation
 from workflow.errors import GuardFailed, TriggerRefused, UnknownTrigger
 
 
@@ -58,6 +59,8 @@ ENGAGED_STATES = frozenset(
 
 
 class Trigger(StrEnum):
+    """The ten triggers of SPEC §3: the actions that move a case to another state."""
+
     SUBMIT = "submit"
     INTERVIEW = "interview"
     SELECT = "select"
@@ -70,17 +73,25 @@ class Trigger(StrEnum):
     BREACH = "breach"
 
 
-TRIGGER_LABELS: Mapping[Trigger, str] = {
-    Trigger.SUBMIT: "Envoyer la candidature",
-    Trigger.INTERVIEW: "Enregistrer l'entretien",
-    Trigger.SELECT: "Retenir l'apprenant",
-    Trigger.REJECT: "Ne pas retenir",
-    Trigger.WITHDRAW: "Retirer le dossier",
-    Trigger.SIGN: "Enregistrer la signature du contrat",
-    Trigger.START_TRAINING: "Démarrer la période d'allocation",
-    Trigger.START_SERVICE: "Enregistrer la prise de poste",
-    Trigger.COMPLETE: "Clore l'engagement honoré",
-    Trigger.BREACH: "Enregistrer une rupture",
+class CaseAction(StrEnum):
+    """The actions that keep the case in its state but are events of its history all the same."""
+
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    ATTEST_SERVICE = "attest_service"
+    NOTE = "note"
+    CONTRACT_ISSUED = "contract_issued"
+    CONTRACT_SIGNED = "contract_signed"
+    SCAN_ATTACHED = "scan_attached"
+
+
+# Who may do what: caseworkers and admins everything, the other roles what their action lists.
+STAFF = frozenset({"region", "admin"})
+# The parties who sign a contract, in the order they sign by default (SPEC §5).
+SIGNING_PARTIES: Mapping[str, str] = {
+    "learner": "l'apprenant",
+    "employer": "l'employeur",
+    "region": "le financeur",
 }
 
 
@@ -124,6 +135,23 @@ class CaseFacts(Protocol):
     def exempting_reasons(self) -> frozenset[str]: ...
 
 
+class ActionFacts(CaseFacts, Protocol):
+    """What the guards of the actions that keep the state also ask (suspensions, signatures)."""
+
+    @property
+    def service_start(self) -> date | None: ...
+    @property
+    def suspensions(self) -> tuple[tuple[date, date | None], ...]: ...
+    @property
+    def suspension_reasons(self) -> Mapping[str, str]: ...
+    @property
+    def contract_exists(self) -> bool: ...
+    @property
+    def contract_issued_on(self) -> date | None: ...
+    @property
+    def signatures(self) -> Mapping[str, tuple[str, date]]: ...
+
+
 @dataclass(frozen=True)
 class GuardContext:
     state: State
@@ -133,14 +161,22 @@ class GuardContext:
     reason: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def more(self) -> ActionFacts:
+        """The facts as the guards of state-keeping actions need them."""
+        return self.facts  # type: ignore[return-value]
+
 
 @dataclass(frozen=True)
 class Guard:
     name: str
+    # The condition it checks, as the state diagram and the documentation read it.
+    label: str
     check: Callable[[GuardContext], bool]
+    # What is wrong with one case when the check fails.
     message: Callable[[GuardContext], str]
     # True when the guard depends on what the user types (a date, a reason): it cannot be
-    # judged before the form is filled, so it does not hide a trigger from the "available" list.
+    # judged before the form is filled, so it does not hide an action from the "available" list.
     needs_input: bool = False
 
 
@@ -150,9 +186,6 @@ def _d(value: date | None) -> str:
 
 def _tier(ctx: GuardContext) -> str | None:
     return ctx.params.get("tier") or ctx.facts.tier
-
-
-SIGNING_PARTIES = {"learner": "l'apprenant", "employer": "l'employeur", "region": "le financeur"}
 
 
 def _contract_ok(c: GuardContext) -> bool:
@@ -176,11 +209,33 @@ def _contract_message(c: GuardContext) -> str:
     return f"le contrat émis porte sur le palier « {f.contract_tier} », pas « {_tier(c)} »"
 
 
+def _overlapping(c: GuardContext) -> tuple[date, date | None] | None:
+    """The recorded suspension that the one asked for (effective date … `end`) would overlap."""
+    start, end = c.effective_date, c.params.get("end")
+    for other_start, other_end in c.more.suspensions:
+        if other_end is None or (start <= other_end and (end is None or end >= other_start)):
+            return other_start, other_end
+    return None
+
+
+def _running_suspension(c: GuardContext) -> date | None:
+    return next((start for start, end in c.more.suspensions if end is None), None)
+
+
+def _already_signed(c: GuardContext) -> tuple[str, date] | None:
+    return c.more.signatures.get(c.params.get("party") or "")
+
+
+def _accepted_reasons(c: GuardContext) -> str:
+    return ", ".join(f"{label} ({code})" for code, label in c.more.suspension_reasons.items())
+
+
 GUARDS: Mapping[str, Guard] = {
     g.name: g
     for g in (
         Guard(
             "chronological",
+            "date d'effet non antérieure au dernier événement",
             lambda c: c.last_effective_date is None or c.effective_date >= c.last_effective_date,
             lambda c: (
                 f"la date d'effet ({_d(c.effective_date)}) précède le dernier événement du "
@@ -190,22 +245,26 @@ GUARDS: Mapping[str, Guard] = {
         ),
         Guard(
             "campaign_open",
+            "campagne ouverte",
             lambda c: c.facts.campaign_open,
             lambda c: "la campagne n'est pas ouverte",
         ),
         Guard(
             "learner_authorised",
+            "apprenant autorisé à candidater",
             lambda c: c.facts.learner_authorised,
             lambda c: "l'apprenant n'est pas inscrit dans un institut autorisé pour ce dispositif",
         ),
         Guard(
             "interview_date_given",
+            "date de l'entretien renseignée",
             lambda c: c.params.get("interview_date") is not None,
             lambda c: "la date de l'entretien (interview_date) est obligatoire",
             needs_input=True,
         ),
         Guard(
             "interview_date_not_after_effective",
+            "entretien au plus tard à la date d'effet",
             lambda c: (
                 c.params.get("interview_date") is None
                 or c.params["interview_date"] <= c.effective_date
@@ -218,22 +277,26 @@ GUARDS: Mapping[str, Guard] = {
         ),
         Guard(
             "places_left",
+            "une place encore libre sur l'offre",
             lambda c: c.facts.places_left > 0,
             lambda c: "il ne reste aucune place sur cette offre",
         ),
         Guard(
             "not_engaged_elsewhere",
+            "apprenant sans autre contrat en cours",
             lambda c: not c.facts.engaged_elsewhere,
             lambda c: "l'apprenant est déjà retenu ou sous contrat ailleurs dans cette campagne",
         ),
         Guard(
             "reason_given",
+            "motif renseigné",
             lambda c: bool(c.reason and c.reason.strip()),
             lambda c: "un motif (--reason) est obligatoire",
             needs_input=True,
         ),
         Guard(
             "no_payment_if_contracted",
+            "aucune allocation déjà versée",
             lambda c: c.state is not State.CONTRACTED or not c.facts.has_payments,
             lambda c: (
                 "des paiements existent déjà pour ce contrat : enregistrez une rupture (breach)"
@@ -241,6 +304,7 @@ GUARDS: Mapping[str, Guard] = {
         ),
         Guard(
             "tier_chosen",
+            "palier choisi",
             lambda c: _tier(c) in c.facts.tiers,
             lambda c: (
                 "le palier (tier) doit être choisi parmi : " + ", ".join(sorted(c.facts.tiers))
@@ -249,14 +313,21 @@ GUARDS: Mapping[str, Guard] = {
             ),
             needs_input=True,
         ),
-        Guard("contract_signed", _contract_ok, _contract_message),
+        Guard(
+            "contract_signed",
+            "contrat signé par les trois parties",
+            _contract_ok,
+            _contract_message,
+        ),
         Guard(
             "valid_iban",
+            "IBAN de l'apprenant valide",
             lambda c: c.facts.iban_valid,
             lambda c: "l'IBAN de l'apprenant est absent ou invalide",
         ),
         Guard(
             "training_dates",
+            "dates de formation connues",
             lambda c: (
                 c.facts.training_start is not None
                 and c.facts.training_end is not None
@@ -266,6 +337,7 @@ GUARDS: Mapping[str, Guard] = {
         ),
         Guard(
             "not_before_training_start",
+            "pas avant le début de la formation",
             lambda c: (
                 c.facts.training_start is not None and c.effective_date >= c.facts.training_start
             ),
@@ -274,6 +346,7 @@ GUARDS: Mapping[str, Guard] = {
         ),
         Guard(
             "not_before_contract_date",
+            "pas avant la date du contrat",
             lambda c: (
                 c.facts.contract_date is not None and c.effective_date >= c.facts.contract_date
             ),
@@ -282,12 +355,14 @@ GUARDS: Mapping[str, Guard] = {
         ),
         Guard(
             "diploma_date_given",
+            "date du diplôme renseignée",
             lambda c: c.params.get("diploma_date") is not None,
             lambda c: "la date d'obtention du diplôme (diploma_date) est obligatoire",
             needs_input=True,
         ),
         Guard(
             "service_not_before_diploma",
+            "prise de poste après le diplôme",
             lambda c: (
                 c.params.get("diploma_date") is None or c.effective_date >= c.params["diploma_date"]
             ),
@@ -299,6 +374,7 @@ GUARDS: Mapping[str, Guard] = {
         ),
         Guard(
             "after_commitment_end",
+            "engagement arrivé à son terme",
             lambda c: (
                 c.facts.commitment_end is not None and c.effective_date > c.facts.commitment_end
             ),
@@ -307,6 +383,7 @@ GUARDS: Mapping[str, Guard] = {
         ),
         Guard(
             "category_given",
+            "motif de rupture choisi",
             lambda c: c.params.get("category") in c.facts.breach_reasons,
             lambda c: (
                 "le motif de rupture (category) est obligatoire, parmi : "
@@ -318,6 +395,7 @@ GUARDS: Mapping[str, Guard] = {
         ),
         Guard(
             "exemption_allowed",
+            "exonération permise par le dispositif",
             lambda c: (
                 c.params.get("exemption") is None
                 or c.params.get("category") in c.facts.exempting_reasons
@@ -330,35 +408,390 @@ GUARDS: Mapping[str, Guard] = {
             ),
             needs_input=True,
         ),
+        # -- suspensions of the commitment (SPEC §4) --
+        Guard(
+            "suspension_reason_accepted",
+            "motif de suspension accepté par le dispositif",
+            lambda c: c.reason in c.more.suspension_reasons,
+            lambda c: (
+                f"motif de suspension « {c.reason or ''} » non accepté par ce dispositif "
+                f"(motifs : {_accepted_reasons(c)})"
+            ),
+            needs_input=True,
+        ),
+        Guard(
+            "suspension_not_before_service",
+            "suspension pendant le service",
+            lambda c: c.more.service_start is not None and c.effective_date >= c.more.service_start,
+            lambda c: (
+                f"la suspension ({_d(c.effective_date)}) commence avant la prise de poste "
+                f"({_d(c.more.service_start)})"
+            ),
+            needs_input=True,
+        ),
+        Guard(
+            "suspension_end_after_start",
+            "fin de suspension après son début",
+            lambda c: c.params.get("end") is None or c.params["end"] >= c.effective_date,
+            lambda c: "la fin de la suspension précède son début",
+            needs_input=True,
+        ),
+        Guard(
+            "no_running_suspension",
+            "aucune suspension en cours",
+            lambda c: _running_suspension(c) is None,
+            lambda c: f"une suspension est en cours depuis le {_d(_running_suspension(c))}",
+        ),
+        Guard(
+            "no_overlapping_suspension",
+            "pas de chevauchement avec une autre suspension",
+            lambda c: _overlapping(c) is None,
+            lambda c: (
+                f"la suspension chevauche celle du {_d((_overlapping(c) or (None, None))[0])}"
+                f" au {_d((_overlapping(c) or (None, None))[1])}"
+            ),
+            needs_input=True,
+        ),
+        Guard(
+            "suspension_running",
+            "une suspension en cours",
+            lambda c: _running_suspension(c) is not None,
+            lambda c: "aucune suspension en cours sur ce dossier",
+        ),
+        Guard(
+            "resume_after_suspension_start",
+            "reprise après le début de la suspension",
+            lambda c: (
+                _running_suspension(c) is None
+                or c.effective_date > (_running_suspension(c) or c.effective_date)
+            ),
+            lambda c: (
+                f"la reprise ({_d(c.effective_date)}) doit suivre le début de la suspension "
+                f"({_d(_running_suspension(c))})"
+            ),
+            needs_input=True,
+        ),
+        # -- notes, contracts and signatures --
+        Guard(
+            "text_given",
+            "texte renseigné",
+            lambda c: bool((c.params.get("text") or "").strip()),
+            lambda c: "le texte de la note est obligatoire",
+            needs_input=True,
+        ),
+        Guard(
+            "contract_current",
+            "contrat à jour émis",
+            lambda c: c.facts.contract_issued,
+            lambda c: (
+                "le dossier a changé depuis l'émission du contrat : régénérez-le avant signature"
+                if c.more.contract_exists
+                else "aucun contrat émis pour ce dossier : émettez d'abord le contrat"
+            ),
+        ),
+        Guard(
+            "contract_exists",
+            "contrat émis",
+            lambda c: c.more.contract_exists,
+            lambda c: "aucun contrat émis pour ce dossier",
+        ),
+        Guard(
+            "party_known",
+            "partie signataire connue",
+            lambda c: c.params.get("party") in SIGNING_PARTIES,
+            lambda c: (
+                f"partie inconnue « {c.params.get('party') or ''} » "
+                f"(parties : {', '.join(SIGNING_PARTIES)})"
+            ),
+            needs_input=True,
+        ),
+        Guard(
+            "party_not_signed",
+            "partie n'ayant pas encore signé",
+            lambda c: _already_signed(c) is None,
+            lambda c: (
+                f"le contrat est déjà signé par {SIGNING_PARTIES.get(c.params['party'])} "
+                f"({(_already_signed(c) or ('', None))[0]}, "
+                f"le {_d((_already_signed(c) or ('', None))[1])})"
+            ),
+            needs_input=True,
+        ),
+        Guard(
+            "signer_named",
+            "nom du signataire renseigné",
+            lambda c: bool((c.params.get("name") or "").strip()),
+            lambda c: "le nom du signataire est obligatoire",
+            needs_input=True,
+        ),
+        Guard(
+            "not_before_contract_issue",
+            "signature après l'émission du contrat",
+            lambda c: (
+                c.more.contract_issued_on is None or c.effective_date >= c.more.contract_issued_on
+            ),
+            lambda c: (
+                f"signature datée du {_d(c.effective_date)}, avant l'émission du contrat "
+                f"({_d(c.more.contract_issued_on)})"
+            ),
+            needs_input=True,
+        ),
     )
 }
+# Each guard as the condition it checks (a view of GUARDS, for the state diagram's table).
+GUARD_LABELS: Mapping[str, str] = {name: g.label for name, g in GUARDS.items()}
 
-# Each guard as the condition it checks, for the state diagram's table (its failure message,
-# above, says what is wrong with one case).
-GUARD_LABELS: Mapping[str, str] = {
-    "chronological": "date d'effet non antérieure au dernier événement",
-    "campaign_open": "campagne ouverte",
-    "learner_authorised": "apprenant autorisé à candidater",
-    "interview_date_given": "date de l'entretien renseignée",
-    "interview_date_not_after_effective": "entretien au plus tard à la date d'effet",
-    "places_left": "une place encore libre sur l'offre",
-    "not_engaged_elsewhere": "apprenant sans autre contrat en cours",
-    "reason_given": "motif renseigné",
-    "no_payment_if_contracted": "aucune allocation déjà versée",
-    "tier_chosen": "palier choisi",
-    "contract_signed": "contrat signé par les trois parties",
-    "valid_iban": "IBAN de l'apprenant valide",
-    "training_dates": "dates de formation connues",
-    "not_before_training_start": "pas avant le début de la formation",
-    "not_before_contract_date": "pas avant la date du contrat",
-    "diploma_date_given": "date du diplôme renseignée",
-    "service_not_before_diploma": "prise de poste après le diplôme",
-    "after_commitment_end": "engagement arrivé à son terme",
-    "category_given": "motif de rupture choisi",
-    "exemption_allowed": "exonération permise par le dispositif",
+
+# -- the actions table ------------------------------------------------------------------------
+
+
+def _text(value: str) -> str | None:
+    return value.strip() or None
+
+
+@dataclass(frozen=True)
+class Param:
+    """One input of an action: its name (as `--set KEY=VALUE` and the forms spell it), its French
+    label, how a form asks for it, and how the text typed becomes a value."""
+
+    name: str
+    label: str
+    kind: str = "text"  # "date", "ratio", "choice" or "text": the form's widget
+    optional: bool = False
+
+    def parse(self, value: str) -> Any:
+        if self.kind == "date":
+            return validation.parse_date(value, self.name)
+        if self.kind == "ratio":
+            return validation.ratio(value, self.name)
+        return _text(value)
+
+
+REASON = Param("reason", "Motif")
+
+
+@dataclass(frozen=True)
+class Action:
+    """Everything a case can undergo, declared once: its label, the states it applies from, the
+    state it leads to (None: the state stays), its named guards, its inputs, who may do it."""
+
+    name: str
+    label: str  # a button: « Envoyer la candidature »
+    fact: str  # the history's past fact once done: « Candidature envoyée »
+    sources: frozenset[State]
+    dest: State | None
+    guards: tuple[str, ...] = ()
+    params: tuple[Param, ...] = ()
+    roles: frozenset[str] = STAFF
+    # Fired by the nightly run on its due date (it can also be recorded by hand).
+    automatic: bool = False
+
+    @property
+    def changes_state(self) -> bool:
+        return self.dest is not None
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        return frozenset(p.name for p in self.params)
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+_S = State
+_ALIVE = frozenset(
+    {_S.SELECTED, _S.CONTRACTED, _S.IN_TRAINING, _S.SERVING, _S.COMPLETED, _S.BREACHED}
+)
+# SPEC §3 (the ten triggers) and the actions that keep the state. Every action also checks that
+# effective dates never go backwards (COMMON_GUARDS).
+ACTIONS: Mapping[str, Action] = {
+    a.name: a
+    for a in (
+        Action(
+            Trigger.SUBMIT,
+            "Envoyer la candidature",
+            "Candidature envoyée",
+            frozenset({_S.LISTED}),
+            _S.APPLIED,
+            ("campaign_open", "learner_authorised"),
+            roles=STAFF | {"institute"},
+        ),
+        Action(
+            Trigger.INTERVIEW,
+            "Enregistrer l'entretien",
+            "Entretien",
+            frozenset({_S.APPLIED}),
+            _S.INTERVIEWED,
+            ("interview_date_given", "interview_date_not_after_effective"),
+            (Param("interview_date", "Date de l'entretien", "date"),),
+            roles=STAFF | {"employer"},
+        ),
+        Action(
+            Trigger.SELECT,
+            "Retenir l'apprenant",
+            "Retenu par l'employeur",
+            frozenset({_S.INTERVIEWED}),
+            _S.SELECTED,
+            ("places_left", "not_engaged_elsewhere"),
+            roles=STAFF | {"employer"},
+        ),
+        Action(
+            Trigger.REJECT,
+            "Ne pas retenir",
+            "Non retenu",
+            frozenset({_S.APPLIED, _S.INTERVIEWED}),
+            _S.REJECTED,
+            ("reason_given",),
+            (REASON,),
+            roles=STAFF | {"employer"},
+        ),
+        Action(
+            Trigger.WITHDRAW,
+            "Retirer le dossier",
+            "Retrait du dossier",
+            frozenset({_S.LISTED, _S.APPLIED, _S.INTERVIEWED, _S.SELECTED, _S.CONTRACTED}),
+            _S.WITHDRAWN,
+            ("reason_given", "no_payment_if_contracted"),
+            (REASON,),
+            roles=STAFF | {"institute"},
+        ),
+        Action(
+            Trigger.SIGN,
+            "Enregistrer la signature du contrat",
+            "Contrat signé par les trois parties",
+            frozenset({_S.SELECTED}),
+            _S.CONTRACTED,
+            ("tier_chosen", "valid_iban", "training_dates", "contract_signed"),
+            (Param("tier", "Palier", "choice", optional=True),),
+        ),
+        Action(
+            Trigger.START_TRAINING,
+            "Démarrer la période d'allocation",
+            "Début de la période d'allocation",
+            frozenset({_S.CONTRACTED}),
+            _S.IN_TRAINING,
+            ("not_before_training_start", "not_before_contract_date"),
+            roles=STAFF | {"institute"},
+            automatic=True,
+        ),
+        Action(
+            Trigger.START_SERVICE,
+            "Enregistrer la prise de poste",
+            "Prise de poste",
+            frozenset({_S.IN_TRAINING}),
+            _S.SERVING,
+            ("diploma_date_given", "service_not_before_diploma"),
+            (
+                Param("diploma_date", "Date d'obtention du diplôme", "date"),
+                Param("part_time", "Quotité de temps partiel (ex. 0,8)", "ratio", optional=True),
+            ),
+            roles=STAFF | {"institute"},
+        ),
+        Action(
+            Trigger.COMPLETE,
+            "Clore l'engagement honoré",
+            "Engagement honoré",
+            frozenset({_S.SERVING}),
+            _S.COMPLETED,
+            ("after_commitment_end",),
+            automatic=True,
+        ),
+        Action(
+            Trigger.BREACH,
+            "Enregistrer une rupture",
+            "Rupture",
+            frozenset({_S.CONTRACTED, _S.IN_TRAINING, _S.SERVING}),
+            _S.BREACHED,
+            ("category_given", "exemption_allowed"),
+            (
+                Param("category", "Motif de rupture", "choice"),
+                Param(
+                    "exemption",
+                    "Référence de la décision d'exonération (le cas échéant)",
+                    optional=True,
+                ),
+            ),
+        ),
+        Action(
+            CaseAction.SUSPEND,
+            "Suspendre l'engagement",
+            "Suspension de l'engagement",
+            frozenset({_S.SERVING}),
+            None,
+            (
+                "suspension_reason_accepted",
+                "suspension_not_before_service",
+                "suspension_end_after_start",
+                "no_running_suspension",
+                "no_overlapping_suspension",
+            ),
+            (
+                Param("reason", "Motif de suspension", "choice"),
+                Param("end", "Fin de la suspension (si connue)", "date", optional=True),
+            ),
+        ),
+        Action(
+            CaseAction.RESUME,
+            "Reprendre l'engagement",
+            "Reprise après suspension",
+            frozenset({_S.SERVING}),
+            None,
+            ("suspension_running", "resume_after_suspension_start"),
+        ),
+        Action(
+            CaseAction.ATTEST_SERVICE,
+            "Attester le service",
+            "Attestation de service",
+            frozenset({_S.SERVING}),
+            None,
+            roles=STAFF | {"employer"},
+        ),
+        Action(
+            CaseAction.NOTE,
+            "Ajouter une note",
+            "Note",
+            frozenset(State),
+            None,
+            ("text_given",),
+            (Param("text", "Note"),),
+        ),
+        Action(
+            CaseAction.CONTRACT_ISSUED,
+            "Émettre le contrat",
+            "Contrat émis",
+            frozenset({_S.SELECTED}),
+            None,
+            ("tier_chosen", "valid_iban", "training_dates"),
+            (Param("tier", "Palier", "choice", optional=True),),
+        ),
+        Action(
+            CaseAction.CONTRACT_SIGNED,
+            "Enregistrer la signature d'une partie",
+            "Signature d'une partie",
+            frozenset({_S.SELECTED}),
+            None,
+            (
+                "contract_current",
+                "party_known",
+                "party_not_signed",
+                "signer_named",
+                "not_before_contract_issue",
+            ),
+            (Param("party", "Partie", "choice"), Param("name", "Nom du signataire")),
+        ),
+        Action(
+            CaseAction.SCAN_ATTACHED,
+            "Joindre le contrat signé (scan)",
+            "Contrat signé numérisé joint",
+            _ALIVE,
+            None,
+            ("contract_exists",),
+        ),
+    )
 }
+COMMON_GUARDS = ("chronological",)
 
 
+# Views of ACTIONS, for the code that only deals with the ten triggers.
 @dataclass(frozen=True)
 class TransitionSpec:
     trigger: Trigger
@@ -367,62 +800,47 @@ class TransitionSpec:
     guards: tuple[str, ...]
 
 
-_S = State
-# SPEC §3, one row per trigger. Every trigger also checks that effective dates never go backwards.
-TRANSITIONS: tuple[TransitionSpec, ...] = (
-    TransitionSpec(
-        Trigger.SUBMIT, (_S.LISTED,), _S.APPLIED, ("campaign_open", "learner_authorised")
-    ),
-    TransitionSpec(
-        Trigger.INTERVIEW,
-        (_S.APPLIED,),
-        _S.INTERVIEWED,
-        ("interview_date_given", "interview_date_not_after_effective"),
-    ),
-    TransitionSpec(
-        Trigger.SELECT, (_S.INTERVIEWED,), _S.SELECTED, ("places_left", "not_engaged_elsewhere")
-    ),
-    TransitionSpec(Trigger.REJECT, (_S.APPLIED, _S.INTERVIEWED), _S.REJECTED, ("reason_given",)),
-    TransitionSpec(
-        Trigger.WITHDRAW,
-        (_S.LISTED, _S.APPLIED, _S.INTERVIEWED, _S.SELECTED, _S.CONTRACTED),
-        _S.WITHDRAWN,
-        ("reason_given", "no_payment_if_contracted"),
-    ),
-    TransitionSpec(
-        Trigger.SIGN,
-        (_S.SELECTED,),
-        _S.CONTRACTED,
-        ("tier_chosen", "valid_iban", "training_dates", "contract_signed"),
-    ),
-    TransitionSpec(
-        Trigger.START_TRAINING,
-        (_S.CONTRACTED,),
-        _S.IN_TRAINING,
-        ("not_before_training_start", "not_before_contract_date"),
-    ),
-    TransitionSpec(
-        Trigger.START_SERVICE,
-        (_S.IN_TRAINING,),
-        _S.SERVING,
-        ("diploma_date_given", "service_not_before_diploma"),
-    ),
-    TransitionSpec(Trigger.COMPLETE, (_S.SERVING,), _S.COMPLETED, ("after_commitment_end",)),
-    TransitionSpec(
-        Trigger.BREACH,
-        (_S.CONTRACTED, _S.IN_TRAINING, _S.SERVING),
-        _S.BREACHED,
-        ("category_given", "exemption_allowed"),
-    ),
+TRANSITIONS: tuple[TransitionSpec, ...] = tuple(
+    TransitionSpec(Trigger(a.name), tuple(s for s in State if s in a.sources), a.dest, a.guards)
+    for a in ACTIONS.values()
+    if a.dest is not None
 )
-COMMON_GUARDS = ("chronological",)
-
+TRIGGER_LABELS: Mapping[Trigger, str] = {
+    Trigger(t.trigger): ACTIONS[t.trigger].label for t in TRANSITIONS
+}
 # The parameters (`--set KEY=VALUE`) each trigger reads; any other key is refused.
 TRIGGER_PARAMS: Mapping[Trigger, frozenset[str]] = {
-    Trigger.INTERVIEW: frozenset({"interview_date"}),
-    Trigger.SIGN: frozenset({"tier"}),
-    Trigger.START_SERVICE: frozenset({"diploma_date", "part_time"}),
-    Trigger.BREACH: frozenset({"category", "exemption"}),
+    t.trigger: ACTIONS[t.trigger].inputs - {"reason"}
+    for t in TRANSITIONS
+    if ACTIONS[t.trigger].inputs - {"reason"}
+}
+
+
+def action(name: str) -> Action:
+    """The action called `name` (a trigger or a state-keeping action), or UnknownTrigger."""
+    try:
+        return ACTIONS[name]
+    except KeyError:
+        raise UnknownTrigger(name, list(ACTIONS)) from None
+
+
+def label(name: str) -> str:
+    """The French label of an action (a button), or of an event that is no action (`open`)."""
+    found = ACTIONS.get(name)
+    return found.label if found else EVENT_LABELS.get(name, name)
+
+
+def param_label(action_name: str, name: str) -> str:
+    """The French label of the input `name` of an action (for the forms)."""
+    found = ACTIONS.get(action_name)
+    param = found.param(name) if found else None
+    return param.label if param else name
+
+
+# The history's events as past facts: every action's, and the first event of every case.
+EVENT_LABELS: Mapping[str, str] = {
+    "open": "Ouverture du dossier",
+    **{name: a.fact for name, a in ACTIONS.items()},
 }
 
 
@@ -445,52 +863,58 @@ def triggers_from(state: State) -> list[Trigger]:
     return [t.trigger for t in TRANSITIONS if state in t.sources]
 
 
-def guards_of(trigger: Trigger) -> tuple[Guard, ...]:
-    return tuple(GUARDS[name] for name in (*COMMON_GUARDS, *_SPECS[trigger].guards))
+def guards_of(name: str) -> tuple[Guard, ...]:
+    return tuple(GUARDS[g] for g in (*COMMON_GUARDS, *ACTIONS[name].guards))
 
 
 def failed_guards(
-    trigger: Trigger, ctx: GuardContext, *, include_input: bool = True
+    name: str, ctx: GuardContext, *, include_input: bool = True
 ) -> list[tuple[str, str]]:
-    """(name, French message) of each guard of `trigger` that refuses `ctx`."""
+    """(name, French message) of each guard of the action `name` that refuses `ctx`."""
     return [
         (g.name, g.message(ctx))
-        for g in guards_of(trigger)
+        for g in guards_of(name)
         if (include_input or not g.needs_input) and not g.check(ctx)
     ]
 
 
 @dataclass(frozen=True)
 class Availability:
-    trigger: Trigger
+    trigger: str  # the action's name (a Trigger for the ten triggers)
     label: str
     allowed: bool
     failures: tuple[tuple[str, str], ...]
     inputs: frozenset[str]
+    changes_state: bool = True
+    roles: frozenset[str] = STAFF
 
 
-def _inputs(trigger: Trigger) -> frozenset[str]:
-    """What a form for `trigger` must ask: its parameters, and the reason where one is required."""
-    needs_reason = "reason_given" in _SPECS[trigger].guards
-    return TRIGGER_PARAMS.get(trigger, frozenset()) | ({"reason"} if needs_reason else set())
-
-
-def available_triggers(ctx: GuardContext) -> list[Availability]:
-    """For each trigger defined from the case's state: can it fire now (judging only what does not
-    depend on the form's input), and if not, which guards say no."""
+def available_actions(ctx: GuardContext, *, role: str | None = None) -> list[Availability]:
+    """For each action defined from the case's state (triggers first): can it be done now
+    (judging only what does not depend on the form's input), and if not, which guards say no.
+    With `role`, only the actions that role may do."""
     out = []
-    for trigger in triggers_from(ctx.state):
-        failures = failed_guards(trigger, ctx, include_input=False)
+    for a in ACTIONS.values():
+        if ctx.state not in a.sources or (role is not None and role not in a.roles):
+            continue
+        failures = failed_guards(a.name, ctx, include_input=False)
         out.append(
             Availability(
-                trigger,
-                TRIGGER_LABELS[trigger],
+                Trigger(a.name) if a.changes_state else a.name,
+                a.label,
                 not failures,
                 tuple(failures),
-                _inputs(trigger),
+                a.inputs,
+                a.changes_state,
+                a.roles,
             )
         )
     return out
+
+
+def available_triggers(ctx: GuardContext) -> list[Availability]:
+    """The ten triggers' part of `available_actions`."""
+    return [a for a in available_actions(ctx) if a.changes_state]
 
 
 class _CaseProxy:
@@ -531,6 +955,40 @@ def machine() -> Machine:
     )
 
 
+def _refused_from_state(a: Action, state: State) -> str:
+    if a.changes_state:
+        return (
+            f"Action « {a.label} » ({a.name}) impossible depuis l'état "
+            f"« {STATE_LABELS[state]} ». Actions possibles maintenant : "
+            + (
+                ", ".join(f"« {TRIGGER_LABELS[t]} » ({t})" for t in triggers_from(state))
+                or "aucune"
+            )
+            + "."
+        )
+    allowed = ", ".join(f"« {STATE_LABELS[s]} »" for s in State if s in a.sources)
+    return (
+        f"« {a.label} » ne s'enregistre pas dans l'état « {STATE_LABELS[state]} » "
+        f"(états permis : {allowed})"
+    )
+
+
+def check(name: str, ctx: GuardContext) -> State:
+    """Judge the action `name` for a case in `ctx`: return the state the case will be in (its
+    own for an action that keeps the state), or raise UnknownTrigger, TriggerRefused (a trigger
+    not defined from this state) or GuardFailed naming every guard that said no.
+    The caller persists the result inside its transaction: nothing else changes here."""
+    a = action(name)
+    if a.changes_state:
+        return next_state(Trigger(a.name), ctx)
+    failures = failed_guards(a.name, ctx)
+    if ctx.state not in a.sources:
+        failures.insert(0, ("state", _refused_from_state(a, ctx.state)))
+    if failures:
+        raise GuardFailed(a.name, failures, a.label)
+    return ctx.state
+
+
 def next_state(trigger: Trigger | str, ctx: GuardContext) -> State:
     """Run `trigger` through the machine for a case in `ctx.state`; return the new state or
     raise (UnknownTrigger; TriggerRefused when not allowed from this state; GuardFailed naming
@@ -538,16 +996,7 @@ def next_state(trigger: Trigger | str, ctx: GuardContext) -> State:
     The caller persists the result inside its transaction: the machine changes nothing else."""
     trig = trigger if isinstance(trigger, Trigger) else parse_trigger(trigger)
     if ctx.state not in _SPECS[trig].sources:
-        raise TriggerRefused(
-            f"Action « {TRIGGER_LABELS[trig]} » ({trig}) impossible depuis l'état "
-            f"« {STATE_LABELS[ctx.state]} ». Actions possibles maintenant : "
-            + (
-                ", ".join(f"« {TRIGGER_LABELS[t]} » ({t})" for t in triggers_from(ctx.state))
-                or "aucune"
-            )
-            + ".",
-            trig,
-        )
+        raise TriggerRefused(_refused_from_state(ACTIONS[trig], ctx.state), trig)
     failures = failed_guards(trig, ctx)
     if failures:
         raise GuardFailed(trig, failures, TRIGGER_LABELS[trig])
@@ -561,3 +1010,35 @@ def next_state(trigger: Trigger | str, ctx: GuardContext) -> State:
             trig, [("machine", "refusé par la machine à états")], TRIGGER_LABELS[trig]
         )
     return State(proxy.state)
+
+
+__all__ = [
+    "ACTIONS",
+    "EVENT_LABELS",
+    "GUARDS",
+    "GUARD_LABELS",
+    "SIGNING_PARTIES",
+    "STAFF",
+    "STATE_LABELS",
+    "TRANSITIONS",
+    "TRIGGER_LABELS",
+    "Action",
+    "Availability",
+    "CaseAction",
+    "CaseFacts",
+    "Guard",
+    "GuardContext",
+    "Param",
+    "State",
+    "Trigger",
+    "action",
+    "available_actions",
+    "available_triggers",
+    "check",
+    "failed_guards",
+    "label",
+    "machine",
+    "next_state",
+    "param_label",
+    "parse_trigger",
+]

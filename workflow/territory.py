@@ -169,3 +169,11 @@ class Territory:
 def default_territory() -> Territory:
     """The project's territory file, read once per process."""
     return Territory.load()
+
+
+__all__ = [
+    "Commune",
+    "Territory",
+    "UnknownCommune",
+    "default_territory",
+]

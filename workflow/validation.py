@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal, InvalidOperation
 
 from email_validator import EmailNotValidError, validate_email
 from schwifty import IBAN
@@ -33,6 +34,23 @@ def parse_date(value: str, field: str = "date") -> date:
         "(format attendu JJ/MM/AAAA ou AAAA-MM-JJ, p. ex. 07/09/2026).",
         field,
     )
+
+
+def ratio(value: str, field: str = "part_time") -> Decimal:
+    """A ratio in (0, 1]: « 0,8 », « 0.8 » or « 80 % »."""
+    text = value.strip()
+    try:
+        number = Decimal(text.replace(",", ".").rstrip("%").strip())
+    except InvalidOperation:
+        number = Decimal(-1)
+    if text.endswith("%"):
+        number /= 100
+    if not number.is_finite() or not Decimal(0) < number <= Decimal(1):
+        raise InvalidInput(
+            f"Quotité de temps partiel invalide : « {value} » (entre 0 et 1, p. ex. 0,8 ou 80 %).",
+            field,
+        )
+    return number
 
 
 def siret(value: str) -> str:
@@ -91,3 +109,8 @@ def year(value: int) -> int:
     if not 2000 <= value <= 2100:
         raise InvalidInput(f"Année de campagne invalide : {value}.", "year")
     return value
+
+
+__all__ = [
+    "parse_date",
+]

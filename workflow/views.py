@@ -17,7 +17,13 @@ from workflow.facts import DbFacts
 from workflow.models import Campaign, Case, Employer, Learner, Offer
 from workflow.schemes import SchemeRegistry, registry
 from workflow.sqltext import starts_with_ci
-from workflow.states import STATE_LABELS, GuardContext, State, available_triggers
+from workflow.states import (
+    STATE_LABELS,
+    Availability,
+    GuardContext,
+    State,
+    available_actions,
+)
 
 
 def _iso(value: date | None) -> str | None:
@@ -30,8 +36,9 @@ def case_detail(
     schemes: SchemeRegistry | None = None,
     today: date | None = None,
 ) -> dict[str, Any]:
-    """Everything about one case. `available` lists the triggers defined from its state and
-    whether each can fire on `today` (default: today in Europe/Paris), with the failed guards."""
+    """Everything about one case. `available` lists the actions defined from its state (the
+    triggers, then those that keep the state) and whether each can be done on `today` (default:
+    today in Europe/Paris), with the failed guards."""
     case = session.scalars(
         sa.select(Case)
         .where(Case.id == case_id)
@@ -45,6 +52,7 @@ def case_detail(
     if case is None:
         raise NotFound("Dossier", case_id)
     scheme = (schemes or registry())[case.scheme_id]
+    terms = ledger.CaseTerms.of(case, scheme)
     learner, employer = case.learner, case.offer.employer
     ctx = GuardContext(
         state=case.state,
@@ -52,6 +60,7 @@ def case_detail(
         facts=DbFacts(session, case, scheme),
         last_effective_date=case.last_effective_date,
     )
+    actions = available_actions(ctx)
     return {
         "id": case.id,
         "state": case.state.value,
@@ -69,7 +78,7 @@ def case_detail(
         "training": {"start": _iso(learner.training_start), "end": _iso(learner.training_end)},
         "service": {
             "start": _iso(case.service_start),
-            "commitment_end": _iso(ledger.commitment_end(case, scheme)),
+            "commitment_end": _iso(ledger.commitment_end(terms)),
             "diploma_date": _iso(case.diploma_date),
             "part_time": str(case.part_time_ratio),
         },
@@ -80,7 +89,7 @@ def case_detail(
                 "amount": str(i.amount),
                 "due_date": i.due_date.isoformat(),
             }
-            for i in ledger.allowance_schedule(case, scheme)
+            for i in ledger.allowance_schedule(terms)
         ],
         "payments": [
             {
@@ -113,16 +122,9 @@ def case_detail(
             if case.exempted
             else None
         ),
-        "available": [
-            {
-                "trigger": a.trigger.value,
-                "label": a.label,
-                "allowed": a.allowed,
-                "refusals": [message for _, message in a.failures],
-                "inputs": sorted(a.inputs),
-            }
-            for a in available_triggers(ctx)
-        ],
+        # What can be done now, and why not: the triggers, then the actions that keep the state.
+        "available": [_availability(a) for a in actions if a.changes_state],
+        "actions": [_availability(a) for a in actions if not a.changes_state],
         "events": [
             {
                 "seq": e.seq,
@@ -137,6 +139,16 @@ def case_detail(
             }
             for e in case.events
         ],
+    }
+
+
+def _availability(a: Availability) -> dict[str, Any]:
+    return {
+        "trigger": str(a.trigger),
+        "label": a.label,
+        "allowed": a.allowed,
+        "refusals": [message for _, message in a.failures],
+        "inputs": sorted(a.inputs),
     }
 
 
@@ -252,3 +264,10 @@ def case_rows(
         }
         for r in session.execute(query)
     ]
+
+
+__all__ = [
+    "CaseFilter",
+    "case_detail",
+    "case_rows",
+]

@@ -29,9 +29,7 @@ def upgrade() -> None:
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_index("ix_cases_state")
         batch_op.create_index("ix_cases_state_id", ["state", "id"], unique=False)
-    op.execute(
-        "CREATE INDEX ix_employers_departement ON employers ((substr(commune_insee, 1, 2)))"
-    )
+    op.execute("CREATE INDEX ix_employers_departement ON employers ((substr(commune_insee, 1, 2)))")
     ops = " text_pattern_ops" if op.get_bind().dialect.name == "postgresql" else ""
     for name, table, column in PREFIX_INDEXES:
         op.execute(f"CREATE INDEX {name} ON {table} ((lower({column})){ops})")

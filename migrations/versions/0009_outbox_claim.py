@@ -5,7 +5,7 @@ never send the same message, and a claim left by a sender that died expires. A r
 in French why it sent no mail (no SMTP server configured, or the server unreachable).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0012
 Create Date: 2026-11-28 10:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

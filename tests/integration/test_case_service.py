@@ -43,7 +43,8 @@ def contract_signed_by_all(
 ) -> None:
     contracts.generate_contract(w.uow(), case, tier=tier, on=D(issued), schemes=w.schemes)
     for party, name in (("learner", "Apprenant"), ("employer", "Directrice"), ("region", "Élu")):
-        contracts.sign_contract(w.uow(), case, party=party, on=D(signed), name=name)
+        contracts.sign_contract(w.uow(), case, party=party, on=D(signed), name=name,
+                                schemes=w.schemes)  # fmt: skip
 
 
 def signed_case(w: World, learner: int = 0, offer: int = 0) -> int:
@@ -283,14 +284,14 @@ def _race(monkeypatch: pytest.MonkeyPatch, w: World, *calls: Callable[[], object
     unit of work holds the write lock from its first read (BEGIN IMMEDIATE): the others wait
     their turn there, so the threads start together and take turns."""
     barrier = threading.Barrier(len(calls))
-    real = cases.next_state
+    real = cases.check
 
     def after_everyone_has_read(*args: Any, **kwargs: Any) -> State:
         barrier.wait(timeout=20)
         return real(*args, **kwargs)
 
     if w.engine.dialect.name != "sqlite":
-        monkeypatch.setattr(cases, "next_state", after_everyone_has_read)
+        monkeypatch.setattr(cases, "check", after_everyone_has_read)
     results: list[object] = [None] * len(calls)
 
     def run(i: int) -> None:

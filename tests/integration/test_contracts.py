@@ -14,6 +14,7 @@ from docx import Document as Docx
 from tests.conftest import World
 from tests.integration.test_case_service import D, contract_signed_by_all, fire, to_selected
 from workflow import cases, contracts, directory
+from workflow.documents import store
 from workflow.errors import GuardFailed, InvalidInput
 from workflow.models import Case, Document
 from workflow.states import State
@@ -142,7 +143,7 @@ def test_breach_completion_and_suspension_issue_their_letters(world: World) -> N
         letter = uow.session.scalars(
             sa.select(Document).where(Document.kind == "recovery_order")
         ).one()
-        path = contracts.default_store().root / contracts.stored_path(letter)
+        path = store.default_store().root / store.stored_path(letter)
     assert kinds == ["contract", "amendment", "recovery_order"]
     text = docx_text(path)
     # 31 days of sick leave (30 on 30E/360) are not service: served 165, unserved 555,

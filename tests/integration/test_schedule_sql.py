@@ -1,5 +1,5 @@
 """The nightly payments step computes the allowance schedules in SQL (jobs.schedule_sql). Its
-reference is `workflow.money.allowance_schedule` (through `workflow.ledger`): on SQLite and on
+reference is `workflow.ledger.allowance_schedule` (over `workflow.money`): on SQLite and on
 PostgreSQL, for hundreds of random cases of two schemes (calendar-day proration paid on the 10th,
 whole months paid on the 5th), run night after night, the payments written are exactly the
 instalments fallen due, cent for cent, and `next_payment_due` ends empty."""
@@ -74,7 +74,7 @@ def _expected(w: World, as_of: date) -> set[tuple[int, date, str, Decimal, date]
         return {
             (c.id, i.period, i.funder, i.amount, i.due_date)
             for c in cases
-            for i in ledger.allowance_schedule(c, w.schemes[c.scheme_id])
+            for i in ledger.allowance_schedule(ledger.CaseTerms.of(c, w.schemes[c.scheme_id]))
             if i.due_date <= as_of
         }
 

@@ -218,7 +218,7 @@ def test_the_case_list_filters_searches_sorts_pages_and_exports(
     web: tuple[World, TestClient, dict[str, str]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from workflow.web import app as web_app
+    from workflow.web import cases as web_cases
 
     w, client, _ = web
     ids = [
@@ -233,7 +233,7 @@ def test_the_case_list_filters_searches_sorts_pages_and_exports(
     assert f'href="/dossiers/{ids[2]}"' in text and f'href="/dossiers/{ids[1]}"' not in text
     text = client.get("/dossiers?departement=12").text  # Millau's employer
     assert f'href="/dossiers/{ids[1]}"' in text and f'href="/dossiers/{ids[0]}"' not in text
-    monkeypatch.setattr(web_app, "PAGE", 2)
+    monkeypatch.setattr(web_cases, "PAGE", 2)
     first = client.get("/dossiers?tri=last_event")
     assert first.text.index(f'/dossiers/{ids[1]}"') < first.text.index(f'/dossiers/{ids[2]}"')
     assert "Page suivante" in first.text

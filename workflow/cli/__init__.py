@@ -2,18 +2,42 @@
 exit code 1 (2 for usage errors); commands that create something print the new id alone.
 
 One module per group of commands: registry (reference data), casework (cases), documents
-(contracts), jobs (nightly run, payments, outbox), web (accounts, serve), demo."""
+(contracts), jobs (nightly run, payments, outbox), anomalies (what the nightly run could not do),
+audit (the tamper-evident history),
+web (accounts, serve), demo."""
 
 from __future__ import annotations
 
 import sys
 
-from workflow.cli import casework, demo, documents, jobs, registry, reports, transfers, web
+from workflow.cli import (
+    anomalies,
+    audit,
+    casework,
+    demo,
+    documents,
+    jobs,
+    registry,
+    reports,
+    transfers,
+    web,
+)
 from workflow.cli.common import app, err
 from workflow.errors import FidelisError
 
 # Importing them registers their commands.
-COMMAND_MODULES = (registry, casework, documents, jobs, web, demo, reports, transfers)
+COMMAND_MODULES = (
+    registry,
+    casework,
+    documents,
+    jobs,
+    anomalies,
+    audit,
+    web,
+    demo,
+    reports,
+    transfers,
+)
 
 
 def main() -> None:

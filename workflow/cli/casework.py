@@ -1,9 +1,10 @@
-"""`fidelis case …`: open, fire, suspend, resume, attest, show, list."""
+"""`fidelis case …`: open, fire, suspend, resume, attest, note, show, list, verify."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 import typer
 from rich.table import Table
 
@@ -14,6 +15,7 @@ from workflow.cli.common import (
     context_of,
     created,
     emit,
+    err,
     optional_date,
     out,
     required_date,
@@ -22,7 +24,8 @@ from workflow.display import FILTERS
 from workflow.display import amount_fr as euros
 from workflow.display import day_fr as day
 from workflow.display import month_label as month
-from workflow.errors import InvalidInput
+from workflow.errors import InvalidInput, NotFound
+from workflow.models import Case
 from workflow.states import STATE_LABELS, State
 
 # -- cases -------------------------------------------------------------------------------------
@@ -119,6 +122,80 @@ def case_resume(
     out.print(f"Dossier {case} : reprise le {day(on)}")
 
 
+@case_app.command("note")
+def case_note(
+    ctx: typer.Context,
+    case: int,
+    text: Annotated[str, typer.Option("--text", help="Le texte de la note.")],
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--on", help="Date (défaut : aujourd'hui, ou le dernier événement s'il est postérieur)."
+        ),
+    ] = None,
+    actor: Annotated[str | None, typer.Option("--actor")] = None,
+) -> None:
+    """Ajouter une note à l'historique du dossier (elle ne change ni l'état ni les dates)."""
+    cases.add_note(context_of(ctx).uow(), case, text, on=optional_date(on, "--on"), actor=actor)
+    out.print(f"Dossier {case} : note ajoutée")
+
+
+@case_app.command("verify")
+def case_verify(
+    ctx: typer.Context,
+    case: Annotated[int | None, typer.Argument(help="Le dossier à vérifier.")] = None,
+    all_cases: Annotated[bool, typer.Option("--all", help="Vérifier tous les dossiers.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rejouer l'historique d'un dossier (ou de tous) et le comparer à ce qui est enregistré :
+    état, dates, projections, montants. Code de sortie 1 à la première différence."""
+    from rich.progress import Progress
+
+    from workflow.history import verify
+    from workflow.schemes import registry
+
+    if (case is None) == (not all_cases):
+        raise InvalidInput("Donnez un numéro de dossier, ou --all (l'un ou l'autre).")
+    with context_of(ctx).uow() as uow:
+        s = uow.session
+        total = 1 if case is not None else s.scalar(sa.select(sa.func.count(Case.id))) or 0
+        checked, differing, first = 0, [], None
+        with Progress(transient=True, disable=as_json or total < 2, console=err) as bar:
+            task = bar.add_task("Vérification des dossiers", total=total)
+            for case_id, differences in verify(s, [case] if case is not None else None, registry()):
+                checked += 1
+                bar.advance(task)
+                if differences:
+                    differing.append(case_id)
+                    first = first or differences
+        if case is not None and checked == 0:
+            raise NotFound("Dossier", case)
+    if as_json:
+        emit(
+            {
+                "checked": checked,
+                "differing": differing,
+                "first": [
+                    {
+                        "case_id": d.case_id,
+                        "what": d.what,
+                        "stored": str(d.stored),
+                        "replayed": str(d.replayed),
+                    }
+                    for d in first or []
+                ],
+            },
+            True,
+        )
+    elif first:
+        out.print(f"{len(differing)} dossier(s) sur {checked} diffèrent de leur historique.")
+        out.print(str(first[0]), highlight=False)
+    else:
+        out.print(f"{checked} dossier(s) vérifié(s) : conformes à leur historique.")
+    if first:
+        raise typer.Exit(1)
+
+
 @case_app.command("show")
 def case_show(ctx: typer.Context, case: int, as_json: JsonOpt = False) -> None:
     """Afficher un dossier : état, échéancier, paiements, historique."""
@@ -161,7 +238,7 @@ def _print_case(d: dict[str, Any]) -> None:
             f"{FILTERS['funder'](f)} {euros(a)}" for f, a in d["reimbursement"].items()
         )
         out.print(f"Remboursement : {amounts}" + (" (exonéré)" if d["exempted"] else ""))
-    for a in d["available"]:
+    for a in [*d["available"], *d.get("actions", [])]:
         if a["allowed"]:
             needs = f" (à renseigner : {', '.join(a['inputs'])})" if a["inputs"] else ""
             out.print(f"  [green]✓[/green] {a['trigger']} — {a['label']}{needs}", highlight=False)

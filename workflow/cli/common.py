@@ -83,6 +83,12 @@ class Context:
         check_schema(self.engine)
         return UnitOfWork(session_factory(self.engine))
 
+    def close(self) -> None:
+        """Close the connections when the command ends (it may run inside a longer process)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     def reading(self) -> UnitOfWork:
         """For a long read (exports, reports): never takes SQLite's write lock."""
         check_schema(self.engine)
@@ -106,6 +112,7 @@ def root(
     ] = None,
 ) -> None:
     ctx.obj = Context(database_url(db))
+    ctx.call_on_close(ctx.obj.close)
 
 
 def emit(data: Any, as_json: bool) -> bool:

@@ -155,7 +155,14 @@ def contract_attach(
     ctx: typer.Context,
     case: int,
     file: Annotated[Path, typer.Argument(help="Scan du contrat signé (PDF, image).")],
-    on: Annotated[str | None, typer.Option("--on")] = None,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--on",
+            help="Date d'effet (défaut : la dernière signature du contrat, sinon la date "
+            "du dernier événement du dossier).",
+        ),
+    ] = None,
     actor: Annotated[str | None, typer.Option("--actor")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -164,7 +171,7 @@ def contract_attach(
         context_of(ctx).uow(),
         case,
         file,
-        on=optional_date(on, "--on") or today_paris(),
+        on=optional_date(on, "--on"),
         actor=actor or cases.default_actor(),
     )
     created(info.id, as_json)

@@ -1,4 +1,5 @@
-"""`fidelis nightly|scheduler|payments|outbox`: the nightly run and what follows it."""
+"""`fidelis nightly|scheduler|payments|outbox`: the nightly run (and the anomalies it met, printed
+after its counts) and what follows it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import typer
 from rich.table import Table
 
 from workflow import cases
+from workflow.anomalies import anomaly_rows
+from workflow.cli.anomalies import print_run_anomalies
 from workflow.cli.common import (
     JsonOpt,
     app,
@@ -51,7 +54,9 @@ def nightly(
     c.uow()  # checks the schema
     run_day = optional_date(as_of, "--as-of") or today_paris()
     report = run_nightly(c.engine, run_day, catch_up=not no_catch_up, send_mail=not no_mail)
-    if emit({"runs": report.runs, "totals": report.totals}, as_json):
+    with c.uow() as uow:
+        met = anomaly_rows(uow.session, open_only=False, run_ids=[r["id"] for r in report.runs])
+    if emit({"runs": report.runs, "totals": report.totals, "anomalies": met}, as_json):
         return
     table = Table("jour", *STEP_LABELS.values(), title="Traitement de nuit")
     for run in report.runs:
@@ -60,6 +65,7 @@ def nightly(
     # Said once for the whole catch-up, not once per day.
     for note in dict.fromkeys(run["note"] for run in report.runs if run["note"]):
         out.print(note, highlight=False)
+    print_run_anomalies(met)
 
 
 @app.command("scheduler")

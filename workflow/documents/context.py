@@ -56,6 +56,7 @@ from workflow.schemes import (
     Scheme,
     SlidingScaleRule,
 )
+from workflow.states import SIGNING_PARTIES
 from workflow.territory import Territory
 
 __all__ = [
@@ -72,7 +73,7 @@ __all__ = [
 Context = dict[str, Any]
 Signatures = Mapping[str, tuple[str, date]]
 
-PARTIES = ("learner", "employer", "region")
+PARTIES = tuple(SIGNING_PARTIES)  # in signing order (workflow.states)
 
 # The administrative court of the seat of a région's council, used when a scheme file does not
 # name one (`documents.court`). The scheme's own setting wins: an ARS scheme is judged where the
@@ -165,11 +166,6 @@ def _tier_code(case: Case) -> str:
     if case.tier is None:
         raise DocumentError(f"Le palier du dossier n° {case.id} n'est pas choisi.")
     return case.tier
-
-
-def _values_on(case: Case, issued_on: date) -> date:
-    """The date whose scheme values apply: the contract date, else the issue date."""
-    return case.contract_date or issued_on
 
 
 def _contract_number(case: Case) -> str:
@@ -321,25 +317,15 @@ def _signature_blocks(
 # -- money -----------------------------------------------------------------------------------
 
 
-def _schedule(case: Case, scheme: Scheme, on: date) -> list[money.Instalment]:
-    """The case's allowance schedule; before signature, the one a contract signed on `on`
-    would give."""
-    if case.contract_date is not None:
-        return ledger.allowance_schedule(case, scheme)
-    tier = _tier_code(case)
-    learner = case.learner
-    period = money.allowance_period(
-        learner.training_start, learner.training_end, on, case.allowance_ended_on
-    )
-    if period is None:
-        return []
-    return money.allowance_schedule(
-        period[0],
-        period[1],
-        scheme.monthly(tier, on),
-        scheme.allowance.proration,
-        scheme.payment_day(on),
-    )
+def _terms(
+    case: Case, scheme: Scheme, issued_on: date
+) -> tuple[ledger.CaseTerms, ledger.ContractTerms]:
+    """The case's terms for the money rules and its contract's values: before signature, those
+    of a contract signed on `issued_on` (see the module's doc). DocumentError without a tier."""
+    _tier_code(case)
+    terms = ledger.CaseTerms.of(case, scheme, if_signed_on=issued_on)
+    assert terms.contract is not None  # a tier and a date (contract or issue) are known
+    return terms, terms.contract
 
 
 def _payer_text(funder: str, scheme: Scheme, iban_masked: str) -> str:
@@ -508,8 +494,8 @@ def _months_figures(months: int) -> str:
     return figures if duration == figures else f"{figures}, soit {duration}"
 
 
-def _commitment(case: Case, scheme: Scheme, months: int) -> Context:
-    end = ledger.commitment_end(case, scheme) if case.service_start else None
+def _commitment(terms: ledger.CaseTerms, months: int, scheme: Scheme) -> Context:
+    end = ledger.commitment_end(terms)
     part_time = (
         "Le service à temps partiel est décompté au prorata du temps de travail : la durée de "
         "l'engagement est allongée d'autant."
@@ -526,7 +512,7 @@ def _commitment(case: Case, scheme: Scheme, months: int) -> Context:
             "L'engagement de servir commence à la date de prise de poste de l'apprenant chez "
             "l'employeur, après l'obtention du diplôme."
         ),
-        "service_start": date_fr(case.service_start) if case.service_start else "",
+        "service_start": date_fr(terms.service_start) if terms.service_start else "",
         "end": date_fr(end) if end else "",
         "part_time_text": part_time,
     }
@@ -546,13 +532,13 @@ def contract_context(
     signatures: Signatures | None = None,
 ) -> Context:
     """The tripartite contract (SPEC §5): every clause's data."""
-    tier = _tier_code(case)
-    on = _values_on(case, issued_on)
+    terms, contract = _terms(case, scheme, issued_on)
+    tier, on = contract.tier, contract.signed_on
     learner = learner_context(case, territory, require_iban=True)
     employer = employer_context(case.offer.employer, territory)
-    months = scheme.commitment_months(tier, on)
-    monthly = scheme.monthly(tier, on)
-    schedule = _schedule(case, scheme, on)
+    months = contract.commitment_months
+    monthly = contract.monthly
+    schedule = ledger.allowance_schedule(terms)
     rows, totals = _calendar(schedule, scheme.funders)
     funders = [
         {
@@ -571,8 +557,8 @@ def contract_context(
     monthly_sum = sum(monthly.values(), Decimal(0))
     grand_total = sum(totals.values(), Decimal(0))
     first = min((i.period for i in schedule), default=None)
-    allowance_start = max(case.learner.training_start, on)
-    payment_day = scheme.payment_day(on)
+    allowance_start = max(terms.training_start, on)
+    payment_day = contract.payment_day
     if case.contract_date is None and schedule:
         calendar_note = (
             f"Calendrier établi pour un contrat signé au plus tard le {date_fr(allowance_start)} ; "
@@ -628,7 +614,7 @@ def contract_context(
                 else "Tout mois commencé de la période de formation est versé en entier."
             ),
         },
-        "commitment": _commitment(case, scheme, months),
+        "commitment": _commitment(terms, months, scheme),
         "suspension": {
             "reasons": suspension_labels,
             "reasons_text": _list_text(suspension_labels),
@@ -659,36 +645,28 @@ def recovery_order_context(
         raise DocumentError(
             f"Le dossier n° {case.id} n'est pas rompu : pas d'ordre de reversement."
         )
-    tier = _tier_code(case)
+    terms, contract = _terms(case, scheme, issued_on)
     number = _contract_number(case)
     breach = case.breach_date
-    on = _values_on(case, issued_on)
-    months = scheme.commitment_months(tier, on)
+    on, months = contract.signed_on, contract.commitment_months
     recovery_days = scheme.recovery_days(on)
     default_due = breach + timedelta(days=recovery_days)
     rows_by_funder = {r.funder: r for r in case.reimbursements}
     if rows_by_funder:
         figures = {f: (r.base, r.amount, r.due_date) for f, r in rows_by_funder.items()}
     else:
-        base = ledger.reimbursement_base(ledger.allowance_schedule(case, scheme), case.payments)
-        amounts = ledger.reimbursement(case, scheme, breach)
+        paid = ledger.payments_of(case)
+        base = ledger.reimbursement_base(ledger.allowance_schedule(terms), paid)
+        amounts = ledger.reimbursement(terms, paid, breach)
         figures = {
             f: (base.get(f, Decimal(0)), amounts.get(f, Decimal(0)), default_due)
             for f in scheme.funders
         }
-    during_service = case.service_start is not None and breach >= case.service_start
+    served = ledger.served_days(terms, breach)
+    during_service = served is not None
     rule = _breach_context(scheme, on, months, scheme.part_time_counts_prorata())
-    unserved: Decimal | None = None
     total_days = months * money.DAYS_PER_MONTH_30E360
-    served: Decimal | None = None
-    if during_service and case.service_start is not None:
-        served = money.served_days(
-            case.service_start,
-            breach,
-            ledger.suspension_periods(case, until=breach) or [],
-            ledger.part_time_ratio(case, scheme),
-        )
-        unserved = max(Decimal(0), Decimal(total_days) - served)
+    unserved = None if served is None else max(Decimal(0), Decimal(total_days) - served)
     ordered = [f for f in scheme.funders if f in figures] + sorted(
         f for f in figures if f not in scheme.funders
     )
@@ -790,17 +768,17 @@ def completion_certificate_context(
     case: Case, scheme: Scheme, territory: Territory, *, issued_on: date, place: str
 ) -> Context:
     """The certificate that the commitment was fulfilled, from service start to its end."""
-    tier = _tier_code(case)
+    terms, contract = _terms(case, scheme, issued_on)
     number = _contract_number(case)
     if case.service_start is None:
         raise DocumentError(f"Le dossier n° {case.id} n'a pas de date de prise de poste.")
-    end = ledger.commitment_end(case, scheme)
+    end = ledger.commitment_end(terms)
     if end is None:
         raise DocumentError(
             f"La fin de l'engagement du dossier n° {case.id} n'est pas connue "
             "(suspension en cours)."
         )
-    months = scheme.commitment_months(tier, _values_on(case, issued_on))
+    months = contract.commitment_months
     suspensions = []
     for s in case.suspensions:
         if s.end is None:
@@ -831,7 +809,7 @@ def completion_certificate_context(
             "duration": years_text(months),
         },
         "suspensions": suspensions,
-        "part_time": case.part_time_ratio != 1 and scheme.part_time_counts_prorata(),
+        "part_time": terms.part_time_ratio != 1,
         "part_time_text": (
             f"Service accompli à temps partiel ({percent(case.part_time_ratio)}), décompté au "
             "prorata du temps de travail."
@@ -879,7 +857,7 @@ def amendment_context(
                 f"L'engagement de servir est suspendu à compter du {date_fr(start)}, pour le "
                 f"motif suivant : {reason}, jusqu'à la reprise du service."
             )
-        new_end = ledger.commitment_end(case, scheme)
+        new_end = ledger.commitment_end(ledger.CaseTerms.of(case, scheme))
         if new_end is not None:
             paragraphs.append(
                 "La date de fin de l'engagement est reportée d'autant et fixée au "

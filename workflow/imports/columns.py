@@ -207,3 +207,8 @@ def map_columns(kind: Kind, header: Sequence[str]) -> ColumnMap | list[HeaderPro
 def export_header(kind: Kind) -> list[str]:
     """The French headers the exports write, in the layout's order (the import reads them)."""
     return [f.label for f in LAYOUTS[kind]]
+
+
+__all__ = [
+    "LAYOUTS",
+]

@@ -196,3 +196,8 @@ def _xlsx_rows(rows: Iterator[tuple[Any, ...]], width: int) -> Iterator[tuple[in
         cells = [cell_text(v) for v in values]
         if any(c.strip() for c in cells):
             yield number, _padded(cells, width)
+
+
+__all__ = [
+    "check_suffix",
+]

@@ -29,7 +29,7 @@ from typing import IO, Any, Literal, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from workflow import money
+from workflow import ledger, money
 from workflow.clock import PARIS
 from workflow.documents.labels import breach_reason_label
 from workflow.errors import InvalidInput
@@ -54,7 +54,7 @@ from workflow.reports.labels import (
     state_label,
 )
 from workflow.reports.selection import Selection
-from workflow.schemes import Scheme, SchemeRegistry
+from workflow.schemes import SchemeRegistry
 from workflow.spreadsheet import neutralised, text_cell
 
 __all__ = [
@@ -401,9 +401,10 @@ CASE_COLUMNS = (
 )
 
 
-def _suspensions(session: Session, selection: Selection) -> dict[int, list[money.Period] | None]:
-    """Per case with suspensions: the closed ones as periods, or None while one is running (the
-    commitment end is then unknown, as in `ledger.commitment_end`)."""
+def _suspensions(
+    session: Session, selection: Selection
+) -> dict[int, list[tuple[date, date | None]]]:
+    """Per case with suspensions: (start, end or None while it runs), in one query."""
     query = _joined(
         sa.select(Suspension.case_id, Suspension.start, Suspension.end)
         .select_from(Case)
@@ -411,34 +412,10 @@ def _suspensions(session: Session, selection: Selection) -> dict[int, list[money
         selection,
         limit=False,
     )
-    out: dict[int, list[money.Period] | None] = {}
+    out: dict[int, list[tuple[date, date | None]]] = {}
     for case_id, start, end in session.execute(query):
-        known = out.setdefault(case_id, [])
-        if known is None:
-            continue
-        if end is None:
-            out[case_id] = None
-        else:
-            known.append(money.Period(start, end))
+        out.setdefault(case_id, []).append((start, end))
     return out
-
-
-def _commitment_end(
-    scheme: Scheme | None,
-    tier: str | None,
-    contract_date: date | None,
-    service_start: date | None,
-    periods: list[money.Period] | None,
-    part_time: Decimal,
-) -> date | None:
-    """The same inputs as `ledger.commitment_end`, from a row rather than a loaded case."""
-    if scheme is None or tier is None or contract_date is None or service_start is None:
-        return None
-    if periods is None:
-        return None
-    months = scheme.commitment_months(tier, contract_date)
-    ratio = part_time if scheme.part_time_counts_prorata() else Decimal(1)
-    return money.commitment_end(service_start, months, periods, ratio)
 
 
 def _case_rows(
@@ -465,6 +442,7 @@ def _case_rows(
             Learner.training_start,
             Learner.training_end,
             Case.diploma_date,
+            Case.allowance_ended_on,
             Case.service_start,
             Case.part_time_ratio,
             Case.breach_date,
@@ -498,6 +476,7 @@ def _case_rows(
         training_start,
         training_end,
         diploma,
+        allowance_ended_on,
         service_start,
         part_time,
         breach_date,
@@ -506,8 +485,25 @@ def _case_rows(
         last_event,
     ) in _stream(session, query):
         scheme = schemes.get(scheme_id)
-        end = _commitment_end(
-            scheme, tier, contract_date, service_start, suspended.get(case_id, []), part_time
+        # The commitment end is the ledger's, from the row's values (no case is loaded); none
+        # for a scheme no longer configured.
+        end = (
+            ledger.commitment_end(
+                ledger.CaseTerms.from_values(
+                    scheme,
+                    tier=tier,
+                    contract_date=contract_date,
+                    training_start=training_start,
+                    training_end=training_end,
+                    allowance_ended_on=allowance_ended_on,
+                    service_start=service_start,
+                    part_time_ratio=part_time,
+                    suspensions=suspended.get(case_id, ()),
+                    exempted=exempted,
+                )
+            )
+            if scheme is not None
+            else None
         )
         yield (
             case_id,

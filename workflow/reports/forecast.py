@@ -5,12 +5,12 @@ would cost.
 Payments still to come, as of a date D. For every case with a contract whose training ends
 after D or ended less than two months before it (a schedule's last instalment falls due at most
 on the payment day of the month after the training ends, so older cases have nothing left), the
-schedule is `ledger.allowance_schedule` — `money.allowance_period` + `money.allowance_schedule`
-on the case's tier, dates and scheme values: the reference the nightly payments step is tested
-against, cent for cent. Instalments already created as payments falling due on or before D are
-subtracted (a cancelled payment is not created again: it is subtracted too); everything else is
-still to come, including an instalment overdue but not yet created (the next nightly run, which
-catches up every missed day, creates it).
+schedule is `ledger.allowance_schedule` of the case's terms, read from its row's columns (no case
+is loaded): the reference the nightly payments step is tested against, cent for cent.
+Instalments already created as payments falling due on or before D are subtracted (a cancelled
+payment is not created again: it is subtracted too); everything else is still to come,
+including an instalment overdue but not yet created (the next nightly run, which catches up
+every missed day, creates it).
 
 What the forecast assumes: contracts run as signed — the allowance runs to the planned training
 end unless the case already recorded its end (service start, breach or withdrawal: the
@@ -21,7 +21,7 @@ Contracts not yet signed (selected cases) are not counted: the new-campaign esti
 
 A new campaign: N contracts of each tier, all training from `start` to `end` (default: ten
 months, the scheme's « 10 months of training aid »), signed before the training starts, with
-the amounts in force on `start` — the same two money functions, times N.
+the amounts in force on `start` — the same `ledger.allowance_schedule`, times N.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from workflow import ledger, money
 from workflow.errors import InvalidInput
@@ -164,22 +164,37 @@ def forecast(
     counted = 0
     last_end: date | None = None
     query = (
-        sa.select(Case)
+        sa.select(
+            Case.id,
+            Case.scheme_id,
+            Case.tier,
+            Case.contract_date,
+            Case.allowance_ended_on,
+            Learner.training_start,
+            Learner.training_end,
+        )
         .join(Learner, Learner.id == Case.learner_id)
         .where(candidates)
-        .options(selectinload(Case.learner))
         .order_by(Case.id)
     )
-    for case in session.scalars(query):
+    for case_id, scheme_id, tier, contract_date, ended_on, start, end in session.execute(query):
+        # The schedule reads the tier, the dates and the allowance's end, nothing else.
+        terms = ledger.CaseTerms.from_values(
+            schemes[scheme_id],
+            tier=tier,
+            contract_date=contract_date,
+            training_start=start,
+            training_end=end,
+            allowance_ended_on=ended_on,
+        )
         to_come = [
             i
-            for i in ledger.allowance_schedule(case, schemes[case.scheme_id])
-            if (case.id, i.period, i.funder) not in created
+            for i in ledger.allowance_schedule(terms)
+            if (case_id, i.period, i.funder) not in created
         ]
         if not to_come:
             continue
         counted += 1
-        end = case.learner.training_end
         last_end = end if last_end is None else max(last_end, end)
         periods = set()
         for i in to_come:
@@ -312,18 +327,14 @@ def new_campaign_cost(
             f"({start.isoformat()}).",
             "end",
         )
-    period = money.allowance_period(start, end, contract_date=start)
-    assert period is not None  # end > start: the period is not empty
     rows: dict[date, MonthRow] = {}
     tiers = []
     for tier, n in counts.items():
-        schedule = money.allowance_schedule(
-            period[0],
-            period[1],
-            scheme.monthly(tier, start),
-            scheme.allowance.proration,
-            scheme.payment_day(start),
+        terms = ledger.CaseTerms.from_values(
+            scheme, tier=tier, contract_date=start, training_start=start, training_end=end
         )
+        assert terms.commitment_months is not None  # a tier and a contract date are given
+        schedule = ledger.allowance_schedule(terms)
         per_contract: dict[str, Decimal] = dict.fromkeys(scheme.funders, ZERO)
         for i in schedule:
             per_contract[i.funder] += i.amount
@@ -336,7 +347,7 @@ def new_campaign_cost(
                 tier=tier,
                 label=scheme.tiers[tier].label,
                 contracts=n,
-                commitment_months=scheme.commitment_months(tier, start),
+                commitment_months=terms.commitment_months,
                 per_contract=per_contract,
                 total={f: a * n for f, a in per_contract.items()},
             )

@@ -10,7 +10,7 @@ from workflow.documents.labels import (
     funder_label,
     sector_label,
 )
-from workflow.states import STATE_LABELS, State
+from workflow.states import EVENT_LABELS, STATE_LABELS, State
 from workflow.territory import default_territory
 
 __all__ = [
@@ -31,28 +31,6 @@ __all__ = [
     "sector_title",
     "state_label",
 ]
-
-# A case's history read as a list of past facts (the trigger labels of workflow.states are
-# buttons: « Envoyer la candidature »).
-EVENT_LABELS = {
-    "open": "Ouverture du dossier",
-    "submit": "Candidature envoyée",
-    "interview": "Entretien",
-    "select": "Retenu par l'employeur",
-    "reject": "Non retenu",
-    "withdraw": "Retrait du dossier",
-    "sign": "Contrat signé par les trois parties",
-    "start_training": "Début de la période d'allocation",
-    "start_service": "Prise de poste",
-    "complete": "Engagement honoré",
-    "breach": "Rupture",
-    "contract_issued": "Contrat émis",
-    "contract_signed": "Signature d'une partie",
-    "scan_attached": "Contrat signé numérisé joint",
-    "suspend": "Suspension de l'engagement",
-    "resume": "Reprise après suspension",
-    "attest_service": "Attestation de service",
-}
 
 PAYMENT_STATUS_LABELS = {
     "due": "dû",
@@ -97,6 +75,9 @@ RUN_STATUS_LABELS = {
 # The nightly run's steps (jobs.nightly.STEPS), as the counts of a run are read.
 STEP_LABELS = {
     "transitions": "transitions",
+    "seal": "scellement de l'historique",
+    # Not a step: the transitions the run could not fire (workflow.anomalies).
+    "anomalies": "anomalies",
     "payments": "paiements",
     "employer_statements": "relevés employeurs",
     "reminders": "relances",

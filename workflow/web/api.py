@@ -4,33 +4,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from workflow import accounts, cases, payments
-from workflow.accounts import Principal
+from workflow.accounts import STAFF, Principal
 from workflow.db import UnitOfWork
 from workflow.errors import NotFound
-from workflow.models import Case
 from workflow.states import State
 from workflow.views import case_detail, case_rows
+from workflow.web import pages
+from workflow.web.deps import Db, require
 
 router = APIRouter(prefix="/api/v1", tags=["dossiers"])
 
 
-def _db(request: Request) -> Iterator[Session]:
-    with request.app.state.factory() as session:
-        yield session
-
-
-def api_user(
-    s: Annotated[Session, Depends(_db)], authorization: Annotated[str, Header()] = ""
-) -> Principal:
+def api_user(s: Db, authorization: Annotated[str, Header()] = "") -> Principal:
     scheme, _, token = authorization.partition(" ")
     who = accounts.by_token(s, token.strip()) if scheme.lower() == "bearer" and token else None
     if who is None:
@@ -43,7 +35,9 @@ def api_user(
 
 
 Who = Annotated[Principal, Depends(api_user)]
-Db = Annotated[Session, Depends(_db)]
+Staff = Annotated[
+    Principal, Depends(require(STAFF, "Réservé au service instructeur.", user=api_user))
+]
 
 
 class FireRequest(BaseModel):
@@ -55,9 +49,9 @@ class FireRequest(BaseModel):
     )
 
 
-def _visible(s: Session, who: Principal, case_id: int) -> None:
+def _visible(s: Db, who: Principal, case_id: int) -> None:
     if not accounts.can_see(s, who, case_id):
-        if s.get(Case, case_id) is None:
+        if not pages.case_exists(s, case_id):
             raise HTTPException(status_code=404, detail=str(NotFound("Dossier", case_id)))
         raise HTTPException(
             status_code=403, detail="Ce dossier n'est pas accessible avec votre compte."
@@ -82,10 +76,8 @@ def get_case(who: Who, s: Db, case_id: int) -> dict[str, Any]:
 
 
 @router.get("/payments", tags=["paiements"])
-def list_payments(who: Who, s: Db, period: str | None = None) -> list[dict[str, Any]]:
+def list_payments(who: Staff, s: Db, period: str | None = None) -> list[dict[str, Any]]:
     """Les paiements (d'un mois AAAA-MM) ; réservé au service instructeur."""
-    if who.role not in ("region", "admin"):
-        raise HTTPException(status_code=403, detail="Réservé au service instructeur.")
     # A bad month is a FidelisError: workflow.web.errors answers 400 with its French message.
     month = payments.parse_period(period) if period else None
     return payments.payment_rows(s, month)

@@ -1,18 +1,27 @@
-"""What every page router shares: the database session, the signed-in user, CSRF, and `render`
-(a French Jinja2 page from `templates/web/`, with the CSRF token in its context)."""
+"""What every page router shares: the database session, the signed-in user and what their role
+allows, CSRF, and `render` (a French Jinja2 page from `templates/web/`, with the CSRF token in
+its context).
+
+Roles are checked here only, by dependencies built from the role sets of `workflow.accounts`:
+a route that needs the caseworkers' service declares `who: Staff`, and its body never reads
+`who.role` (tests/unit/test_web_layout.py holds every route to it)."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from workflow import accounts
-from workflow.accounts import Principal
+from workflow.accounts import ATTESTERS, EMPLOYERS, LEARNER_READERS, STAFF, Principal
+
+NOT_YOURS = "Cette page n'est pas accessible avec votre compte."
+STAFF_PAGE = "Page réservée au service instructeur."
+EMPLOYERS_ONLY = "Page réservée aux employeurs."
 
 
 def db(request: Request) -> Iterator[Session]:
@@ -43,8 +52,52 @@ def check_csrf(request: Request, csrf: str) -> None:
         )
 
 
+def allow(who: Principal, roles: frozenset[str], refusal: str = NOT_YOURS) -> Principal:
+    """`who`, or a 403 saying `refusal` unless their role is one of `roles`."""
+    if who.role not in roles:
+        raise HTTPException(status_code=403, detail=refusal)
+    return who
+
+
+def require(
+    roles: frozenset[str],
+    refusal: str = NOT_YOURS,
+    *,
+    user: Callable[..., Principal] = current_user,
+) -> Callable[..., Principal]:
+    """A dependency: the user signed in by `user` (the session, or the API's token), allowed by
+    `allow`. Its refusal comes before the route reads anything."""
+
+    def allowed(who: Principal = Depends(user)) -> Principal:
+        return allow(who, roles, refusal)
+
+    return allowed
+
+
 Who = Annotated[Principal, Depends(current_user)]
 Db = Annotated[Session, Depends(db)]
+# The caseworkers' service (region, admin).
+Staff = Annotated[Principal, Depends(require(STAFF, STAFF_PAGE))]
+ContractStaff = Annotated[
+    Principal, Depends(require(STAFF, "Seul le service instructeur gère les contrats."))
+]
+# Whole routers reserved to the caseworkers' service: `APIRouter(dependencies=[STAFF_ONLY])`.
+STAFF_ONLY = Depends(require(STAFF))
+Employer = Annotated[Principal, Depends(require(EMPLOYERS, EMPLOYERS_ONLY))]
+Attester = Annotated[Principal, Depends(require(ATTESTERS, "Ce dossier n'est pas accessible."))]
+LearnerReader = Annotated[
+    Principal, Depends(require(LEARNER_READERS, "Page réservée aux instituts et à la Région."))
+]
+
+
+def own_employer(who: Employer) -> int:
+    """The employer an employer account acts for (accounts.add_user always sets one)."""
+    if who.employer_id is None:
+        raise HTTPException(status_code=403, detail=EMPLOYERS_ONLY)
+    return who.employer_id
+
+
+OwnEmployer = Annotated[int, Depends(own_employer)]
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -56,9 +109,10 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     return response
 
 
-def require_roles(who: Principal, *roles: str) -> None:
-    """403 unless the signed-in user has one of `roles`."""
-    if who.role not in roles:
-        raise HTTPException(
-            status_code=403, detail="Cette page n'est pas accessible avec votre compte."
-        )
+def attachment(content: bytes, media_type: str, filename: str) -> Response:
+    """A file the browser downloads as `filename`."""
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

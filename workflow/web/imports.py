@@ -25,9 +25,9 @@ from workflow.imports.columns import LAYOUTS
 from workflow.imports.readers import check_suffix
 from workflow.schemes import registry
 from workflow.settings import settings
-from workflow.web.deps import Who, check_csrf, render, require_roles
+from workflow.web.deps import STAFF_ONLY, Who, check_csrf, render
 
-router = APIRouter()
+router = APIRouter(dependencies=[STAFF_ONLY])
 
 MAX_UPLOAD = 50 * 1024 * 1024
 KEEP_REPORTS = 24 * 3600  # seconds
@@ -72,13 +72,11 @@ def _page(request: Request, who: Principal, status: int = 200, **context: Any) -
 
 @router.get("/imports", response_class=HTMLResponse)
 def imports_page(request: Request, who: Who) -> HTMLResponse:
-    require_roles(who, "region", "admin")
     return _page(request, who)
 
 
 @router.post("/imports", response_class=HTMLResponse)
 async def run_import(request: Request, who: Who) -> HTMLResponse:
-    require_roles(who, "region", "admin")
     async with request.form() as form:  # closes the uploaded file's spool, whatever happens
         check_csrf(request, str(form.get("csrf", "")))
         return await _import_upload(request, who, form)
@@ -145,8 +143,7 @@ async def _save(upload: UploadFile, path: Path) -> None:
 
 
 @router.get("/imports/rapports/{token}")
-def download_report(request: Request, who: Who, token: str) -> FileResponse:
-    require_roles(who, "region", "admin")
+def download_report(request: Request, token: str) -> FileResponse:
     path = reports_dir() / f"{token}.csv"
     mine = token in request.session.get("import_reports", [])
     if not _TOKEN.fullmatch(token) or not mine or not path.is_file():

@@ -1,0 +1,181 @@
+"""What the pages show, read from the database: one function per page (or page part), taking a
+session and plain values and returning what the template needs. The routers parse the request,
+call one of these and render; the case list and case page themselves are `workflow.views`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from workflow import accounts
+from workflow.accounts import Principal
+from workflow.anomalies import open_anomaly_count
+from workflow.clock import today_paris
+from workflow.eligibility import commune_is_rural
+from workflow.errors import NotFound
+from workflow.models import (
+    Campaign,
+    Case,
+    Document,
+    Employer,
+    Institute,
+    JobRun,
+    Learner,
+    Offer,
+    OutboxMessage,
+    Payment,
+    Reimbursement,
+)
+from workflow.schemes import registry
+from workflow.sqltext import starts_with_ci
+from workflow.states import State
+from workflow.territory import default_territory
+from workflow.views import case_detail
+
+ZERO = Decimal("0.00")
+OUTBOX_ROWS = 500
+RUN_ROWS = 200
+LEARNER_ROWS = 500
+
+
+def dashboard(s: Session, who: Principal) -> dict[str, Any]:
+    """Cases per state, money per funder (committed, due, paid, to recover) of the cases `who`
+    may see, and the reminders waiting to be sent."""
+    visible = accounts.visible_cases(who)
+    counts = dict(
+        s.execute(sa.select(Case.state, sa.func.count()).where(visible).group_by(Case.state)).all()
+    )
+    states = [(st, counts.get(st, 0)) for st in State]
+    money = s.execute(
+        sa.select(Payment.funder, Payment.status, sa.func.sum(Payment.amount))
+        .join(Case, Case.id == Payment.case_id)
+        .where(visible, Payment.status != "cancelled")
+        .group_by(Payment.funder, Payment.status)
+    ).all()
+    recover = dict(
+        s.execute(
+            sa.select(Reimbursement.funder, sa.func.sum(Reimbursement.amount))
+            .join(Case, Case.id == Reimbursement.case_id)
+            .where(visible)
+            .group_by(Reimbursement.funder)
+        ).all()
+    )
+    funders: dict[str, dict[str, Decimal]] = {}
+    for funder, status, total in money:
+        row = funders.setdefault(funder, {"committed": ZERO, "due": ZERO, "paid": ZERO})
+        row["committed"] += total
+        row["paid" if status == "paid" else "due"] += total
+    for funder, total in recover.items():
+        funders.setdefault(funder, {"committed": ZERO, "due": ZERO, "paid": ZERO})["recover"] = (
+            total
+        )
+    reminders = s.scalar(
+        sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.status == "pending")
+    )
+    return {
+        "counts": states,
+        "funders": funders,
+        "widest": max([n for _, n in states] + [1]),
+        "reminders": reminders or 0,
+        # What the nightly run could not do: the caseworkers' to-do (the page shows it to them).
+        "anomalies": open_anomaly_count(s),
+    }
+
+
+def case_exists(s: Session, case_id: int) -> bool:
+    return s.get(Case, case_id) is not None
+
+
+def case_page(s: Session, who: Principal, case_id: int) -> dict[str, Any]:
+    """The case (workflow.views.case_detail) with the actions `who` may fire, its documents and
+    reminders, and the scheme's suspension reasons and tiers for the forms."""
+    detail = case_detail(s, case_id)
+    detail["available"] = [a for a in detail["available"] if accounts.may_fire(who, a["trigger"])]
+    detail["actions"] = [a for a in detail["actions"] if accounts.may_fire(who, a["trigger"])]
+    documents = s.scalars(
+        sa.select(Document).where(Document.case_id == case_id).order_by(Document.id)
+    ).all()
+    reminders = s.scalars(
+        sa.select(OutboxMessage).where(OutboxMessage.case_id == case_id).order_by(OutboxMessage.id)
+    ).all()
+    scheme = registry()[detail["scheme"]]
+    return {
+        "case": detail,
+        "documents": documents,
+        "reminders": reminders,
+        "suspension_reasons": scheme.commitment.suspension_reasons,
+        "today": today_paris().isoformat(),
+        "tiers": {code: t.label for code, t in scheme.tiers.items()},
+    }
+
+
+def document(s: Session, document_id: int) -> Document:
+    doc = s.get(Document, document_id)
+    if doc is None:
+        raise NotFound("Document", document_id)
+    return doc
+
+
+def outbox(s: Session) -> list[OutboxMessage]:
+    """The latest messages, newest first."""
+    query = sa.select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(OUTBOX_ROWS)
+    return list(s.scalars(query))
+
+
+def runs(s: Session) -> list[JobRun]:
+    """The latest nightly runs, newest first."""
+    return list(s.scalars(sa.select(JobRun).order_by(JobRun.id.desc()).limit(RUN_ROWS)))
+
+
+def employers(s: Session) -> list[dict[str, Any]]:
+    """Employers by name, with their commune and whether it is rural (SPEC eligibility)."""
+    territory = default_territory()
+    rows = []
+    for e in s.scalars(sa.select(Employer).order_by(Employer.name)):
+        commune = territory.get(e.commune_insee)
+        rows.append(
+            {
+                "employer": e,
+                "commune": commune,
+                "rural": commune_is_rural(commune) if commune else None,
+            }
+        )
+    return rows
+
+
+def institutes(s: Session) -> dict[str, Any]:
+    """Institutes by name, and how many learners each has."""
+    learners = dict(
+        s.execute(
+            sa.select(Learner.institute_id, sa.func.count()).group_by(Learner.institute_id)
+        ).all()
+    )
+    found = s.scalars(sa.select(Institute).order_by(Institute.name)).all()
+    return {"institutes": found, "learners": learners}
+
+
+def learners(s: Session, who: Principal, last_name: str) -> list[Learner]:
+    """The learners `who` may see, by name, whose last name begins with `last_name`."""
+    query = (
+        sa.select(Learner)
+        .where(accounts.visible_learners(who))
+        .order_by(Learner.last_name, Learner.first_name)
+        .limit(LEARNER_ROWS)
+    )
+    if last_name.strip():
+        query = query.where(starts_with_ci(Learner.last_name, last_name.strip().lower()))
+    return list(s.scalars(query))
+
+
+def campaigns(s: Session) -> list[tuple[Campaign, int, int]]:
+    """Campaigns, latest year first, with their number of offers and of places."""
+    rows = s.execute(
+        sa.select(Campaign, sa.func.count(Offer.id), sa.func.coalesce(sa.func.sum(Offer.places), 0))
+        .outerjoin(Offer, Offer.campaign_id == Campaign.id)
+        .group_by(Campaign.id)
+        .order_by(Campaign.year.desc())
+    )
+    return [(campaign, offers, places) for campaign, offers, places in rows]

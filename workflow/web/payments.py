@@ -1,0 +1,70 @@
+"""Payment pages: the caseworkers' payments by month with the SEPA file (`/paiements`), and an
+employer's own allowance shares with their confirmation (`/mes-paiements`). A bad month gives
+the page back with its French error (400), nothing written."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from workflow import payments
+from workflow.clock import today_paris
+from workflow.db import UnitOfWork
+from workflow.errors import FidelisError
+from workflow.web.deps import Db, Employer, OwnEmployer, Staff, attachment, check_csrf, render
+
+router = APIRouter()
+
+
+@router.get("/paiements", response_class=HTMLResponse)
+def payments_page(request: Request, who: Staff, s: Db, mois: str = "") -> HTMLResponse:
+    period = payments.parse_period(mois) if mois else None
+    rows = payments.payment_rows(s, period)
+    return render(request, "payments.html", who=who, rows=rows, mois=mois)
+
+
+@router.post("/paiements/sepa", response_model=None)
+async def sepa(request: Request, who: Staff) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    month = str(form.get("mois") or "")
+    factory = request.app.state.factory
+    try:
+        period = payments.parse_period(month)
+        export = payments.export_sepa(
+            UnitOfWork(factory), period, on=today_paris(), actor=who.actor
+        )
+    except FidelisError as exc:
+        with factory() as s:
+            rows = payments.payment_rows(s)
+            return render(
+                request, "payments.html", 400, who=who, error=str(exc), rows=rows, mois=month
+            )
+    return attachment(export.xml, "application/xml", f"{export.message_id}.xml")
+
+
+@router.get("/mes-paiements", response_class=HTMLResponse)
+def employer_payments(
+    request: Request, who: Employer, employer: OwnEmployer, s: Db
+) -> HTMLResponse:
+    rows = payments.payment_rows(s, employer_id=employer)
+    return render(request, "employer_payments.html", who=who, rows=rows, error=None)
+
+
+@router.post("/mes-paiements/confirmer", response_model=None)
+async def confirm(request: Request, who: Employer, employer: OwnEmployer) -> Response:
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    factory = request.app.state.factory
+    try:
+        period = payments.parse_period(str(form.get("mois") or ""))
+        payments.confirm_employer(
+            UnitOfWork(factory), employer, period, on=today_paris(), actor=who.actor
+        )
+    except FidelisError as exc:
+        with factory() as s:
+            rows = payments.payment_rows(s, employer_id=employer)
+            return render(
+                request, "employer_payments.html", 400, who=who, rows=rows, error=str(exc)
+            )
+    return RedirectResponse("/mes-paiements", status_code=303)
