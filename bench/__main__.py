@@ -22,6 +22,8 @@ from typing import Any
 
 from bench import contracts, nightly, transitions, web
 from bench.databases import Databases
+from bench.synthetic import AS_OF
+from workflow.clock import injected
 
 BENCHMARKS = ("nightly", "transitions", "web", "contracts")
 
@@ -72,7 +74,8 @@ def main() -> None:
     args = parser.parse_args()
     log = Path("var/bench/results.jsonl")
     log.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="fidelis-bench-") as tmp:
+    # The synthetic picture is as of AS_OF: the benchmark's "today" (workflow.clock).
+    with tempfile.TemporaryDirectory(prefix="fidelis-bench-") as tmp, injected(lambda: AS_OF):
         os.environ.setdefault("FIDELIS_DOCUMENTS_DIR", str(Path(tmp) / "documents"))
         if "sqlite" in args.backends:
             run_backend(Databases(Path(tmp)), args.cases, args, log)

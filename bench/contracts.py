@@ -23,6 +23,7 @@ from docxtpl import DocxTemplate
 from bench.databases import Databases
 from bench.synthetic import AS_OF
 from workflow import contracts
+from workflow.clock import injected
 from workflow.db import UnitOfWork, make_engine, session_factory
 from workflow.documents import store
 from workflow.documents.context import contract_context
@@ -85,7 +86,8 @@ def main() -> None:
     parser.add_argument("--contracts", type=int, default=200)
     parser.add_argument("--db-url")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="fidelis-bench-") as tmp:
+    # The synthetic picture is as of AS_OF: the benchmark's "today" (workflow.clock).
+    with tempfile.TemporaryDirectory(prefix="fidelis-bench-") as tmp, injected(lambda: AS_OF):
         dbs = Databases(Path(tmp), args.db_url)
         print(json.dumps(run(args.contracts, Path(tmp), dbs)), flush=True)
 

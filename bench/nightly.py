@@ -32,6 +32,7 @@ from bench.databases import Databases
 from bench.synthetic import AS_OF
 from jobs.nightly import run_nightly
 from workflow import cases
+from workflow.clock import injected
 from workflow.db import UnitOfWork, make_engine, session_factory
 from workflow.models import Case
 from workflow.schemes import registry
@@ -155,7 +156,8 @@ def main() -> None:
     parser.add_argument("--db-url", help="a PostgreSQL admin URL; default: SQLite files")
     parser.add_argument("--naive-sample", type=int, default=NAIVE_SAMPLE)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="fidelis-bench-") as tmp:
+    # The synthetic picture is as of AS_OF: the benchmark's "today" (workflow.clock).
+    with tempfile.TemporaryDirectory(prefix="fidelis-bench-") as tmp, injected(lambda: AS_OF):
         dbs = Databases(Path(tmp), args.db_url)
         for n in args.cases:
             print(json.dumps(run_size(n, dbs, args.naive_sample)), flush=True)

@@ -23,7 +23,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from bench.databases import Databases
+from bench.synthetic import AS_OF
 from workflow.accounts import add_user
+from workflow.clock import injected
 from workflow.db import UnitOfWork, make_engine, session_factory
 from workflow.models import Case
 from workflow.web import create_app
@@ -100,7 +102,8 @@ def main() -> None:
     parser.add_argument("--cases", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--db-url", help="a PostgreSQL admin URL; default: SQLite files")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="fidelis-bench-") as tmp:
+    # The synthetic picture is as of AS_OF: the benchmark's "today" (workflow.clock).
+    with tempfile.TemporaryDirectory(prefix="fidelis-bench-") as tmp, injected(lambda: AS_OF):
         dbs = Databases(Path(tmp), args.db_url)
         for n in args.cases:
             print(json.dumps(run(n, dbs)), flush=True)

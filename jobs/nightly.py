@@ -17,8 +17,9 @@ import sqlalchemy as sa
 
 from jobs import steps
 from jobs.lease import exclusive_run
+from workflow.clock import today_paris
 from workflow.db import session_factory
-from workflow.errors import FidelisError
+from workflow.errors import FidelisError, InvalidInput
 from workflow.models import JobRun, utcnow
 from workflow.reports.labels import STEP_LABELS
 from workflow.schemes import SchemeRegistry, registry
@@ -87,10 +88,12 @@ def run_nightly(
     on_day: Callable[[date], None] | None = None,
     only_steps: tuple[str, ...] | None = None,
 ) -> RunReport:
-    """Run (or catch up to) the nightly job for `as_of`; raise RunRefused if one is running."""
+    """Run (or catch up to) the nightly job for `as_of`; raise RunRefused if one is running, and
+    InvalidInput for a day after tomorrow (today is the clock's: workflow.clock)."""
     from jobs.outbox import Mailing
     from workflow.mailer import smtp_settings_from_env
 
+    check_as_of(as_of)
     schemes = schemes or registry()
     report = RunReport()
     mailing = Mailing(smtp_settings_from_env()) if send_mail else None
@@ -101,6 +104,18 @@ def run_nightly(
             if on_day:
                 on_day(day)
     return report
+
+
+def check_as_of(as_of: date) -> None:
+    """The run records payments and closes commitments for good: no later than tomorrow."""
+    latest = today_paris() + timedelta(days=1)
+    if as_of > latest:
+        raise InvalidInput(
+            f"Le traitement de nuit ne peut pas être lancé pour le {as_of:%d/%m/%Y} : au plus "
+            f"tard pour demain, le {latest:%d/%m/%Y} (les paiements et les clôtures qu'il "
+            "enregistre ne se défont pas).",
+            "as_of",
+        )
 
 
 def failure_text(step: str, exc: BaseException) -> str:

@@ -25,6 +25,21 @@ SCHEME = "occitanie-fidelisation-as"
 ARS = "ars-bfc-cae"
 
 
+# The tests' "today" (workflow.clock, FIDELIS_TODAY — the commands they run in a subprocess
+# inherit it): after every date their stories use, so that the horizon of effective dates (a
+# year after today) and the nightly run's "no later than tomorrow" accept them all, whatever day
+# the machine says it is.
+TODAY = date(2029, 12, 1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def injected_today() -> Iterator[date]:
+    # Session-wide, so that module fixtures (and the processes they start) have it too.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FIDELIS_TODAY", TODAY.isoformat())
+        yield TODAY
+
+
 @pytest.fixture(autouse=True)
 def documents_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test stores its documents in its own folder."""
@@ -106,6 +121,13 @@ IBAN = "FR7630006000011234567890189"
 
 @pytest.fixture
 def world(engine: sa.Engine, schemes: SchemeRegistry) -> World:
+    return build_world(engine, schemes)
+
+
+def build_world(engine: sa.Engine, schemes: SchemeRegistry) -> World:
+    """An institute, a 2026 campaign with three rural employers' offers (a place each) and
+    three learners, built through the services."""
+
     def uow() -> UnitOfWork:
         return UnitOfWork(session_factory(engine))
 

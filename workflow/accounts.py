@@ -17,6 +17,7 @@ from workflow.db import UnitOfWork
 from workflow.errors import InvalidInput, NotFound
 from workflow.models import Case, Employer, Institute, Learner, Offer, User
 from workflow.states import ACTIONS, STAFF
+from workflow.validation import LIMITS
 
 ROLES = ("region", "employer", "institute", "admin")
 # Who may do what, named once; the web's dependencies (workflow.web.deps) and pages use these.
@@ -68,6 +69,11 @@ def add_user(
         raise InvalidInput(f"Rôle inconnu « {role} » (rôles : {', '.join(ROLES)}).", "role")
     if len(password) < 10:
         raise InvalidInput("Le mot de passe doit faire au moins 10 caractères.", "password")
+    if len(password) > LIMITS["password"].chars:
+        raise InvalidInput(
+            f"Le mot de passe dépasse {LIMITS['password'].chars} caractères.", "password"
+        )
+    clean_name = validation.non_blank(name, "name", "Le nom")
     if (role == "employer") != (employer_id is not None):
         raise InvalidInput(
             "Un compte employeur est rattaché à un employeur (--employer), et lui seul."
@@ -88,7 +94,7 @@ def add_user(
             raise InvalidInput(f"Un compte existe déjà pour {clean_email}.", "email")
         user = User(
             email=clean_email,
-            name=validation.non_blank(name, "name", "Le nom"),
+            name=clean_name,
             role=role,
             password_hash=_hasher.hash(password),
             api_token_hash=hash_token(token),

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from workflow import validation
 from workflow.clock import PARIS
 from workflow.db import UnitOfWork
 from workflow.errors import InvalidInput, NotFound
@@ -182,7 +183,7 @@ def list_anomalies(uow: UnitOfWork, open_only: bool = True) -> list[dict[str, An
 def resolve(uow: UnitOfWork, anomaly_id: int, actor: str, note: str) -> None:
     """A caseworker closes an anomaly, saying what was done; refused (nothing written) without a
     note, for an unknown id, or when it is closed already."""
-    text = note.strip()
+    text = validation.text(note, "note", field="note")
     if not text:
         raise InvalidInput(
             "Une note est obligatoire pour résoudre une anomalie : dites ce qui a été fait.",

@@ -99,10 +99,13 @@ def act(
     params: Mapping[str, Any] | None = None,
     payload: dict[str, Any] | None = None,
     effects: events.Effects | None = None,
+    clock: Clock = today_paris,
 ) -> CaseEvent:
-    """The gate every change of a case goes through, inside the caller's transaction: the
-    action's guards judge it (workflow.states — a refusal names them, in French, and nothing is
+    """The gate every change of a case goes through, inside the caller's transaction: its
+    inputs are bounded (workflow.validation.LIMITS), the action's guards judge it against
+    `clock`'s today (workflow.states — a refusal names them, in French, and nothing is
     written), then the one event writer records it (workflow.events) with `effects`."""
+    ACTIONS[name].check_bounds(reason, params or {})
     ctx = GuardContext(
         state=case.state,
         effective_date=on,
@@ -110,6 +113,7 @@ def act(
         last_effective_date=case.last_effective_date,
         reason=reason,
         params=params or {},
+        today=clock(),
     )
     new_state = check(name, ctx)
     return events.write(
@@ -154,6 +158,7 @@ def open_case(
                 f"Cet apprenant a déjà un dossier sur cette offre (dossier n° {duplicate})."
             )
         effective = on or clock()
+        events.check_horizon(events.OPEN, effective, clock())
         case = Case(
             offer=offer,
             learner=learner,
@@ -208,6 +213,7 @@ def fire(
                 params=typed,
                 payload=_jsonable(typed),
                 effects=lambda: _side_effects(s, case, scheme, trig, effective, who, typed, docs),
+                clock=clock,
             )
         _commit(uow, case_id)
         return case.state
@@ -484,9 +490,6 @@ def attest_service(
         _commit(uow, case_id)
 
 
-NOTE_MAX = 10_000  # characters: a note is a few lines, not a file
-
-
 def add_note(
     uow: UnitOfWork,
     case_id: int,
@@ -499,8 +502,6 @@ def add_note(
 ) -> None:
     """A caseworker's note in the case's history, dated (by default) today or the case's last
     event if that is later — a note records when it was written, it changes no date."""
-    if len(text) > NOTE_MAX:
-        raise InvalidInput(f"La note dépasse {NOTE_MAX} caractères.", "text")
     with uow:
         s = uow.session
         case = _load_case(s, case_id)
@@ -516,6 +517,7 @@ def add_note(
                 actor=actor or default_actor(),
                 params={"text": text},
                 payload={"text": text.strip()},
+                clock=clock,
             )
         _commit(uow, case_id)
 

@@ -18,6 +18,7 @@ from workflow.archive import DocumentStore
 from workflow.clock import Clock, today_paris
 from workflow.db import UnitOfWork
 from workflow.documents.context import campaign_list_context, contract_context
+from workflow.documents.scans import SCAN_MAX_BYTES, scan_suffix
 from workflow.documents.store import (
     DocumentInfo,
     contract_fingerprint,
@@ -36,10 +37,10 @@ from workflow.numbering import next_contract_number
 from workflow.schemes import Scheme, SchemeRegistry, registry
 from workflow.states import SIGNING_PARTIES, CaseAction, State
 from workflow.territory import Territory, default_territory
+from workflow.validation import shown
 
 # The parties of a contract, in signing order (declared once, in workflow.states).
 PARTIES = SIGNING_PARTIES
-SCAN_MAX_BYTES = 20 * 1024 * 1024  # a scan of a few pages, not an archive
 
 
 def _load(uow: UnitOfWork, case_id: int, schemes: SchemeRegistry | None) -> tuple[Case, Scheme]:
@@ -206,16 +207,11 @@ def attach_scan(
     dates forward nor blocks the automatic transitions due in between."""
     docs = store or default_store()
     try:
-        size = file.stat().st_size
-        if size > SCAN_MAX_BYTES:
-            raise InvalidInput(
-                f"Le fichier {file.name} dépasse {SCAN_MAX_BYTES // (1024 * 1024)} Mo.", "file"
-            )
-        content = file.read_bytes()
+        with file.open("rb") as handle:  # a byte past the limit is enough to refuse it
+            content = handle.read(SCAN_MAX_BYTES + 1)
     except OSError as exc:
         raise InvalidInput(f"Fichier illisible : {file} ({exc.strerror}).", "file") from None
-    if not content:
-        raise InvalidInput(f"Le fichier {file} est vide.", "file")
+    suffix = scan_suffix(content, shown(file.name))
     with uow:
         s = uow.session
         case, scheme = _load(uow, case_id, schemes)
@@ -230,7 +226,7 @@ def attach_scan(
                 docs,
                 kind="signed_scan",
                 content=content,
-                filename=f"{doc.number}-signe{file.suffix.lower() or '.pdf'}",
+                filename=f"{doc.number}-signe{suffix}",
                 on=effective,
                 actor=actor,
                 case=case,

@@ -2,7 +2,8 @@
 invented people) and a dozen learners taken through every path of SPEC §3, then a summary.
 
 Everything is dated explicitly, so the demo tells the same story whatever day it runs; it
-stops on DEMO_TODAY and records the payments fallen due by then.
+stops on DEMO_TODAY — its injected "today" (workflow.clock) — and records the payments fallen
+due by then.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from workflow import cases, contracts, directory
 from workflow.accounts import ROLE_LABELS
+from workflow.clock import injected
 from workflow.db import UnitOfWork, make_engine, session_factory, upgrade
 from workflow.display import FILTERS, amount_fr
 from workflow.errors import FidelisError
@@ -463,8 +465,11 @@ def summary(demo: Demo) -> dict[str, Any]:
 
 
 def run_demo(url: str, console: Console, *, as_json: bool = False) -> dict[str, Any]:
-    demo = build(url)
-    nights = simulate_nights(demo, console, quiet=as_json)
+    # The story is dated up to DEMO_TODAY: it is "today" for the demo's actions (their dates'
+    # horizon) and for its nightly runs, whatever day the machine says it is.
+    with injected(lambda: DEMO_TODAY):
+        demo = build(url)
+        nights = simulate_nights(demo, console, quiet=as_json)
     data = summary(demo)
     data["nightly"] = nights
     demo.engine.dispose()

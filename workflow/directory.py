@@ -158,8 +158,8 @@ def add_learner(
     iban: str | None,
     today: date,
 ) -> int:
-    first = validation.non_blank(first_name, "first_name", "Le prénom")
-    last = validation.non_blank(last_name, "last_name", "Le nom")
+    first = validation.non_blank(first_name, "first_name", "Le prénom", "person_name")
+    last = validation.non_blank(last_name, "last_name", "Le nom", "person_name")
     validation.birth_date(birth_date, today)
     clean_email = validation.email(email)
     validation.training_dates(training_start, training_end)

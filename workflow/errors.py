@@ -60,7 +60,8 @@ class NotEligible(FidelisError):
 class UnknownTrigger(FidelisError):
     def __init__(self, trigger: str, known: Sequence[str]) -> None:
         super().__init__(
-            f"Action inconnue : « {trigger} ». Actions possibles : {', '.join(known)}."
+            # A name typed at length is not repeated whole (workflow.validation.shown).
+            f"Action inconnue : « {trigger[:60]} ». Actions possibles : {', '.join(known)}."
         )
         self.trigger = trigger
 

@@ -37,6 +37,14 @@ def check_chronology(case: Case, name: str, on: date) -> None:
         raise GuardFailed(name, [(guard.name, guard.message(ctx))], label(name))
 
 
+def check_horizon(name: str, on: date, today: date) -> None:
+    """The gate's `within_horizon` guard, for the first event (opening a case is no action)."""
+    guard = GUARDS["within_horizon"]
+    ctx = GuardContext(State.LISTED, on, None, today=today)  # type: ignore[arg-type]
+    if not guard.check(ctx):
+        raise GuardFailed(name, [(guard.name, guard.message(ctx))], label(name))
+
+
 def write(
     s: Session,
     case: Case,
@@ -133,4 +141,4 @@ def _schedule_done(s: Session, case: Case, scheme: Scheme) -> bool:
     return all((i.period, i.funder) in created for i in schedule)
 
 
-__all__ = ["OPEN", "check_chronology", "refresh_projections", "write"]
+__all__ = ["OPEN", "check_chronology", "check_horizon", "refresh_projections", "write"]

@@ -33,7 +33,7 @@ def parse_period(text: str) -> date:
         return date(int(year), int(month), 1)
     except ValueError:
         raise InvalidInput(
-            f"Mois invalide : « {text} » (format attendu AAAA-MM).", "period"
+            f"Mois invalide : « {validation.shown(text)} » (format attendu AAAA-MM).", "period"
         ) from None
 
 
@@ -208,21 +208,41 @@ def confirm_employer(
         return count
 
 
+PAID_FILE_MAX_BYTES = 10 * 1024 * 1024  # a month of transfers is a few hundred lines
+
+
 def import_paid(uow: UnitOfWork, file: Path, *, actor: str) -> int:
     """The treasury's confirmation, CSV with `end_to_end_id;paid_on` (or `,`): exported Région
     payments become paid. Every row is checked first; one bad row and nothing is written."""
     try:
+        if file.stat().st_size > PAID_FILE_MAX_BYTES:
+            raise InvalidInput(
+                f"Le fichier {file.name} dépasse {PAID_FILE_MAX_BYTES // (1024 * 1024)} Mo."
+            )
         text = file.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InvalidInput(f"Fichier illisible : {file} ({exc.strerror}).") from None
-    dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else ",", delimiters=",;")
-    rows = list(csv.DictReader(io.StringIO(text), dialect=dialect))
+    except UnicodeDecodeError:
+        raise InvalidInput(f"Le fichier {file.name} n'est pas un CSV en UTF-8.") from None
+    try:
+        dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else ",", delimiters=",;")
+        rows = list(csv.DictReader(io.StringIO(text), dialect=dialect))
+    except csv.Error:
+        raise InvalidInput(
+            f"Le fichier {file.name} n'est pas un CSV lisible (end_to_end_id;paid_on)."
+        ) from None
     errors: list[str] = []
     parsed: list[tuple[int, date]] = []
     for line, row in enumerate(rows, start=2):
         ident = (row.get("end_to_end_id") or "").strip()
-        if not ident.startswith("FID-P") or not ident[5:].isdigit():
-            errors.append(f"ligne {line} : référence « {ident} » inconnue")
+        number = ident[5:]
+        if (
+            not ident.startswith("FID-P")
+            or not number.isascii()
+            or not number.isdigit()
+            or not validation.in_id_range(int(number))
+        ):
+            errors.append(f"ligne {line} : référence « {validation.shown(ident)} » inconnue")
             continue
         try:
             parsed.append((int(ident[5:]), validation.parse_date(row.get("paid_on") or "")))
@@ -239,7 +259,10 @@ def import_paid(uow: UnitOfWork, file: Path, *, actor: str) -> int:
             if p is None or p.status not in ("exported", "paid"):
                 errors.append(f"paiement {_end_to_end(payment_id)} absent ou non exporté")
         if errors:
-            raise InvalidInput("Import refusé, rien n'a été enregistré : " + " ; ".join(errors))
+            more = f" ; et {len(errors) - 20} autre(s)" if len(errors) > 20 else ""
+            raise InvalidInput(
+                "Import refusé, rien n'a été enregistré : " + " ; ".join(errors[:20]) + more
+            )
         changed = 0
         for payment_id, paid_on in parsed:
             p = known[payment_id]
@@ -252,7 +275,8 @@ def import_paid(uow: UnitOfWork, file: Path, *, actor: str) -> int:
 
 def cancel(uow: UnitOfWork, payment_id: int, *, reason: str, on: date, actor: str) -> None:
     """A caseworker's correction: the payment will not be paid and leaves the reimbursement base."""
-    if not reason.strip():
+    reason = validation.text(reason, "reason", field="reason")
+    if not reason:
         raise InvalidInput("Un motif est obligatoire pour annuler un paiement.", "reason")
     with uow:
         p = uow.session.get(Payment, payment_id)
@@ -260,7 +284,7 @@ def cancel(uow: UnitOfWork, payment_id: int, *, reason: str, on: date, actor: st
             raise NotFound("Paiement", payment_id)
         if p.status in ("paid", "cancelled"):
             raise InvalidInput(f"Le paiement {payment_id} est déjà « {p.status} ».")
-        p.status, p.status_reason = "cancelled", reason.strip()
+        p.status, p.status_reason = "cancelled", reason
         p.status_changed_on, p.status_changed_by = on, actor
         uow.commit()
 

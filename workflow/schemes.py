@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from workflow import money
 from workflow.errors import FidelisError
 from workflow.paths import config_dir
+from workflow.validation import shown
 
 T = TypeVar("T")
 
@@ -82,7 +83,7 @@ class SchemeError(FidelisError):
 class UnknownScheme(FidelisError):
     def __init__(self, scheme_id: str, known: list[str]) -> None:
         super().__init__(
-            f"Dispositif inconnu : « {scheme_id} ». "
+            f"Dispositif inconnu : « {shown(scheme_id)} ». "
             f"Dispositifs configurés : {', '.join(known) or 'aucun'}."
         )
 

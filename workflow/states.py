@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from transitions import Machine, MachineError
 
-from workflow import validation
+from workflow import clock, validation
 from workflow.errors import GuardFailed, TriggerRefused, UnknownTrigger
 
 
@@ -160,6 +160,8 @@ class GuardContext:
     last_effective_date: date | None = None
     reason: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    # The day the action is asked on (the case service's clock); None: not judged (replays).
+    today: date | None = None
 
     @property
     def more(self) -> ActionFacts:
@@ -240,6 +242,17 @@ GUARDS: Mapping[str, Guard] = {
             lambda c: (
                 f"la date d'effet ({_d(c.effective_date)}) précède le dernier événement du "
                 f"dossier ({_d(c.last_effective_date)}) : les dates d'un dossier ne reculent jamais"
+            ),
+            needs_input=True,
+        ),
+        Guard(
+            "within_horizon",
+            "date d'effet pas trop loin dans l'avenir",
+            lambda c: c.today is None or c.effective_date <= clock.horizon(c.today),
+            lambda c: (
+                f"la date d'effet ({_d(c.effective_date)}) est trop loin dans l'avenir : au plus "
+                f"tard le {_d(clock.horizon(c.today) if c.today else None)}, les dates d'un "
+                "dossier ne pouvant plus reculer ensuite"
             ),
             needs_input=True,
         ),
@@ -548,6 +561,10 @@ def _text(value: str) -> str | None:
     return value.strip() or None
 
 
+# The limit (workflow.validation.LIMITS) of each kind of input.
+_PARAM_LIMITS = {"date": "date", "ratio": "number", "choice": "code", "text": "reference"}
+
+
 @dataclass(frozen=True)
 class Param:
     """One input of an action: its name (as `--set KEY=VALUE` and the forms spell it), its French
@@ -557,16 +574,22 @@ class Param:
     label: str
     kind: str = "text"  # "date", "ratio", "choice" or "text": the form's widget
     optional: bool = False
+    limit: str = ""  # its entry in workflow.validation.LIMITS; by default, its kind's
 
     def parse(self, value: str) -> Any:
         if self.kind == "date":
             return validation.parse_date(value, self.name)
         if self.kind == "ratio":
             return validation.ratio(value, self.name)
-        return _text(value)
+        return _text(self.bounded(value))
+
+    def bounded(self, value: str) -> str:
+        """`value` within the limit of the input's kind, free of control characters."""
+        limit = self.limit or _PARAM_LIMITS[self.kind]
+        return validation.text(value, limit, label=f"« {self.label} »", field=self.name)
 
 
-REASON = Param("reason", "Motif")
+REASON = Param("reason", "Motif", limit="reason")
 
 
 @dataclass(frozen=True)
@@ -595,6 +618,16 @@ class Action:
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
+
+    def check_bounds(self, reason: str | None, params: Mapping[str, Any]) -> None:
+        """Refuse (InvalidInput) a reason or a typed input beyond its limit or with control
+        characters, whoever passes it (the gate calls this for every action)."""
+        if reason is not None:
+            (self.param("reason") or REASON).bounded(reason)
+        for name, value in params.items():
+            param = self.param(name)
+            if param is not None and isinstance(value, str):
+                param.bounded(value)
 
 
 _S = State
@@ -752,7 +785,7 @@ ACTIONS: Mapping[str, Action] = {
             frozenset(State),
             None,
             ("text_given",),
-            (Param("text", "Note"),),
+            (Param("text", "Note", limit="note"),),
         ),
         Action(
             CaseAction.CONTRACT_ISSUED,
@@ -776,7 +809,7 @@ ACTIONS: Mapping[str, Action] = {
                 "signer_named",
                 "not_before_contract_issue",
             ),
-            (Param("party", "Partie", "choice"), Param("name", "Nom du signataire")),
+            (Param("party", "Partie", "choice"), Param("name", "Nom du signataire", limit="name")),
         ),
         Action(
             CaseAction.SCAN_ATTACHED,
@@ -788,7 +821,7 @@ ACTIONS: Mapping[str, Action] = {
         ),
     )
 }
-COMMON_GUARDS = ("chronological",)
+COMMON_GUARDS = ("chronological", "within_horizon")
 
 
 # Views of ACTIONS, for the code that only deals with the ten triggers.

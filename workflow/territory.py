@@ -18,6 +18,7 @@ from pathlib import Path
 
 from workflow.errors import FidelisError
 from workflow.paths import config_dir
+from workflow.validation import shown
 
 COLUMNS = ("insee", "name", "departement", "region", "epci_siren", "epci_name", "epci_type")
 
@@ -46,7 +47,7 @@ class UnknownCommune(FidelisError, LookupError):
     def __init__(self, insee: str, message: str | None = None) -> None:
         super().__init__(
             message
-            or f"Commune inconnue : code INSEE « {insee} » introuvable dans le découpage "
+            or f"Commune inconnue : code INSEE « {shown(insee)} » introuvable dans le découpage "
             "administratif."
         )
         self.insee = insee
@@ -58,8 +59,8 @@ class MalformedInsee(UnknownCommune):
     def __init__(self, insee: str) -> None:
         super().__init__(
             insee,
-            f"Code INSEE invalide : « {insee} ». Un code commune a 5 caractères : des chiffres, "
-            "ou 2A/2B suivis de 3 chiffres pour la Corse (par exemple 31555, 2A004).",
+            f"Code INSEE invalide : « {shown(insee)} ». Un code commune a 5 caractères : des "
+            "chiffres, ou 2A/2B suivis de 3 chiffres pour la Corse (par exemple 31555, 2A004).",
         )
 
 

@@ -6,10 +6,16 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.test_cli import Cli
 
 
-def test_demo_takes_learners_through_every_path_and_can_be_rerun(tmp_path: Path) -> None:
+def test_demo_takes_learners_through_every_path_and_can_be_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The demo injects its own "today" (DEMO_TODAY): it runs whatever day the machine says.
+    monkeypatch.delenv("FIDELIS_TODAY")
     cli = Cli(tmp_path / "fidelis.db")
     data = json.loads(cli.ok("demo", "--json"))
     states = data["states"]

@@ -22,7 +22,7 @@ from workflow.cli import (
     transfers,
     web,
 )
-from workflow.cli.common import app, err
+from workflow.cli.common import app, err, plain
 from workflow.errors import FidelisError
 
 # Importing them registers their commands.
@@ -44,7 +44,7 @@ def main() -> None:
     try:
         app()
     except FidelisError as exc:
-        err.print(f"[bold red]Erreur :[/bold red] {exc}", highlight=False)
+        err.print(f"[bold red]Erreur :[/bold red] {plain(exc)}", highlight=False)
         sys.exit(1)
 
 

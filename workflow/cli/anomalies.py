@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from workflow import anomalies, cases
-from workflow.cli.common import JsonOpt, app, context_of, emit, out
+from workflow.cli.common import ActorOpt, JsonOpt, app, context_of, emit, id_argument, out, plain
 from workflow.clock import PARIS
 from workflow.display import day_fr as day
 
@@ -46,11 +46,11 @@ def anomaly_table(rows: Sequence[dict[str, Any]], title: str) -> Table:
         table.add_row(
             str(r["id"]),
             str(r["case_id"]),
-            r["action"],
+            plain(r["action"]),
             day(r["effective_date"]),
-            _reasons(r),
+            plain(_reasons(r)),
             _moment(r["detected_at"]),
-            _status(r),
+            plain(_status(r)),
         )
     return table
 
@@ -88,9 +88,9 @@ def anomalies_list(
 @anomalies_app.command("resolve")
 def anomalies_resolve(
     ctx: typer.Context,
-    anomaly: int,
+    anomaly: Annotated[int, id_argument("ANOMALY")],
     note: Annotated[str, typer.Option("--note", help="Ce qui a été fait (obligatoire).")],
-    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    actor: ActorOpt = None,
 ) -> None:
     """Clore une anomalie en disant ce qui a été fait."""
     anomalies.resolve(

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from workflow import audit
-from workflow.cli.common import JsonOpt, app, context_of, db_app, emit, out
+from workflow.cli.common import JsonOpt, app, context_of, db_app, emit, id_option, out
 
 audit_app = typer.Typer(
     help="Historique infalsifiable : chaînage et scellés.", no_args_is_help=True
@@ -19,7 +19,7 @@ app.add_typer(audit_app, name="audit")
 @audit_app.command("verify")
 def audit_verify(
     ctx: typer.Context,
-    case: Annotated[int | None, typer.Option("--case", help="Un seul dossier.")] = None,
+    case: Annotated[int | None, id_option("--case", help="Un seul dossier.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Recalculer le chaînage des événements et les scellés ; nommer la première ligne modifiée,

@@ -10,14 +10,19 @@ from rich.table import Table
 
 from workflow import cases
 from workflow.cli.common import (
+    ActorOpt,
+    CaseArg,
     JsonOpt,
     case_app,
     context_of,
     created,
     emit,
     err,
+    id_argument,
+    id_option,
     optional_date,
     out,
+    plain,
     required_date,
 )
 from workflow.display import FILTERS
@@ -27,6 +32,7 @@ from workflow.display import month_label as month
 from workflow.errors import InvalidInput, NotFound
 from workflow.models import Case
 from workflow.states import STATE_LABELS, State
+from workflow.validation import shown
 
 # -- cases -------------------------------------------------------------------------------------
 
@@ -34,12 +40,12 @@ from workflow.states import STATE_LABELS, State
 @case_app.command("open")
 def case_open(
     ctx: typer.Context,
-    offer: Annotated[int, typer.Option("--offer")],
-    learner: Annotated[int, typer.Option("--learner")],
+    offer: Annotated[int, id_option("--offer")],
+    learner: Annotated[int, id_option("--learner")],
     on: Annotated[
         str | None, typer.Option("--on", help="Date d'effet (défaut : aujourd'hui).")
     ] = None,
-    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    actor: ActorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ouvrir un dossier : un apprenant sur une offre."""
@@ -62,12 +68,12 @@ def _parse_sets(pairs: list[str] | None) -> dict[str, str]:
 @case_app.command("fire")
 def case_fire(
     ctx: typer.Context,
-    case: int,
+    case: CaseArg,
     trigger: str,
     on: Annotated[
         str | None, typer.Option("--on", help="Date d'effet (défaut : aujourd'hui).")
     ] = None,
-    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    actor: ActorOpt = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Motif (texte libre).")] = None,
     sets: Annotated[list[str] | None, typer.Option("--set", help="CLÉ=VALEUR (répétable).")] = None,
     as_json: JsonOpt = False,
@@ -89,13 +95,13 @@ def case_fire(
 @case_app.command("suspend")
 def case_suspend(
     ctx: typer.Context,
-    case: int,
+    case: CaseArg,
     start: Annotated[str, typer.Option("--from")],
     reason: Annotated[str, typer.Option("--reason")],
     end: Annotated[
         str | None, typer.Option("--to", help="Fin (incluse) ; absente si en cours.")
     ] = None,
-    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    actor: ActorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Suspendre l'engagement de servir (congé maternité, maladie…)."""
@@ -113,9 +119,9 @@ def case_suspend(
 @case_app.command("resume")
 def case_resume(
     ctx: typer.Context,
-    case: int,
+    case: CaseArg,
     on: Annotated[str, typer.Option("--on", help="Jour de la reprise.")],
-    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    actor: ActorOpt = None,
 ) -> None:
     """Terminer la suspension en cours : reprise du service à la date donnée."""
     cases.resume(context_of(ctx).uow(), case, on=required_date(on, "--on"), actor=actor)
@@ -125,7 +131,7 @@ def case_resume(
 @case_app.command("note")
 def case_note(
     ctx: typer.Context,
-    case: int,
+    case: CaseArg,
     text: Annotated[str, typer.Option("--text", help="Le texte de la note.")],
     on: Annotated[
         str | None,
@@ -133,7 +139,7 @@ def case_note(
             "--on", help="Date (défaut : aujourd'hui, ou le dernier événement s'il est postérieur)."
         ),
     ] = None,
-    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    actor: ActorOpt = None,
 ) -> None:
     """Ajouter une note à l'historique du dossier (elle ne change ni l'état ni les dates)."""
     cases.add_note(context_of(ctx).uow(), case, text, on=optional_date(on, "--on"), actor=actor)
@@ -143,7 +149,7 @@ def case_note(
 @case_app.command("verify")
 def case_verify(
     ctx: typer.Context,
-    case: Annotated[int | None, typer.Argument(help="Le dossier à vérifier.")] = None,
+    case: Annotated[int | None, id_argument("CASE", help="Le dossier à vérifier.")] = None,
     all_cases: Annotated[bool, typer.Option("--all", help="Vérifier tous les dossiers.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -189,7 +195,7 @@ def case_verify(
         )
     elif first:
         out.print(f"{len(differing)} dossier(s) sur {checked} diffèrent de leur historique.")
-        out.print(str(first[0]), highlight=False)
+        out.print(plain(first[0]), highlight=False)
     else:
         out.print(f"{checked} dossier(s) vérifié(s) : conformes à leur historique.")
     if first:
@@ -197,7 +203,7 @@ def case_verify(
 
 
 @case_app.command("show")
-def case_show(ctx: typer.Context, case: int, as_json: JsonOpt = False) -> None:
+def case_show(ctx: typer.Context, case: CaseArg, as_json: JsonOpt = False) -> None:
     """Afficher un dossier : état, échéancier, paiements, historique."""
     from workflow.views import case_detail
 
@@ -211,11 +217,13 @@ def case_show(ctx: typer.Context, case: int, as_json: JsonOpt = False) -> None:
 def _print_case(d: dict[str, Any]) -> None:
     out.print(
         f"[bold]Dossier {d['id']}[/bold] — {d['state_label']} ({d['state']}) — "
-        f"{d['scheme']} {d['campaign']}"
+        f"{plain(d['scheme'])} {d['campaign']}"
     )
-    out.print(f"Apprenant : {d['learner']['name']} ; employeur : {d['employer']['name']}")
     out.print(
-        f"Palier : {d['tier'] or '—'} ; contrat : {d['contract_number'] or '—'} ; "
+        f"Apprenant : {plain(d['learner']['name'])} ; employeur : {plain(d['employer']['name'])}"
+    )
+    out.print(
+        f"Palier : {plain(d['tier'] or '—')} ; contrat : {plain(d['contract_number'] or '—')} ; "
         f"formation {day(d['training']['start'])} → {day(d['training']['end'])} ; "
         f"service {day(d['service']['start']) or '—'} → "
         f"{day(d['service']['commitment_end']) or '—'}"
@@ -243,7 +251,7 @@ def _print_case(d: dict[str, Any]) -> None:
             needs = f" (à renseigner : {', '.join(a['inputs'])})" if a["inputs"] else ""
             out.print(f"  [green]✓[/green] {a['trigger']} — {a['label']}{needs}", highlight=False)
         else:
-            why = " ; ".join(a["refusals"])
+            why = plain(" ; ".join(a["refusals"]))
             out.print(f"  [red]✗[/red] {a['trigger']} — {a['label']} : {why}", highlight=False)
     table = Table("date d'effet", "action", "de", "vers", "par", "motif", title="Historique")
     for e in d["events"]:
@@ -253,8 +261,8 @@ def _print_case(d: dict[str, Any]) -> None:
             FILTERS["event"](e["trigger"]),
             FILTERS["state"](e["from"]),
             FILTERS["state"](e["to"]),
-            e["actor"],
-            FILTERS["suspension_reason"](reason) if e["trigger"] == "suspend" else reason,
+            plain(e["actor"]),
+            plain(FILTERS["suspension_reason"](reason) if e["trigger"] == "suspend" else reason),
         )
     out.print(table)
 
@@ -274,7 +282,7 @@ def case_list(
             wanted = State(state)
         except ValueError:
             raise InvalidInput(
-                f"État inconnu « {state} » (états : {', '.join(s.value for s in State)})."
+                f"État inconnu « {shown(state)} » (états : {', '.join(s.value for s in State)})."
             ) from None
     with context_of(ctx).uow() as uow:
         rows = case_rows(uow.session, wanted)
@@ -285,10 +293,10 @@ def case_list(
         table.add_row(
             str(r["id"]),
             FILTERS["state"](r["state"]),
-            r["learner"],
-            r["employer"],
-            r["tier"] or "",
-            r["contract_number"] or "",
-            r["last_event"],
+            plain(r["learner"]),
+            plain(r["employer"]),
+            plain(r["tier"] or ""),
+            plain(r["contract_number"] or ""),
+            plain(r["last_event"]),
         )
     out.print(table)

@@ -1,9 +1,12 @@
-"""What every command shares: the root Typer app and its groups, the database context, and
-the printing helpers (JSON on request, Rich for people)."""
+"""What every command shares: the root Typer app and its groups, the database context, the
+parsers of typed ids and authors (bounded as workflow.validation says: a French error, exit 1),
+and the printing helpers (JSON on request, Rich for people — with `plain` for every value that
+comes from the data, so that no name can carry markup or terminal escapes)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
@@ -11,6 +14,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from workflow import validation
 from workflow.db import (
@@ -66,6 +70,40 @@ out = Console()
 err = Console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Sortie JSON.")]
+
+
+def plain(value: object) -> str:
+    """`value` as text a terminal shows as it is: control characters (ANSI escapes among them)
+    replaced, Rich markup escaped."""
+    return escape(validation.control_free(str(value)))
+
+
+def _ident(name: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        return validation.ident(text, name)
+
+    return parse
+
+
+def id_argument(name: str, help: str | None = None) -> Any:
+    """A positional id (a case, a learner…): 1 to 2⁶³ − 1, else a French error (exit 1)."""
+    return typer.Argument(parser=_ident(name), metavar=name, help=help, show_default=False)
+
+
+def id_option(flag: str, help: str | None = None) -> Any:
+    """An id given as an option (`--offer 3`), bounded as `id_argument`."""
+    return typer.Option(flag, parser=_ident(flag), help=help, show_default=False)
+
+
+def _actor(text: str) -> str:
+    return validation.text(text, "actor", label="L'auteur (--actor)", field="--actor")
+
+
+CaseArg = Annotated[int, id_argument("CASE")]
+ActorOpt = Annotated[
+    str | None,
+    typer.Option("--actor", parser=_actor, help="Auteur (défaut : l'utilisateur du système)."),
+]
 
 
 @dataclass

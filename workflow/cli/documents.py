@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -12,6 +14,8 @@ from rich.table import Table
 
 from workflow import cases, contracts
 from workflow.cli.common import (
+    ActorOpt,
+    CaseArg,
     Context,
     JsonOpt,
     context_of,
@@ -19,16 +23,42 @@ from workflow.cli.common import (
     created,
     emit,
     err,
+    id_argument,
+    id_option,
     optional_date,
     out,
+    plain,
     required_date,
 )
 from workflow.clock import today_paris
 from workflow.display import FILTERS
 from workflow.display import day_fr as day
 from workflow.errors import FidelisError, InvalidInput
+from workflow.imports.writers import cannot_write
 
 # -- contracts and documents ---------------------------------------------------------------
+
+
+def _destination(path: Path, *, folder: bool = False) -> None:
+    """Make sure a copy can go to `path` (a file, or a folder with `folder`) before anything is
+    issued: a bad --out is a French error that writes nothing."""
+    where = path if folder or path.is_dir() else path.parent
+    if path.exists() and folder and not path.is_dir():
+        raise InvalidInput(f"« {path} » n'est pas un dossier.", "--out")
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+    if not os.access(where, os.W_OK):
+        raise cannot_write(path, PermissionError(errno.EACCES, "denied"))
+
+
+def _copy(c: Context, document: int, out: Path) -> Path:
+    """The stored document copied to `out`; a copy that fails is a French error."""
+    try:
+        return contracts.export_document(c.uow(), document, out)
+    except OSError as exc:
+        raise cannot_write(out, exc) from None
 
 
 def _print_document(info: contracts.DocumentInfo, out_path: Path | None, as_json: bool) -> None:
@@ -48,7 +78,9 @@ def _print_document(info: contracts.DocumentInfo, out_path: Path | None, as_json
 @contract_app.command("generate")
 def contract_generate(
     ctx: typer.Context,
-    case: Annotated[int | None, typer.Argument(help="Dossier (ou --campaign … --all).")] = None,
+    case: Annotated[
+        int | None, id_argument("CASE", help="Dossier (ou --campaign … --all).")
+    ] = None,
     tier: Annotated[
         str | None, typer.Option("--tier", help="Palier (s'il n'est pas choisi).")
     ] = None,
@@ -59,11 +91,11 @@ def contract_generate(
     pdf: Annotated[
         bool, typer.Option("--pdf", help="Produire aussi le PDF (LibreOffice).")
     ] = False,
-    campaign: Annotated[int | None, typer.Option("--campaign")] = None,
+    campaign: Annotated[int | None, id_option("--campaign")] = None,
     all_cases: Annotated[
         bool, typer.Option("--all", help="Tous les dossiers retenus sans contrat.")
     ] = False,
-    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    actor: ActorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Émettre le contrat d'un dossier (numéroté, stocké, jamais modifié) ou ceux d'une campagne."""
@@ -77,14 +109,16 @@ def contract_generate(
         return
     if case is None:
         raise InvalidInput("Indiquez un dossier, ou --campaign ID --all.")
+    if out is not None:
+        _destination(out)
     info = contracts.generate_contract(c.uow(), case, tier=tier, on=when, actor=who, pdf=pdf)
-    target = contracts.export_document(c.uow(), info.id, out) if out else None
+    target = _copy(c, info.id, out) if out else None
     _print_document(info, target, as_json)
 
 
 def _generate_campaign(
     c: Context,
-    campaign: int,
+    campaign: Annotated[int, id_argument("CAMPAIGN")],
     tier: str | None,
     on: date | None,
     actor: str,
@@ -111,7 +145,7 @@ def _generate_campaign(
         return
     out.print(f"{len(done)} contrat(s) émis, {len(failed)} refus.")
     for f in failed:
-        err.print(f"  dossier {f['case']} : {f['error']}", highlight=False)
+        err.print(f"  dossier {f['case']} : {plain(f['error'])}", highlight=False)
 
 
 class Party(StrEnum):
@@ -123,11 +157,11 @@ class Party(StrEnum):
 @contract_app.command("sign")
 def contract_sign(
     ctx: typer.Context,
-    case: int,
+    case: CaseArg,
     party: Annotated[Party, typer.Option("--party")],
     on: Annotated[str, typer.Option("--on", help="Date de la signature.")],
     name: Annotated[str, typer.Option("--name", help="Nom du signataire.")],
-    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    actor: ActorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Enregistrer la signature d'une partie sur le contrat en cours."""
@@ -153,7 +187,7 @@ def contract_sign(
 @contract_app.command("attach")
 def contract_attach(
     ctx: typer.Context,
-    case: int,
+    case: CaseArg,
     file: Annotated[Path, typer.Argument(help="Scan du contrat signé (PDF, image).")],
     on: Annotated[
         str | None,
@@ -163,7 +197,7 @@ def contract_attach(
             "du dernier événement du dossier).",
         ),
     ] = None,
-    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    actor: ActorOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Joindre le scan du contrat signé."""
@@ -178,7 +212,7 @@ def contract_attach(
 
 
 @contract_app.command("list")
-def contract_list(ctx: typer.Context, case: int, as_json: JsonOpt = False) -> None:
+def contract_list(ctx: typer.Context, case: CaseArg, as_json: JsonOpt = False) -> None:
     """Les documents d'un dossier (versions, empreintes, signatures)."""
     with context_of(ctx).uow() as uow:
         rows = contracts.document_rows(uow.session, case)
@@ -189,13 +223,13 @@ def contract_list(ctx: typer.Context, case: int, as_json: JsonOpt = False) -> No
     )
     for r in rows:
         signed = ", ".join(
-            f"{FILTERS['party'](g['party'])} ({day(g['on'])})" for g in r["signatures"]
+            f"{plain(FILTERS['party'](g['party']))} ({day(g['on'])})" for g in r["signatures"]
         )
         table.add_row(
             str(r["id"]),
-            r["label"],
+            plain(r["label"]),
             str(r["version"]),
-            r["filename"],
+            plain(r["filename"]),
             FILTERS["document_status"](r["status"]),
             day(r["issued_on"]),
             signed,
@@ -207,17 +241,17 @@ def contract_list(ctx: typer.Context, case: int, as_json: JsonOpt = False) -> No
 @contract_app.command("export")
 def contract_export(
     ctx: typer.Context,
-    document: int,
+    document: Annotated[int, id_argument("DOCUMENT")],
     out_path: Annotated[Path, typer.Option("--out", help="Fichier ou dossier de destination.")],
 ) -> None:
     """Copier un document stocké (vérifié par son SHA-256)."""
-    typer.echo(str(contracts.export_document(context_of(ctx).uow(), document, out_path)))
+    typer.echo(str(_copy(context_of(ctx), document, out_path)))
 
 
 @contract_app.command("employers")
 def contract_employers(
     ctx: typer.Context,
-    campaign: int,
+    campaign: Annotated[int, id_argument("CAMPAIGN")],
     on: Annotated[str | None, typer.Option("--on")] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Dossier où copier les fichiers.")
@@ -226,15 +260,15 @@ def contract_employers(
 ) -> None:
     """La liste des employeurs d'une campagne pour les instituts (Word et tableur)."""
     c = context_of(ctx)
+    if out_dir is not None:
+        _destination(out_dir, folder=True)
     infos = contracts.campaign_employer_list(
         c.uow(),
         campaign,
         on=optional_date(on, "--on") or today_paris(),
         actor=cases.default_actor(),
     )
-    paths = [
-        contracts.export_document(c.uow(), i.id, out_dir) if out_dir else i.path for i in infos
-    ]
+    paths = [_copy(c, i.id, out_dir) if out_dir else i.path for i in infos]
     if not emit([{"id": i.id, "path": str(p)} for i, p in zip(infos, paths, strict=True)], as_json):
         for p in paths:
             typer.echo(str(p))

@@ -14,13 +14,18 @@ from workflow import cases
 from workflow.anomalies import anomaly_rows
 from workflow.cli.anomalies import print_run_anomalies
 from workflow.cli.common import (
+    ActorOpt,
+    CaseArg,
     JsonOpt,
     app,
     case_app,
     context_of,
     emit,
+    id_argument,
+    id_option,
     optional_date,
     out,
+    plain,
     required_date,
 )
 from workflow.clock import today_paris
@@ -106,8 +111,8 @@ def payments_list(
         table.add_row(
             str(r["id"]),
             str(r["case"]),
-            r["contract_number"] or "",
-            r["learner"],
+            plain(r["contract_number"] or ""),
+            plain(r["learner"]),
             month(r["period"]),
             FILTERS["funder"](r["funder"]),
             euros(r["amount"]),
@@ -122,7 +127,7 @@ def payments_export_sepa(
     ctx: typer.Context,
     period: Annotated[str, typer.Option("--period", help="AAAA-MM")],
     out_file: Annotated[Path, typer.Option("--out", help="Fichier pain.001 à écrire.")],
-    batch: Annotated[int | None, typer.Option("--batch", help="Réexporter ce lot.")] = None,
+    batch: Annotated[int | None, id_option("--batch", help="Réexporter ce lot.")] = None,
     on: Annotated[str | None, typer.Option("--on", help="Date d'exécution demandée.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -160,7 +165,7 @@ def payments_export_sepa(
 @payments_app.command("confirm")
 def payments_confirm(
     ctx: typer.Context,
-    employer: Annotated[int, typer.Option("--employer")],
+    employer: Annotated[int, id_option("--employer")],
     period: Annotated[str, typer.Option("--period", help="AAAA-MM")],
     on: Annotated[str | None, typer.Option("--on")] = None,
 ) -> None:
@@ -189,7 +194,7 @@ def payments_import_paid(ctx: typer.Context, file: Path) -> None:
 @payments_app.command("cancel")
 def payments_cancel(
     ctx: typer.Context,
-    payment: int,
+    payment: Annotated[int, id_argument("PAYMENT")],
     reason: Annotated[str, typer.Option("--reason")],
     on: Annotated[str | None, typer.Option("--on")] = None,
 ) -> None:
@@ -261,7 +266,7 @@ def outbox_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             FILTERS["message_kind"](r["kind"]),
             str(r["case"] or ""),
             day(r["due_date"]),
-            r["recipient"] or "",
+            plain(r["recipient"] or ""),
             FILTERS["message_status"](r["status"]),
             str(r["attempts"]),
         )
@@ -271,9 +276,9 @@ def outbox_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 @case_app.command("attest")
 def case_attest(
     ctx: typer.Context,
-    case: int,
+    case: CaseArg,
     on: Annotated[str, typer.Option("--on", help="Date de l'attestation de service.")],
-    actor: Annotated[str | None, typer.Option("--actor")] = None,
+    actor: ActorOpt = None,
 ) -> None:
     """Enregistrer l'attestation annuelle de service fournie par l'employeur."""
     cases.attest_service(context_of(ctx).uow(), case, on=required_date(on, "--on"), actor=actor)

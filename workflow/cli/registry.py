@@ -18,10 +18,13 @@ from workflow.cli.common import (
     emit,
     employer_app,
     err,
+    id_argument,
+    id_option,
     institute_app,
     learner_app,
     optional_date,
     out,
+    plain,
     required_date,
     scheme_app,
     territory_app,
@@ -184,8 +187,8 @@ def campaign_open(
 @campaign_app.command("list-employer")
 def campaign_list_employer(
     ctx: typer.Context,
-    campaign: int,
-    employer: int,
+    campaign: Annotated[int, id_argument("CAMPAIGN")],
+    employer: Annotated[int, id_argument("EMPLOYER")],
     places: Annotated[int, typer.Option("--places")],
     as_json: JsonOpt = False,
 ) -> None:
@@ -203,7 +206,7 @@ def learner_add(
     last_name: Annotated[str, typer.Option("--last-name")],
     birth_date: Annotated[str, typer.Option("--birth-date")],
     email: Annotated[str, typer.Option("--email")],
-    institute: Annotated[int, typer.Option("--institute")],
+    institute: Annotated[int, id_option("--institute")],
     training_start: Annotated[str, typer.Option("--training-start")],
     training_end: Annotated[str, typer.Option("--training-end")],
     iban: Annotated[str | None, typer.Option("--iban")] = None,
@@ -228,7 +231,7 @@ def learner_add(
 @learner_app.command("update")
 def learner_update(
     ctx: typer.Context,
-    learner: int,
+    learner: Annotated[int, id_argument("LEARNER")],
     iban: Annotated[str | None, typer.Option("--iban")] = None,
     training_start: Annotated[str | None, typer.Option("--training-start")] = None,
     training_end: Annotated[str | None, typer.Option("--training-end")] = None,
@@ -245,4 +248,4 @@ def learner_update(
     )
     out.print(f"Apprenant {learner} modifié.")
     for message in messages:
-        err.print(f"[yellow]Attention :[/yellow] {message}", highlight=False)
+        err.print(f"[yellow]Attention :[/yellow] {plain(message)}", highlight=False)

@@ -20,6 +20,7 @@ from workflow.cli.common import (
     context_of,
     emit,
     export_app,
+    id_option,
     optional_date,
     out,
     report_app,
@@ -91,8 +92,8 @@ def _register_export(name: str) -> None:
         state: Annotated[str | None, typer.Option("--state", help="État des dossiers.")] = None,
         scheme: SchemeOpt = None,
         campaign: CampaignOpt = None,
-        employer: Annotated[int | None, typer.Option("--employer", help="N° d'employeur.")] = None,
-        institute: Annotated[int | None, typer.Option("--institute", help="N° d'institut.")] = None,
+        employer: Annotated[int | None, id_option("--employer", help="N° d'employeur.")] = None,
+        institute: Annotated[int | None, id_option("--institute", help="N° d'institut.")] = None,
         departement: Annotated[
             str | None, typer.Option("--departement", help="Département de l'employeur.")
         ] = None,

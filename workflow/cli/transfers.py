@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from workflow.cli.common import JsonOpt, context_of, emit, err, export_app, import_app, out
+from workflow.cli.common import JsonOpt, context_of, emit, err, export_app, import_app, out, plain
 from workflow.imports import Kind, Report, default_report_path, export_file, import_file
 from workflow.imports.readers import check_suffix
+from workflow.validation import shown
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -115,7 +116,8 @@ def _print(result: ImportResult) -> None:
         )
     for issue in result.issues[:SHOWN]:
         err.print(
-            f"  ligne {issue.line}, {issue.column} « {issue.value} » : {issue.message}",
+            f"  ligne {issue.line}, {plain(issue.column)} « {plain(shown(issue.value))} » : "
+            f"{plain(issue.message)}",
             highlight=False,
             soft_wrap=True,
         )
@@ -128,10 +130,10 @@ def _print(result: ImportResult) -> None:
     if result.report is not None:
         err.print(f"Rapport d'erreurs : {result.report}", highlight=False, soft_wrap=True)
     if result.ignored_columns:
-        ignored = ", ".join(f"« {c} »" for c in result.ignored_columns)
+        ignored = ", ".join(f"« {plain(c)} »" for c in result.ignored_columns)
         err.print(f"Colonnes ignorées : {ignored}.", highlight=False, soft_wrap=True)
     for warning in result.warnings:
-        err.print(f"[yellow]Attention :[/yellow] {warning}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]Attention :[/yellow] {plain(warning)}", highlight=False, soft_wrap=True)
 
 
 @import_app.command("institutes")

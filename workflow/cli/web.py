@@ -13,7 +13,10 @@ from workflow.cli.common import (
     context_of,
     emit,
     err,
+    id_option,
 )
+from workflow.errors import InvalidInput
+from workflow.validation import shown
 
 # -- web -------------------------------------------------------------------------------------
 
@@ -37,8 +40,8 @@ def user_add(
     password: Annotated[
         str, typer.Option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
     ],
-    employer: Annotated[int | None, typer.Option("--employer")] = None,
-    institute: Annotated[int | None, typer.Option("--institute")] = None,
+    employer: Annotated[int | None, id_option("--employer")] = None,
+    institute: Annotated[int | None, id_option("--institute")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Créer un compte (mot de passe haché argon2) ; affiche son id et son jeton d'API."""
@@ -58,11 +61,17 @@ def user_add(
         err.print(f"Jeton d'API (affiché une seule fois) : {token}", highlight=False)
 
 
+def _port(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 65_535:
+        raise InvalidInput(f"Port invalide : « {shown(text)} » (de 1 à 65535).", "--port")
+    return int(text)
+
+
 @app.command("serve")
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8000,
+    port: Annotated[int, typer.Option("--port", parser=_port)] = 8000,
 ) -> None:
     """L'application web (FIDELIS_SECRET_KEY : clé des sessions, commune à tous les workers)."""
     import os

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workflow.imports.writers import TableWriter
+from workflow.validation import control_free
 
 REPORT_HEADER = ("Ligne", "Colonne", "Valeur", "Message")
 MAX_VALUE = 200
@@ -50,7 +51,9 @@ class Report:
     def add(self, issue: Issue) -> None:
         if self._writer is None:
             self._writer = TableWriter(self.path, REPORT_HEADER, "Erreurs")
-        value = issue.value if len(issue.value) <= MAX_VALUE else issue.value[:MAX_VALUE] + "…"
+        # Control characters replaced: a spreadsheet cell cannot hold them.
+        value = control_free(issue.value)
+        value = value if len(value) <= MAX_VALUE else value[:MAX_VALUE] + "…"
         self._writer.write((issue.line, issue.column, value, issue.message))
         self.count += 1
 

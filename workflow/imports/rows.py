@@ -10,8 +10,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from schwifty import exceptions as iban_errors
-
 from workflow import validation
 from workflow.eligibility import SECTOR_LABELS, commune_is_rural
 from workflow.errors import InvalidInput
@@ -126,22 +124,25 @@ class RowContext:
 # -- reading one row -----------------------------------------------------------------------------
 
 _LABELS = {kind: {f.key: f.label for f in fields} for kind, fields in LAYOUTS.items()}
-_MAX_LENGTH = {"name": 200, "last_name": 100, "first_name": 100}
+# Each cell's limit in workflow.validation.LIMITS, the same as when the field is typed.
+_LIMITS = {
+    "last_name": "person_name",
+    "first_name": "person_name",
+    "email": "email",
+    "siret": "siret",
+    "iban": "iban",
+    "commune": "insee",
+    "institute_commune": "insee",
+    "birth_date": "date",
+    "training_start": "date",
+    "training_end": "date",
+    "recruitment_difficulty": "code",
+}  # any other field: "name"
 _YES = frozenset({"oui", "o", "yes", "y", "vrai", "true", "1", "x"})
 _NO = frozenset({"non", "n", "no", "faux", "false", "0"})
 _SCHEME_SEPARATORS = re.compile(r"[\s,;|/]+")
 _SECTOR_NAMES = {fold_header(code): code for code in SECTORS} | {
     fold_header(label): code for code, label in SECTOR_LABELS.items()
-}
-_IBAN_REASONS: dict[type[Exception], str] = {
-    iban_errors.InvalidChecksumDigits: "clé de contrôle incorrecte",
-    iban_errors.InvalidLength: "longueur incorrecte pour ce pays",
-    iban_errors.InvalidCountryCode: "code pays inconnu",
-    iban_errors.InvalidStructure: "caractères ou structure incorrects",
-    iban_errors.InvalidBBANChecksum: "clé RIB incorrecte",
-    iban_errors.InvalidBankCode: "code banque inconnu",
-    iban_errors.InvalidBranchCode: "code guichet incorrect",
-    iban_errors.InvalidAccountCode: "numéro de compte incorrect",
 }
 
 
@@ -153,25 +154,32 @@ class _Row:
         self.line = line
         self.cells = cells
         self.issues: list[Issue] = []
+        # Cells too long or with control characters: refused once, then read as absent.
+        self.refused: set[str] = set()
+        for key in cmap.index:
+            try:
+                validation.text(self.text(key), _LIMITS.get(key, "name"), label="La valeur")
+            except InvalidInput as exc:
+                self.fail(key, str(exc))
+                self.refused.add(key)
 
     def text(self, key: str) -> str:
         position = self.cmap.index.get(key)
-        if position is None or position >= len(self.cells):
+        if position is None or position >= len(self.cells) or key in self.refused:
             return ""
         return self.cells[position].strip()
 
     def fail(self, key: str, message: str) -> None:
         column = self.cmap.header.get(key) or _LABELS[self.cmap.kind][key]
-        self.issues.append(Issue(self.line, column, self.text(key), message))
+        self.issues.append(
+            Issue(self.line, column, validation.control_free(self.text(key)), message)
+        )
 
     def required(self, key: str) -> str | None:
         value = self.text(key)
         if not value:
-            self.fail(key, f"Valeur obligatoire manquante ({_LABELS[self.cmap.kind][key]}).")
-            return None
-        limit = _MAX_LENGTH.get(key)
-        if limit is not None and len(value) > limit:
-            self.fail(key, f"Texte trop long : {len(value)} caractères ({limit} au plus).")
+            if key not in self.refused:
+                self.fail(key, f"Valeur obligatoire manquante ({_LABELS[self.cmap.kind][key]}).")
             return None
         return value
 
@@ -324,13 +332,7 @@ def _iban(row: _Row) -> str | None:
     try:
         return validation.iban(value)
     except InvalidInput as exc:
-        # validation.iban hides schwifty's (English) exception; its type gives the reason.
-        cause = exc.__context__
-        reason = next(
-            (text for kind, text in _IBAN_REASONS.items() if isinstance(cause, kind)),
-            "numéro incorrect",
-        )
-        row.fail("iban", f"IBAN invalide : « {value} » ({reason}).")
+        row.fail("iban", str(exc))
         return None
 
 

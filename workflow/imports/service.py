@@ -157,14 +157,16 @@ def import_file(
         with tempfile.TemporaryFile() as spool:
             _check(uow, kind, path, ctx, result, sink, spool, progress, batch_size)
             result.refusal = result.refusal or _refusal(result, skip_invalid)
+            # The report is complete after the check: written before the rows are committed,
+            # so that a report that cannot be written leaves the database as it was.
+            if report is not None and report.close():
+                result.report = report.path
             if result.refusal is None:
                 _write(uow, kind, ctx, result, spool, progress, batch_size)
     except BaseException:
-        if report is not None:
+        if report is not None and result.report is None:
             report.discard()
         raise
-    if report is not None and report.close():
-        result.report = report.path
     return result
 
 

@@ -8,6 +8,7 @@ The file appears complete or not at all: it is written beside its target, then r
 from __future__ import annotations
 
 import csv
+import errno
 import os
 from collections.abc import Sequence
 from datetime import date, datetime, time
@@ -15,10 +16,28 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from workflow.errors import InvalidInput
 from workflow.imports.readers import check_suffix
 from workflow.spreadsheet import neutralised, text_cell
 
 DATE_FORMAT = "%d/%m/%Y"
+# The system's reasons, in French (its own text is English).
+_REASONS = {
+    errno.ENOENT: "dossier inexistant",
+    errno.ENOTDIR: "dossier inexistant",
+    errno.EACCES: "accès refusé",
+    errno.EPERM: "accès refusé",
+    errno.EISDIR: "c'est un dossier",
+    errno.EEXIST: "un fichier porte le nom du dossier",
+    errno.ENOSPC: "disque plein",
+    errno.EROFS: "disque en lecture seule",
+}
+
+
+def cannot_write(path: Path, exc: OSError) -> InvalidInput:
+    """A file that cannot be written, as a French error (nothing is left of it)."""
+    reason = _REASONS.get(exc.errno or 0, "erreur d'écriture")
+    return InvalidInput(f"Impossible d'écrire « {path} » ({reason}).", "file")
 
 
 def csv_text(value: object) -> str:
@@ -50,7 +69,10 @@ class TableWriter:
             self._book = Workbook(write_only=True)
             self._sheet = self._book.create_sheet(title[:31])
         else:
-            self._handle = self._partial.open("w", encoding="utf-8-sig", newline="")
+            try:
+                self._handle = self._partial.open("w", encoding="utf-8-sig", newline="")
+            except OSError as exc:
+                raise cannot_write(path, exc) from None
             self._csv = csv.writer(self._handle, delimiter=";")
         self._append(header)
 
@@ -93,13 +115,20 @@ class TableWriter:
         return value
 
     def close(self) -> None:
-        if self._xlsx:
-            self._book.save(self._partial)
-        elif self._handle is not None:
-            self._handle.close()
-        os.replace(self._partial, self.path)
+        try:
+            if self._xlsx:
+                self._book.save(self._partial)
+            elif self._handle is not None:
+                self._handle.close()
+            os.replace(self._partial, self.path)
+        except OSError as exc:
+            self._partial.unlink(missing_ok=True)
+            raise cannot_write(self.path, exc) from None
 
     def discard(self) -> None:
         if self._handle is not None:
             self._handle.close()
         self._partial.unlink(missing_ok=True)
+
+
+__all__ = ["TableWriter", "cannot_write", "csv_text"]

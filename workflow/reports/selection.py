@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from workflow import validation
 from workflow.errors import InvalidInput, NotFound
 from workflow.models import Campaign, Employer, Institute
 from workflow.schemes import SchemeRegistry
@@ -83,21 +84,29 @@ def parse_filters(
             wanted = State(state)
         except ValueError:
             raise InvalidInput(
-                f"État inconnu « {state} » (états : {', '.join(s.value for s in State)}).",
+                f"État inconnu « {validation.shown(state)} » "
+                f"(états : {', '.join(s.value for s in State)}).",
                 "state",
             ) from None
     check_scheme(scheme, schemes)
     check_campaign(session, campaign, scheme)
-    if employer is not None and session.get(Employer, employer) is None:
-        raise NotFound("Employeur", employer)
-    if institute is not None and session.get(Institute, institute) is None:
-        raise NotFound("Institut", institute)
+    # An id no database can hold exists nowhere (and must not reach the query).
+    for what, model, ident in (
+        ("Employeur", Employer, employer),
+        ("Institut", Institute, institute),
+    ):
+        if ident is not None and (
+            not validation.in_id_range(ident) or session.get(model, ident) is None
+        ):
+            raise NotFound(what, ident)
     dep = departement.strip().upper() if departement else None
     if dep and not _DEPARTEMENT.fullmatch(dep):
         raise InvalidInput(
-            f"Département invalide : « {departement} » (un code comme 48, 2A ou 974).",
+            f"Département invalide : « {validation.shown(departement or '')} » (un code comme "
+            "48, 2A ou 974).",
             "departement",
         )
+    search = validation.optional_text(search, "search", field="search")
     return CaseFilter(
         state=wanted,
         scheme=scheme,
@@ -105,5 +114,5 @@ def parse_filters(
         employer=employer,
         institute=institute,
         departement=dep or None,
-        search=search.strip() if search and search.strip() else None,
+        search=search,
     )

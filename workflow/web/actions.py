@@ -18,7 +18,7 @@ from workflow.clock import today_paris
 from workflow.db import UnitOfWork
 from workflow.errors import FidelisError
 from workflow.web.cases import show_case
-from workflow.web.deps import Attester, ContractStaff, Staff, Who, check_csrf
+from workflow.web.deps import Attester, ContractStaff, Ident, Staff, Who, check_csrf
 
 router = APIRouter()
 
@@ -61,7 +61,7 @@ def _run(
 
 
 @router.post("/dossiers/{case_id}/actions/{trigger}", response_model=None)
-async def fire(request: Request, who: Who, case_id: int, trigger: str) -> Response:
+async def fire(request: Request, who: Who, case_id: Ident, trigger: str) -> Response:
     form = await _form(request)
     _visible(request, who, case_id)
     if not accounts.may_fire(who, trigger):
@@ -83,7 +83,7 @@ async def fire(request: Request, who: Who, case_id: int, trigger: str) -> Respon
 
 
 @router.post("/dossiers/{case_id}/contrat", response_model=None)
-async def issue_contract(request: Request, who: ContractStaff, case_id: int) -> Response:
+async def issue_contract(request: Request, who: ContractStaff, case_id: Ident) -> Response:
     form = await _form(request)
 
     def act(uow: UnitOfWork) -> None:
@@ -95,7 +95,7 @@ async def issue_contract(request: Request, who: ContractStaff, case_id: int) -> 
 
 
 @router.post("/dossiers/{case_id}/signatures", response_model=None)
-async def sign_contract(request: Request, who: ContractStaff, case_id: int) -> Response:
+async def sign_contract(request: Request, who: ContractStaff, case_id: Ident) -> Response:
     form = await _form(request)
 
     def act(uow: UnitOfWork) -> None:
@@ -112,7 +112,7 @@ async def sign_contract(request: Request, who: ContractStaff, case_id: int) -> R
 
 
 @router.post("/dossiers/{case_id}/suspension", response_model=None)
-async def suspend(request: Request, who: Staff, case_id: int) -> Response:
+async def suspend(request: Request, who: Staff, case_id: Ident) -> Response:
     form = await _form(request)
 
     def act(uow: UnitOfWork) -> None:
@@ -129,7 +129,7 @@ async def suspend(request: Request, who: Staff, case_id: int) -> Response:
 
 
 @router.post("/dossiers/{case_id}/attestation", response_model=None)
-async def attest(request: Request, who: Attester, case_id: int) -> Response:
+async def attest(request: Request, who: Attester, case_id: Ident) -> Response:
     form = await _form(request)
     _visible(request, who, case_id)
 

@@ -15,9 +15,10 @@ from workflow.accounts import STAFF, Principal
 from workflow.db import UnitOfWork
 from workflow.errors import NotFound
 from workflow.states import State
+from workflow.validation import LIMITS
 from workflow.views import case_detail, case_rows
 from workflow.web import pages
-from workflow.web.deps import Db, require
+from workflow.web.deps import Db, Ident, QueryIdent, require
 
 router = APIRouter(prefix="/api/v1", tags=["dossiers"])
 
@@ -41,7 +42,7 @@ Staff = Annotated[
 
 
 class FireRequest(BaseModel):
-    trigger: str = Field(examples=["submit"])
+    trigger: str = Field(examples=["submit"], max_length=LIMITS["code"].chars)
     on: date | None = Field(default=None, description="Date d'effet (défaut : aujourd'hui).")
     reason: str | None = None
     params: dict[str, str] = Field(
@@ -60,7 +61,7 @@ def _visible(s: Db, who: Principal, case_id: int) -> None:
 
 @router.get("/cases")
 def list_cases(
-    who: Who, s: Db, state: State | None = None, before: int | None = None, limit: int = 100
+    who: Who, s: Db, state: State | None = None, before: QueryIdent = None, limit: int = 100
 ) -> list[dict[str, Any]]:
     """Les dossiers visibles, du plus récent au plus ancien (pagination par `before`)."""
     return case_rows(
@@ -69,7 +70,7 @@ def list_cases(
 
 
 @router.get("/cases/{case_id}")
-def get_case(who: Who, s: Db, case_id: int) -> dict[str, Any]:
+def get_case(who: Who, s: Db, case_id: Ident) -> dict[str, Any]:
     """Un dossier : état, échéancier, paiements, historique, actions possibles."""
     _visible(s, who, case_id)
     return case_detail(s, case_id)
@@ -84,7 +85,7 @@ def list_payments(who: Staff, s: Db, period: str | None = None) -> list[dict[str
 
 
 @router.post("/cases/{case_id}/fire")
-def fire(request: Request, who: Who, s: Db, case_id: int, body: FireRequest) -> dict[str, Any]:
+def fire(request: Request, who: Who, s: Db, case_id: Ident, body: FireRequest) -> dict[str, Any]:
     """Déclencher une action ; 400 (refus motivé), 403, 404 ou 409 (modifié entre-temps)."""
     _visible(s, who, case_id)
     if not accounts.may_fire(who, body.trigger):

@@ -21,6 +21,7 @@ from workflow import accounts, display
 from workflow.db import make_engine, session_factory
 from workflow.documents.labels import BREACH_REASON_LABELS
 from workflow.paths import templates_dir
+from workflow.settings import settings
 from workflow.states import SIGNING_PARTIES, STATE_LABELS, TRIGGER_LABELS, param_label
 from workflow.web import (
     actions,
@@ -36,6 +37,7 @@ from workflow.web import (
     reference,
     reports,
 )
+from workflow.web.limits import IMPORT_PATHS, BodyLimit
 
 ROUTERS: tuple[APIRouter, ...] = (
     api.router,
@@ -88,6 +90,13 @@ def create_app(url: str, *, secret_key: str | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.factory = session_factory(engine)
+    conf = settings()
+    app.add_middleware(
+        BodyLimit,
+        limit_of=lambda path: (
+            conf.max_import_bytes if path in IMPORT_PATHS else conf.max_body_bytes
+        ),
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key or secrets.token_urlsafe(32),

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from workflow import accounts
+from workflow import accounts, validation
 from workflow.accounts import Principal
 from workflow.documents.store import XLSX
 from workflow.errors import InvalidInput
@@ -20,7 +20,7 @@ from workflow.schemes import registry
 from workflow.states import State
 from workflow.views import CaseFilter, case_rows
 from workflow.web import pages
-from workflow.web.deps import Db, Who, attachment, render
+from workflow.web.deps import Db, Ident, Who, attachment, render
 
 router = APIRouter()
 
@@ -38,7 +38,10 @@ def _filters(request: Request) -> CaseFilter:
 
     def number(name: str) -> int | None:
         value = q.get(name, "").strip()
-        return int(value) if value.isdigit() else None
+        if not value.isascii() or not value.isdigit():
+            return None
+        # A number no id can be selects nothing, as any unknown one (and never reaches SQL).
+        return int(value) if validation.in_id_range(int(value)) else 0
 
     state = q.get("etat", "")
     return CaseFilter(
@@ -48,7 +51,7 @@ def _filters(request: Request) -> CaseFilter:
         employer=number("employeur"),
         institute=number("institut"),
         departement=q.get("departement") or None,
-        search=q.get("q") or None,
+        search=validation.optional_text(q.get("q") or "", "search", field="q"),
     )
 
 
@@ -58,11 +61,22 @@ def _after_event(cursor: str) -> tuple[date, int] | None:
         return None
     day, _, ident = cursor.partition(":")
     try:
+        if not validation.in_id_range(int(ident)):
+            raise ValueError(ident)
         return date.fromisoformat(day), int(ident)
     except ValueError:
         raise InvalidInput(
             f"Lien de page invalide : « {cursor} » (revenez à la première page)."
         ) from None
+
+
+def _before(cursor: str) -> int | None:
+    """The keyset of the « most recent » sort: the last case id shown."""
+    if not cursor.isascii() or not cursor.isdigit():
+        return None
+    if not validation.in_id_range(int(cursor)):
+        raise InvalidInput(f"Lien de page invalide : « {validation.shown(cursor)} ».")
+    return int(cursor)
 
 
 @router.get("/dossiers", response_class=HTMLResponse)
@@ -74,7 +88,7 @@ def case_list(request: Request, who: Who, s: Db) -> HTMLResponse:
     rows = case_rows(
         s,
         limit=PAGE + 1,
-        before=int(cursor) if sort == "recent" and cursor.isdigit() else None,
+        before=_before(cursor) if sort == "recent" else None,
         after_event=_after_event(cursor) if sort == "last_event" else None,
         sort=sort,
         where=accounts.visible_cases(who),
@@ -136,5 +150,5 @@ def show_case(
 
 
 @router.get("/dossiers/{case_id}", response_class=HTMLResponse)
-def case_page(request: Request, who: Who, s: Db, case_id: int) -> HTMLResponse:
+def case_page(request: Request, who: Who, s: Db, case_id: Ident) -> HTMLResponse:
     return show_case(request, who, s, case_id)

@@ -12,12 +12,13 @@ import secrets
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from workflow import accounts
 from workflow.accounts import ATTESTERS, EMPLOYERS, LEARNER_READERS, STAFF, Principal
+from workflow.validation import MAX_ID
 
 NOT_YOURS = "Cette page n'est pas accessible avec votre compte."
 STAFF_PAGE = "Page réservée au service instructeur."
@@ -74,6 +75,9 @@ def require(
     return allowed
 
 
+# An id in a path or a query, as either database can store it; else a French 422 (errors.py).
+Ident = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryIdent = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Who = Annotated[Principal, Depends(current_user)]
 Db = Annotated[Session, Depends(db)]
 # The caseworkers' service (region, admin).

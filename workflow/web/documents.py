@@ -11,13 +11,13 @@ from workflow import accounts
 from workflow.accounts import STAFF
 from workflow.documents.store import default_store, stored_path
 from workflow.web import pages
-from workflow.web.deps import STAFF_PAGE, Db, Who, allow, attachment
+from workflow.web.deps import STAFF_PAGE, Db, Ident, Who, allow, attachment
 
 router = APIRouter()
 
 
 @router.get("/documents/{document_id}")
-def download(who: Who, s: Db, document_id: int) -> Response:
+def download(who: Who, s: Db, document_id: Ident) -> Response:
     doc = pages.document(s, document_id)
     if doc.case_id is None:
         allow(who, STAFF, STAFF_PAGE)

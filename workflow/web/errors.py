@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
 from workflow.errors import ConcurrentModification, DatabaseBusy, FidelisError, NotFound
+from workflow.validation import shown
 
 log = logging.getLogger("fidelis.web")
 
@@ -28,7 +29,7 @@ FRENCH_STATUS = {
     404: "Page introuvable.",
     405: "Méthode non autorisée pour cette adresse.",
     409: "Conflit : l'enregistrement a changé entre-temps.",
-    413: "Fichier trop volumineux.",
+    413: "Requête trop volumineuse.",
     500: "Erreur interne : l'équipe technique a été prévenue ; rien n'a été enregistré.",
 }
 _ENGLISH_DEFAULTS = {"Not Found", "Method Not Allowed", "Unauthorized", "Forbidden", "Bad Request"}
@@ -74,7 +75,7 @@ def install(app: FastAPI, templates: Jinja2Templates) -> None:
         """Bad input answers in French, naming each field (a date that does not exist…)."""
         problems = [
             f"{'.'.join(str(p) for p in err['loc'] if p not in _LOCATIONS)} : valeur invalide "
-            f"« {err.get('input')} »"
+            f"« {shown(str(err.get('input')))} »"
             for err in exc.errors()
         ]
         return answer(request, 422, "Requête invalide — " + " ; ".join(problems))

@@ -13,7 +13,7 @@ from workflow.anomalies import anomaly_rows, resolve
 from workflow.db import UnitOfWork
 from workflow.states import GUARD_LABELS, TRANSITIONS, State
 from workflow.web import pages
-from workflow.web.deps import Db, Staff, Who, check_csrf, render
+from workflow.web.deps import Db, Ident, Staff, Who, check_csrf, render
 from workflow.web.diagram import state_diagram_svg
 
 router = APIRouter()
@@ -32,7 +32,7 @@ def runs_page(request: Request, who: Staff, s: Db) -> HTMLResponse:
 
 
 @router.post("/traitements/anomalies/{anomaly_id}", response_model=None)
-async def resolve_anomaly(request: Request, who: Staff, anomaly_id: int) -> Response:
+async def resolve_anomaly(request: Request, who: Staff, anomaly_id: Ident) -> Response:
     """A caseworker closes an anomaly of the nightly run, saying what was done."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
@@ -40,7 +40,7 @@ async def resolve_anomaly(request: Request, who: Staff, anomaly_id: int) -> Resp
         UnitOfWork(request.app.state.factory),
         anomaly_id,
         who.actor,
-        str(form.get("note") or "")[:2000],
+        str(form.get("note") or ""),
     )
     return RedirectResponse("/traitements", status_code=303)
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from workflow import contracts
+from workflow import contracts, validation
 from workflow.clock import today_paris
 from workflow.db import UnitOfWork
 from workflow.web import pages
-from workflow.web.deps import Db, LearnerReader, Staff, check_csrf, render
+from workflow.web.deps import Db, Ident, LearnerReader, Staff, check_csrf, render
 
 router = APIRouter()
 
@@ -28,6 +28,7 @@ def institutes_page(request: Request, who: Staff, s: Db) -> HTMLResponse:
 
 @router.get("/apprenants", response_class=HTMLResponse)
 def learners_page(request: Request, who: LearnerReader, s: Db, q: str = "") -> HTMLResponse:
+    q = validation.text(q, "search", field="q")
     return render(request, "learners.html", who=who, learners=pages.learners(s, who, q), q=q)
 
 
@@ -37,7 +38,7 @@ def campaigns_page(request: Request, who: Staff, s: Db) -> HTMLResponse:
 
 
 @router.post("/campagnes/{campaign_id}/liste")
-async def campaign_list(request: Request, who: Staff, campaign_id: int) -> RedirectResponse:
+async def campaign_list(request: Request, who: Staff, campaign_id: Ident) -> RedirectResponse:
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
     infos = contracts.campaign_employer_list(

@@ -30,6 +30,7 @@ from workflow.reports.observatory import (
 from workflow.reports.selection import check_campaign, check_scheme
 from workflow.reports.workbook import observatory_workbook
 from workflow.schemes import registry
+from workflow.validation import shown
 from workflow.web.deps import STAFF_ONLY, Db, Who, attachment, render
 
 router = APIRouter(dependencies=[STAFF_ONLY])
@@ -68,8 +69,10 @@ def _observatory_query(request: Request, s: Db) -> ObservatoryQuery:
     dimension = check_dimension(q.get("par") or "campagne")
     scheme = check_scheme(q.get("dispositif") or None, registry())
     raw = (q.get("campagne") or "").strip()
-    if raw and not raw.isdigit():
-        raise InvalidInput(f"Campagne invalide : « {raw} » (une année, p. ex. 2026).", "campagne")
+    if raw and not (raw.isascii() and raw.isdigit()):
+        raise InvalidInput(
+            f"Campagne invalide : « {shown(raw)} » (une année, p. ex. 2026).", "campagne"
+        )
     campaign = check_campaign(s, int(raw) if raw else None, scheme)
     return ObservatoryQuery(dimension, scheme, campaign)
 
