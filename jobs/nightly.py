@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -24,14 +24,19 @@ from workflow.models import JobRun, utcnow
 from workflow.reports.labels import STEP_LABELS
 from workflow.schemes import SchemeRegistry, registry
 
+if TYPE_CHECKING:
+    from jobs.outbox import Mailing
+
 Step = Callable[[steps.StepContext], int]
 log = logging.getLogger("fidelis.nightly")
 
 
 def _send_outbox(ctx: steps.StepContext) -> int:
-    from jobs.outbox import send_pending
-
-    return send_pending(ctx.factory, ctx.schemes, now=None)
+    assert ctx.mailing is not None  # the step runs only when the run sends mail
+    done = ctx.mailing.send(ctx.factory, ctx.schemes)
+    if done.stopped:
+        ctx.notes.append(f"Courriels : {done.stopped}.")
+    return done.sent
 
 
 STEPS: tuple[tuple[str, Step], ...] = (
@@ -85,13 +90,17 @@ def run_nightly(
 ) -> RunReport:
     """Run (or catch up to) the nightly job for `as_of`; raise RunRefused if one is running, and
     InvalidInput for a day after tomorrow (today is the clock's: workflow.clock)."""
+    from jobs.outbox import Mailing
+    from workflow.mailer import smtp_settings_from_env
+
     check_as_of(as_of)
     schemes = schemes or registry()
     report = RunReport()
+    mailing = Mailing(smtp_settings_from_env()) if send_mail else None
     with exclusive_run(engine) as holder:
         _close_interrupted_runs(engine)
         for day in days_to_run(engine, as_of, catch_up):
-            report.runs.append(_run_day(engine, day, schemes, holder, send_mail, only_steps))
+            report.runs.append(_run_day(engine, day, schemes, holder, mailing, only_steps))
             if on_day:
                 on_day(day)
     return report
@@ -135,7 +144,7 @@ def _run_day(
     day: date,
     schemes: SchemeRegistry,
     holder: str,
-    send_mail: bool,
+    mailing: Mailing | None,
     only_steps: tuple[str, ...] | None,
 ) -> dict[str, Any]:
     factory = session_factory(engine)
@@ -144,13 +153,13 @@ def _run_day(
         s.add(run)
         s.commit()
         run_id = run.id
-    ctx = steps.StepContext(factory, schemes, day, run_id)
+    ctx = steps.StepContext(factory, schemes, day, run_id, mailing=mailing)
     counts: dict[str, int] = {}
     seconds: dict[str, float] = {}
     name = ""
     try:
         for name, step in STEPS:
-            if (only_steps and name not in only_steps) or (name == "outbox" and not send_mail):
+            if (only_steps and name not in only_steps) or (name == "outbox" and mailing is None):
                 continue
             started = time.perf_counter()
             counts[name] = step(ctx)
@@ -169,14 +178,21 @@ def _run_day(
             )
             s.commit()
         raise
+    note = " ".join(ctx.notes) or None
     with factory() as s:
         s.execute(
             sa.update(JobRun)
             .where(JobRun.id == run_id)
-            .values(status="succeeded", finished_at=utcnow(), counts=counts)
+            .values(status="succeeded", finished_at=utcnow(), counts=counts, note=note)
         )
         s.commit()
-    return {"id": run_id, "as_of": day.isoformat(), "counts": counts, "seconds": seconds}
+    return {
+        "id": run_id,
+        "as_of": day.isoformat(),
+        "counts": counts,
+        "seconds": seconds,
+        "note": note,
+    }
 
 
 __all__ = [

@@ -1,19 +1,34 @@
 """Sending the outbox (SPEC §6): render each pending message from the case as it is now, send it
 over SMTP, retry with backoff on transient errors, give up after MAX_ATTEMPTS.
 
-SMTP cannot be exactly-once: a message accepted by the server just before the process dies is
-sent again on the rerun. Each message carries a stable Message-ID (`<outbox-N@fidelis>`) so that
-mail systems and people can recognise the duplicate; the outbox row itself exists once."""
+Each message is claimed before it is sent: one conditional UPDATE takes the next pending message
+whose claim is free or expired (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent senders
+pass each other; on SQLite the write lock serialises the claims), setting `claimed_by` and
+`claimed_until`. Two senders at once — two `fidelis outbox send`, or the nightly run and a manual
+send — never send the same message. The result is written back only under our own claim.
+
+SMTP cannot be exactly-once: a sender that dies after the server accepted a message, before
+recording it, leaves its claim; once the claim has expired (CLAIM_TTL) the message is sent again.
+Each message carries a stable Message-ID (`<outbox-N@fidelis>`) so that mail systems and people
+can recognise the duplicate; the outbox row itself exists once.
+
+No SMTP server configured: nothing is tried, the messages stay pending and the pass says so. A
+server that cannot be reached: the pass stops at the first failed connection (that message is
+retried later, with backoff), leaving the others untouched."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from jobs.lease import holder_id
+from workflow.db import UnitOfWork
 from workflow.documents.french import date_fr, euros
 from workflow.emails import render_email
 from workflow.errors import FidelisError
@@ -21,6 +36,7 @@ from workflow.mailer import (
     MAX_ATTEMPTS,
     Message,
     PermanentMailError,
+    ServerUnreachable,
     SmtpSettings,
     TransientMailError,
     retry_delay,
@@ -30,6 +46,12 @@ from workflow.mailer import (
 from workflow.models import Case, Employer, Offer, OutboxMessage, Payment, utcnow
 from workflow.schemes import SchemeRegistry
 from workflow.states import STATE_LABELS
+
+# Longer than any one send can take (SMTP's own timeouts are 30 s per exchange).
+CLAIM_TTL = timedelta(minutes=10)
+NOT_CONFIGURED = "envoi des courriels non configuré (aucun serveur SMTP) : ils restent en attente"
+OUTBOX: sa.Table = OutboxMessage.__table__  # type: ignore[assignment]  # Core: RETURNING
+log = logging.getLogger("fidelis.outbox")
 
 
 def _case_context(s: Session, case_id: int, schemes: SchemeRegistry) -> dict[str, Any]:
@@ -115,6 +137,16 @@ def render(s: Session, message: OutboxMessage, schemes: SchemeRegistry) -> Messa
     )
 
 
+@dataclass
+class Sending:
+    """What one pass over the outbox did; `stopped` says, in French, why it sent no more."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    stopped: str | None = None
+
+
 def send_pending(
     factory: sessionmaker[Session],
     schemes: SchemeRegistry,
@@ -123,50 +155,156 @@ def send_pending(
     settings: SmtpSettings | None = None,
     limit: int = 10_000,
 ) -> int:
-    """Send what is due; return how many were sent. Each message is committed on its own, so a
-    crash loses at most the one being sent."""
+    """Send what is due with `settings` (else the environment's); return how many were sent."""
     smtp = settings or smtp_settings_from_env()
-    moment = now or utcnow()
+    return send_outbox(factory, schemes, smtp, now=now, limit=limit).sent
+
+
+def send_outbox(
+    factory: sessionmaker[Session],
+    schemes: SchemeRegistry,
+    smtp: SmtpSettings | None,
+    *,
+    now: datetime | None = None,
+    limit: int = 10_000,
+) -> Sending:
+    """Claim, send and record due messages one at a time, up to `limit`. Each claim and each
+    result is committed on its own, so a crash loses at most the message being sent."""
+    done = Sending()
+    if smtp is None:
+        done.stopped = NOT_CONFIGURED
+        return done
+    me = holder_id()
+    while done.sent + done.retried + done.failed < limit:
+        moment = now or utcnow()
+        message_id = _claim_next(factory, me, moment)
+        if message_id is None:
+            break
+        try:
+            _send_claimed(factory, schemes, smtp, message_id, me, moment, done)
+        except ServerUnreachable as exc:
+            done.stopped = f"{exc} : les courriels restent en attente"
+            break
+    return done
+
+
+class Mailing:
+    """The sending step of one nightly run, across the days of its catch-up: the server is read
+    once; once mail could not go out (no server configured, or the server unreachable) the
+    later days do not try again — the next run will."""
+
+    def __init__(self, smtp: SmtpSettings | None) -> None:
+        self.smtp = smtp
+        self.stopped: str | None = None
+
+    def send(self, factory: sessionmaker[Session], schemes: SchemeRegistry) -> Sending:
+        if self.stopped is not None:
+            return Sending(stopped=self.stopped)
+        done = send_outbox(factory, schemes, self.smtp)
+        self.stopped = done.stopped
+        return done
+
+
+def _claimable(moment: datetime) -> Any:
+    return sa.and_(
+        OUTBOX.c.status == "pending",
+        sa.or_(OUTBOX.c.next_attempt_at.is_(None), OUTBOX.c.next_attempt_at <= moment),
+        sa.or_(OUTBOX.c.claimed_until.is_(None), OUTBOX.c.claimed_until <= moment),
+    )
+
+
+def _claim_next(factory: sessionmaker[Session], me: str, moment: datetime) -> int | None:
+    """Claim the first due message nobody holds; its id, or None when none is left."""
+    with UnitOfWork(factory) as uow:
+        s = uow.session
+        candidate = sa.select(OUTBOX.c.id).where(_claimable(moment)).order_by(OUTBOX.c.id).limit(1)
+        if s.get_bind().dialect.name == "postgresql":
+            candidate = candidate.with_for_update(skip_locked=True)
+        claimed = s.execute(
+            sa.update(OUTBOX)
+            .where(OUTBOX.c.id == candidate.scalar_subquery(), _claimable(moment))
+            .values(claimed_by=me, claimed_until=moment + CLAIM_TTL)
+            .returning(OUTBOX.c.id)
+        ).scalar_one_or_none()
+        uow.commit()
+    return claimed
+
+
+def _send_claimed(
+    factory: sessionmaker[Session],
+    schemes: SchemeRegistry,
+    smtp: SmtpSettings,
+    message_id: int,
+    me: str,
+    moment: datetime,
+    done: Sending,
+) -> None:
+    """Render (in a read-only session), send (holding no lock), then record the outcome."""
     with factory() as s:
-        ids = s.scalars(
-            sa.select(OutboxMessage.id)
-            .where(
-                OutboxMessage.status == "pending",
-                sa.or_(
-                    OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= moment
-                ),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        ).all()
-    sent = 0
-    for message_id in ids:
-        with factory() as s:
-            message = s.get(OutboxMessage, message_id)
-            if message is None or message.status != "pending":
-                continue
-            try:
-                message.message_id = send(smtp, render(s, message, schemes))
-                message.status, message.sent_at = "sent", utcnow()
-                sent += 1
-            except TransientMailError as exc:
-                _retry_later(message, str(exc), moment)
-            except (PermanentMailError, FidelisError) as exc:
-                message.status, message.last_error = "failed", str(exc)
-                message.attempts += 1
-            s.commit()
-    return sent
+        message = s.get(OutboxMessage, message_id)
+        assert message is not None  # claimed by us a moment ago; outbox rows are never deleted
+        attempts = message.attempts
+        try:
+            mail: Message | None = render(s, message, schemes)
+            error = ""
+        except (PermanentMailError, FidelisError) as exc:
+            mail, error = None, str(exc)
+    if mail is None:
+        done.failed += 1
+        _record(factory, message_id, me, status="failed", last_error=error, attempts=attempts + 1)
+        return
+    try:
+        sent_as = send(smtp, mail)
+    except TransientMailError as exc:
+        outcome = _retry_later(attempts, str(exc), moment)
+        if outcome.get("status") == "failed":
+            done.failed += 1
+        else:
+            done.retried += 1
+        _record(factory, message_id, me, **outcome)
+        if isinstance(exc, ServerUnreachable):
+            raise
+        return
+    except (PermanentMailError, FidelisError) as exc:
+        done.failed += 1
+        _record(
+            factory, message_id, me, status="failed", last_error=str(exc), attempts=attempts + 1
+        )
+        return
+    done.sent += 1
+    _record(factory, message_id, me, status="sent", sent_at=utcnow(), message_id=sent_as)
 
 
-def _retry_later(message: OutboxMessage, error: str, now: datetime) -> None:
-    message.attempts += 1
-    message.last_error = error
-    if message.attempts >= MAX_ATTEMPTS:
-        message.status = "failed"
-    else:
-        message.next_attempt_at = now + retry_delay(message.attempts)
+def _record(factory: sessionmaker[Session], ident: int, me: str, /, **values: Any) -> None:
+    """Write the outcome and free the claim, only if the claim is still ours."""
+    with UnitOfWork(factory) as uow:
+        result = uow.session.execute(
+            sa.update(OUTBOX)
+            .where(OUTBOX.c.id == ident, OUTBOX.c.claimed_by == me)
+            .values(claimed_by=None, claimed_until=None, **values)
+        )
+        uow.commit()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        # Our claim expired and another sender took the message: it may go out twice.
+        log.warning("outbox message %s: claim lost before its outcome was recorded", ident)
+
+
+def _retry_later(attempts: int, error: str, now: datetime) -> dict[str, Any]:
+    attempts += 1
+    if attempts >= MAX_ATTEMPTS:
+        return {"attempts": attempts, "last_error": error, "status": "failed"}
+    return {
+        "attempts": attempts,
+        "last_error": error,
+        "next_attempt_at": now + retry_delay(attempts),
+    }
 
 
 __all__ = [
+    "CLAIM_TTL",
+    "NOT_CONFIGURED",
+    "Mailing",
+    "Sending",
+    "send_outbox",
     "send_pending",
 ]

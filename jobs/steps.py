@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +32,9 @@ from workflow.models import (
 from workflow.schemes import SchemeRegistry
 from workflow.states import State
 
+if TYPE_CHECKING:
+    from jobs.outbox import Mailing
+
 NIGHTLY_ACTOR = "traitement de nuit"
 
 
@@ -46,6 +49,10 @@ class StepContext:
     statements_sent: int = 0
     # Counts a step adds to the run's besides its own (the transitions step: "anomalies").
     extra_counts: dict[str, int] = field(default_factory=dict)
+    # The run's sending of mail, shared by the days of a catch-up (None: --no-mail).
+    mailing: Mailing | None = None
+    # What the run's row should say of a step that did less than it could, in French.
+    notes: list[str] = field(default_factory=list)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.factory)

@@ -1,8 +1,17 @@
-"""Engines, sessions, the unit of work, and schema upgrades (Alembic)."""
+"""Engines, sessions, the unit of work, and schema upgrades (Alembic).
+
+SQLite takes turns between writers with a file lock. A transaction that reads, then writes,
+gets SQLITE_BUSY at once when another writer holds the lock (waiting could deadlock), so
+`busy_timeout` never helps it. Hence SQLAlchemy's pysqlite recipe: the driver emits no BEGIN of
+its own; a write unit of work (`UnitOfWork`, `writing(engine)`) begins `BEGIN IMMEDIATE`, taking
+the write lock first and waiting up to `BUSY_TIMEOUT_MS` for it; plain sessions (pages, exports)
+begin `BEGIN` and, in WAL mode, read without blocking or being blocked. A lock still not
+obtained after the wait becomes `DatabaseBusy`, a French error."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -13,7 +22,7 @@ from alembic.config import Config
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflow.errors import ConcurrentModification, FidelisError
+from workflow.errors import ConcurrentModification, DatabaseBusy, FidelisError
 from workflow.paths import migrations_dir
 
 DEFAULT_URL = "sqlite:///fidelis.db"
@@ -28,18 +37,61 @@ def database_url(url: str | None = None) -> str:
     return url
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+BUSY_TIMEOUT_MS = 30_000
+# The execution option that marks a write unit of work (BEGIN IMMEDIATE on SQLite).
+WRITE_OPTION = "fidelis_write"
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The pysqlite recipe: no BEGIN from the driver; `_sqlite_begin` emits ours.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # Readers and the writer do not block each other (stays set in the file; no-op in memory).
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    writes = conn.get_execution_options().get(WRITE_OPTION, False)
+    # On the driver's connection, as the driver's own BEGIN was: transaction control is no
+    # statement of ours (nor of the tests that count statements).
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a connection being begun is checked out
+    try:
+        driver.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+    except sqlite3.OperationalError as exc:
+        busy = _busy(exc)
+        if busy is None:
+            raise
+        raise busy from None
+
+
+def _busy(exc: BaseException) -> DatabaseBusy | None:
+    """« database is locked » after the busy timeout: a French error, not a traceback."""
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return DatabaseBusy(BUSY_TIMEOUT_MS / 1000)
+    return None
+
+
+def _sqlite_busy(context: sa.engine.ExceptionContext) -> BaseException | None:
+    return _busy(context.original_exception)
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> sa.Engine:
     engine = sa.create_engine(database_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "connect", _sqlite_connect)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+        sa.event.listen(engine, "handle_error", _sqlite_busy, retval=True)
     return engine
+
+
+def writing(engine: sa.Engine) -> sa.Engine:
+    """`engine` for a write unit of work: on SQLite its transactions take the write lock first
+    (BEGIN IMMEDIATE), waiting their turn instead of failing half-way."""
+    return engine.execution_options(**{WRITE_OPTION: True})
 
 
 def alembic_config(engine: sa.Engine) -> Config:
@@ -69,15 +121,21 @@ def check_schema(engine: sa.Engine) -> None:
 
 
 class UnitOfWork:
-    """One transaction: rolls back unless `commit()` is called (cosmicpython, chapter 6)."""
+    """One transaction: rolls back unless `commit()` is called (cosmicpython, chapter 6). A
+    write unit by default: on SQLite it waits for the write lock before its first statement.
+    `writes=False` for a long read (an export, a report), which must not hold writers back."""
 
     session: Session
 
-    def __init__(self, session_factory: Callable[[], Session]) -> None:
+    def __init__(self, session_factory: Callable[[], Session], *, writes: bool = True) -> None:
         self._factory = session_factory
+        self._writes = writes
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factory()
+        bind = self.session.get_bind()
+        if self._writes and isinstance(bind, sa.Engine):
+            self.session.bind = writing(bind)
         return self
 
     def __exit__(

@@ -10,6 +10,7 @@ FidelisError                  anything the user can fix; the CLI prints it and e
 ├── TriggerRefused            a known action that cannot be done now
 │   └── GuardFailed           …because named guards failed (SPEC §3): `failures` names them
 ├── ConcurrentModification    someone changed the case meanwhile (optimistic locking)
+├── DatabaseBusy              SQLite's write lock not obtained within the busy timeout
 ├── SchemeError               a scheme file missing, unreadable or invalid (workflow.schemes)
 ├── UnknownScheme             a scheme id no file defines (workflow.schemes)
 ├── UnknownCommune            an INSEE code of no current commune (workflow.territory)
@@ -20,6 +21,7 @@ FidelisError                  anything the user can fix; the CLI prints it and e
 ├── DocumentTampered          a stored file no longer matches its SHA-256 (workflow.archive)
 ├── MailError                 the SMTP server refused or failed (workflow.mailer)
 │   ├── TransientMailError    …try again later
+│   │   └── ServerUnreachable …no SMTP session could be opened at all: the sender stops
 │   └── PermanentMailError    …do not try again
 ├── SepaError                 a SEPA file would be empty or invalid (workflow.sepa)
 ├── IbanKeyMissing            no FIDELIS_IBAN_KEY to seal or reveal an IBAN (workflow.iban)
@@ -105,8 +107,20 @@ class ConcurrentModification(FidelisError):
         )
 
 
+class DatabaseBusy(FidelisError):
+    """SQLite's write lock still held by someone else after the busy timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        waited = format(seconds, "g").replace(".", ",")
+        super().__init__(
+            f"La base de données est occupée par un autre traitement depuis plus de {waited} s : "
+            "réessayez dans un instant (rien n'a été enregistré)."
+        )
+
+
 __all__ = [
     "ConcurrentModification",
+    "DatabaseBusy",
     "FidelisError",
     "GuardFailed",
     "InvalidInput",

@@ -475,7 +475,9 @@ class SepaBatch(Base):
 
 class OutboxMessage(Base):
     """A reminder or notice to send (SPEC §6): one per (case, kind, due date), whatever the
-    reruns; rendered and sent over SMTP by the last nightly step, with retries."""
+    reruns; rendered and sent over SMTP by the last nightly step, with retries. A sender claims
+    it first (`claimed_by` until `claimed_until`, see jobs.outbox): two senders never send it
+    both, and the claim of a sender that died expires."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -498,6 +500,8 @@ class OutboxMessage(Base):
     message_id: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(200))
+    claimed_until: Mapped[datetime | None]
 
 
 class JobRun(Base):
@@ -516,6 +520,8 @@ class JobRun(Base):
     counts: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     error: Mapped[str | None] = mapped_column(sa.Text)
     holder: Mapped[str] = mapped_column(sa.String(200))
+    # Why a step did less than it could, in French (« envoi des courriels non configuré »).
+    note: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class RunAnomaly(Base):

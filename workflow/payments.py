@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -93,17 +94,25 @@ def _xml(s: Session, batch: SepaBatch) -> bytes:
 
 
 def export_sepa(
-    uow: UnitOfWork, period: date, *, on: date, actor: str, batch_id: int | None = None
+    uow: UnitOfWork,
+    period: date,
+    *,
+    on: date,
+    actor: str,
+    batch_id: int | None = None,
+    deliver: Callable[[bytes], None] | None = None,
 ) -> Export:
     """Put the Région's due payments of `period` in a new batch and return its pain.001 file.
-    With nothing new to export, re-export the period's last batch: the same bytes again."""
+    With nothing new to export, re-export the period's last batch: the same bytes again.
+    `deliver` receives the validated file before the batch is committed: if it raises (the
+    file could not be written), nothing is marked exported."""
     with uow:
         s = uow.session
         if batch_id is not None:
             batch = s.get(SepaBatch, batch_id)
             if batch is None:
                 raise NotFound("Lot SEPA", batch_id)
-            return _export_of(s, batch, reused=True)
+            return _delivered(_export_of(s, batch, reused=True), deliver)
         due = s.scalars(
             sa.select(Payment)
             .where(
@@ -120,7 +129,7 @@ def export_sepa(
             ).first()
             if last is None:
                 raise InvalidInput(f"Aucun paiement de la Région à virer pour {period:%m/%Y}.")
-            return _export_of(s, last, reused=True)
+            return _delivered(_export_of(s, last, reused=True), deliver)
         number = (s.scalar(sa.select(sa.func.count(SepaBatch.id))) or 0) + 1
         batch = SepaBatch(
             period=period,
@@ -145,10 +154,16 @@ def export_sepa(
         )
         if claimed.rowcount != len(ids):  # type: ignore[attr-defined]
             raise InvalidInput("Des paiements ont été exportés entre-temps : recommencez.")
-        export = _export_of(s, batch, reused=False)
+        export = _delivered(_export_of(s, batch, reused=False), deliver)
         batch.sha256 = hashlib.sha256(export.xml).hexdigest()
         uow.commit()
         return export
+
+
+def _delivered(export: Export, deliver: Callable[[bytes], None] | None) -> Export:
+    if deliver is not None:
+        deliver(export.xml)
+    return export
 
 
 def _export_of(s: Session, batch: SepaBatch, *, reused: bool) -> Export:

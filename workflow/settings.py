@@ -4,7 +4,7 @@ FIDELIS_DB              database URL or SQLite file (default ./fidelis.db)
 FIDELIS_DOCUMENTS_DIR   where generated and attached documents are stored (./documents)
 FIDELIS_SCHEME_DIRS     extra folders of scheme files (see workflow.schemes)
 FIDELIS_DEBTOR_NAME / _IBAN / _BIC   the funding body's account debited by SEPA transfers
-FIDELIS_SMTP_*          outgoing mail (see workflow.mailer)
+FIDELIS_SMTP_*          outgoing mail (see workflow.mailer; no FIDELIS_SMTP_HOST: none is sent)
 FIDELIS_DATE_HORIZON_DAYS  how far after today an effective date may be (365)
 FIDELIS_MAX_BODY_BYTES / FIDELIS_MAX_IMPORT_BYTES  the web's request body limits (1 MB; 50 MB
                         for the imports page)

@@ -127,6 +127,11 @@ class Context:
             self._engine.dispose()
             self._engine = None
 
+    def reading(self) -> UnitOfWork:
+        """For a long read (exports, reports): never takes SQLite's write lock."""
+        check_schema(self.engine)
+        return UnitOfWork(session_factory(self.engine), writes=False)
+
 
 def context_of(ctx: typer.Context) -> Context:
     obj = ctx.find_root().obj

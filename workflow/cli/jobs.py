@@ -33,6 +33,7 @@ from workflow.display import FILTERS
 from workflow.display import amount_fr as euros
 from workflow.display import day_fr as day
 from workflow.display import month_label as month
+from workflow.errors import FidelisError
 from workflow.reports.labels import STEP_LABELS
 from workflow.schemes import registry
 
@@ -66,6 +67,9 @@ def nightly(
     for run in report.runs:
         table.add_row(day(run["as_of"]), *(str(run["counts"].get(k, "—")) for k in STEP_LABELS))
     out.print(table)
+    # Said once for the whole catch-up, not once per day.
+    for note in dict.fromkeys(run["note"] for run in report.runs if run["note"]):
+        out.print(note, highlight=False)
     print_run_anomalies(met)
 
 
@@ -128,17 +132,23 @@ def payments_export_sepa(
     as_json: JsonOpt = False,
 ) -> None:
     """Virements SEPA (pain.001.001.03) des parts de la Région d'un mois ; un paiement n'est
-    exporté qu'une fois, et réexporter un lot redonne le même fichier."""
+    exporté qu'une fois, et réexporter un lot redonne le même fichier. Le fichier est écrit
+    avant que les paiements soient marqués exportés : s'il ne peut l'être, rien ne change."""
+    from workflow.files import atomic_path, write_file
     from workflow.payments import export_sepa, parse_period
 
-    export = export_sepa(
-        context_of(ctx).uow(),
-        parse_period(period),
-        on=optional_date(on, "--on") or today_paris(),
-        actor=cases.default_actor(),
-        batch_id=batch,
-    )
-    out_file.write_bytes(export.xml)
+    uow = context_of(ctx).uow()
+    month = parse_period(period)
+    execution = optional_date(on, "--on") or today_paris()
+    with atomic_path(out_file) as temp:
+        export = export_sepa(
+            uow,
+            month,
+            on=execution,
+            actor=cases.default_actor(),
+            batch_id=batch,
+            deliver=lambda xml: write_file(temp, xml),
+        )
     data = {
         "batch": export.batch_id,
         "message_id": export.message_id,
@@ -203,15 +213,29 @@ def payments_cancel(
 
 @outbox_app.command("send")
 def outbox_send(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Envoyer les courriels en attente (SMTP, avec nouvelles tentatives espacées)."""
-    from jobs.outbox import send_pending
+    """Envoyer les courriels en attente (SMTP, avec nouvelles tentatives espacées) ; sans
+    serveur configuré (FIDELIS_SMTP_HOST), rien n'est tenté."""
+    from jobs.outbox import send_outbox
     from workflow.db import session_factory as factory_of
+    from workflow.mailer import smtp_settings_from_env
 
     c = context_of(ctx)
     c.uow()
-    sent = send_pending(factory_of(c.engine), registry())
-    if not emit({"sent": sent}, as_json):
-        out.print(f"{sent} courriel(s) envoyé(s).")
+    smtp = smtp_settings_from_env()
+    if smtp is None:
+        raise FidelisError(
+            "Envoi des courriels non configuré : définissez FIDELIS_SMTP_HOST (et au besoin "
+            "FIDELIS_SMTP_PORT, _USER, _PASSWORD) ; les courriels restent en attente."
+        )
+    done = send_outbox(factory_of(c.engine), registry(), smtp)
+    data = {"sent": done.sent, "retried": done.retried, "failed": done.failed}
+    if not emit({**data, "stopped": done.stopped}, as_json):
+        out.print(
+            f"{done.sent} courriel(s) envoyé(s), {done.retried} à retenter plus tard, "
+            f"{done.failed} en échec."
+        )
+    if done.stopped:
+        raise FidelisError(f"Envoi interrompu : {done.stopped}.")
 
 
 @outbox_app.command("list")

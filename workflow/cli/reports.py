@@ -67,7 +67,7 @@ def _export(
 
     export_format(file)  # an unknown extension fails before the database is opened
     schemes = registry()
-    with context_of(ctx).uow() as uow:
+    with context_of(ctx).reading() as uow:
         filters = parse_filters(
             uow.session,
             schemes,
@@ -139,7 +139,7 @@ def _png_target(path: Path | None) -> None:
 
 
 def _write_bytes(path: Path, content: bytes) -> None:
-    from workflow.reports.exports import atomic_path
+    from workflow.files import atomic_path
 
     with atomic_path(path) as temp:
         temp.write_bytes(content)
@@ -175,14 +175,14 @@ def report_observatory(
     if png is not None and png.exists() and not png.is_dir():
         raise InvalidInput(f"--png attend un dossier : « {png} » est un fichier.", "png")
     schemes = registry()
-    with context_of(ctx).uow() as uow:
+    with context_of(ctx).reading() as uow:
         check_scheme(scheme, schemes)
         check_campaign(uow.session, campaign, scheme)
         every = observatories(uow.session, scheme=scheme, campaign=campaign)
     every.sort(key=lambda o: o.dimension != by)  # the grouping asked for comes first
     obs = every[0]
     if xlsx is not None:
-        from workflow.reports.exports import atomic_path
+        from workflow.files import atomic_path
 
         with atomic_path(xlsx) as temp:
             observatory_workbook(every, temp)
@@ -323,11 +323,11 @@ def forecast_command(
         first = optional_date(start, "--start")
         assert first is not None
         cost = new_campaign_cost(target, counts, first, optional_date(end, "--end"))
-    with context_of(ctx).uow() as uow:
+    with context_of(ctx).reading() as uow:
         result = forecast(uow.session, day, schemes, scheme=scheme)
     written = []
     if xlsx is not None:
-        from workflow.reports.exports import atomic_path
+        from workflow.files import atomic_path
 
         with atomic_path(xlsx) as temp:
             forecast_workbook(result, cost, temp)

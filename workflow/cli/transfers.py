@@ -182,7 +182,7 @@ def import_learners(
 
 def _export(ctx: typer.Context, kind: Kind, file: Path, as_json: bool) -> None:
     check_suffix(file)
-    count = export_file(context_of(ctx).uow(), kind, file)
+    count = export_file(context_of(ctx).reading(), kind, file)
     if not emit({"kind": kind.value, "path": str(file), "count": count}, as_json):
         out.print(
             f"Export des {kind.label} : {count} ligne(s) dans {file}.",

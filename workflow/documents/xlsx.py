@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from workflow.spreadsheet import text_cell
+
 __all__ = ["COLUMNS", "campaign_list_xlsx"]
 
 # (header, context key, width in characters)
@@ -44,7 +46,8 @@ def campaign_list_xlsx(context: Mapping[str, Any]) -> bytes:
     sheet.title = f"Employeurs {campaign['year']}"
     sheet.append([header for header, _, _ in COLUMNS])
     for row in rows:
-        sheet.append([row[key] for _, key, _ in COLUMNS])
+        values = (row[key] for _, key, _ in COLUMNS)
+        sheet.append([text_cell(sheet, v) if isinstance(v, str) else v for v in values])
 
     bold = Font(bold=True, color="FFFFFF")
     fill = PatternFill("solid", fgColor="000091")

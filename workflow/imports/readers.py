@@ -3,8 +3,9 @@ an iterator of (line number, cells as text). Line numbers are those a spreadshee
 header is line 1); blank lines are skipped but keep their number.
 
 CSV: UTF-8 with or without BOM, UTF-16 with BOM (Excel's « texte Unicode »), else Windows-1252;
-the delimiter is the one of `;`, `,` or tab that the header line uses most. XLSX: the first
-sheet, read with openpyxl in read-only mode (streamed); dates become ISO text."""
+the delimiter is the one of `;`, `,` or tab that the header line uses most; the apostrophe
+that Fidelis's own exports put before a formula-like text is taken off (workflow.spreadsheet).
+XLSX: the first sheet, read with openpyxl in read-only mode (streamed); dates become ISO text."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from workflow.errors import InvalidInput
+from workflow.spreadsheet import restored
 
 SUFFIXES = (".csv", ".xlsx")
 _CHUNK = 1 << 16
@@ -134,7 +136,7 @@ def _csv_rows(reader: Any, path: Path, width: int) -> Iterator[tuple[int, list[s
         for row in reader:
             number += 1
             if any(cell.strip() for cell in row):
-                yield number, _padded(row, width)
+                yield number, _padded([restored(cell) for cell in row], width)
     except (csv.Error, UnicodeDecodeError) as exc:
         raise InvalidInput(
             f"Fichier CSV illisible à la ligne {number + 1} : {path.name} ({exc}).", "file"

@@ -1,7 +1,7 @@
 """Writing a table as CSV or XLSX, by the file's extension, one row at a time (the error
 reports and the reference-data exports). CSV: UTF-8 with BOM and `;`, what a French Excel
-opens as is; dates as JJ/MM/AAAA. XLSX: openpyxl's write-only mode, text cells kept as text
-(a value starting with « = » is never a formula), dates as date cells.
+opens as is; dates as JJ/MM/AAAA. XLSX: openpyxl's write-only mode, dates as date cells. Texts
+are never formulas, in either format (workflow.spreadsheet).
 
 The file appears complete or not at all: it is written beside its target, then renamed."""
 
@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from workflow.errors import InvalidInput
 from workflow.imports.readers import check_suffix
+from workflow.spreadsheet import neutralised, text_cell
 
 DATE_FORMAT = "%d/%m/%Y"
 # The system's reasons, in French (its own text is English).
@@ -46,7 +47,7 @@ def csv_text(value: object) -> str:
         return "oui" if value else "non"
     if isinstance(value, date):
         return value.strftime(DATE_FORMAT)
-    return str(value)
+    return neutralised(value) if isinstance(value, str) else str(value)
 
 
 class TableWriter:
@@ -101,12 +102,9 @@ class TableWriter:
 
     def _cell(self, value: object) -> Any:
         from openpyxl.cell import WriteOnlyCell
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
         if isinstance(value, str):
-            cell = WriteOnlyCell(self._sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-            cell.data_type = "s"  # text stays text, even « =SOMME(…) »
-            return cell
+            return text_cell(self._sheet, value)
         if isinstance(value, date):
             moment = value if isinstance(value, datetime) else datetime.combine(value, time())
             cell = WriteOnlyCell(self._sheet, value=moment)

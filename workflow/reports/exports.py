@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -35,6 +33,7 @@ from workflow import ledger, money
 from workflow.clock import PARIS
 from workflow.documents.labels import breach_reason_label
 from workflow.errors import InvalidInput
+from workflow.files import atomic_path
 from workflow.models import (
     ERASED_TEXT,
     Campaign,
@@ -58,6 +57,7 @@ from workflow.reports.labels import (
 )
 from workflow.reports.selection import Selection
 from workflow.schemes import SchemeRegistry
+from workflow.spreadsheet import neutralised, text_cell
 
 __all__ = [
     "DATETIME_FORMAT",
@@ -69,7 +69,6 @@ __all__ = [
     "Column",
     "Export",
     "Sheet",
-    "atomic_path",
     "csv_chunks",
     "csv_value",
     "export_format",
@@ -144,7 +143,8 @@ def _decimal_comma(value: Decimal) -> str:
 
 
 def csv_value(kind: Kind, value: Any) -> str:
-    """A value as French spreadsheets read it: decimal comma, dates dd/mm/yyyy, oui/non."""
+    """A value as French spreadsheets read it: decimal comma, dates dd/mm/yyyy, oui/non; a text
+    never read as a formula (workflow.spreadsheet)."""
     if value is None:
         return ""
     match kind:
@@ -162,7 +162,7 @@ def csv_value(kind: Kind, value: Any) -> str:
             return "oui" if value else "non"
         case "int":
             return str(int(value))
-    return str(value)
+    return neutralised(str(value))
 
 
 def _xlsx_value(kind: Kind, value: Any) -> Any:
@@ -265,7 +265,9 @@ def write_xlsx(sheets: Iterable[Sheet], target: IO[bytes] | Path) -> list[int]:
                 values: list[Any] = []
                 for kind, fmt, value in zip(kinds, formats, row, strict=True):
                     converted = _xlsx_value(kind, value)
-                    if fmt is None or converted is None:
+                    if isinstance(converted, str):
+                        values.append(text_cell(ws, converted))
+                    elif fmt is None or converted is None:
                         values.append(converted)
                     else:
                         cell = WriteOnlyCell(ws, value=converted)
@@ -305,28 +307,6 @@ def export_format(path: Path) -> str:
             "file",
         )
     return fmt
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path next to `path`, renamed to it when the block succeeds and removed when
-    it fails: a failed export leaves nothing behind, not even a partial file."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InvalidInput(f"Dossier inexistant : « {folder} ».", "file")
-    handle, temp_name = tempfile.mkstemp(dir=folder, prefix=".fidelis-", suffix=path.suffix)
-    os.close(handle)
-    temp = Path(temp_name)
-    try:
-        yield temp
-        # mkstemp makes the file private (0600): give it the usual permissions of a new file.
-        mask = os.umask(0)
-        os.umask(mask)
-        temp.chmod(0o666 & ~mask)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 def write_export(

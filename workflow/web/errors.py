@@ -1,6 +1,7 @@
 """What the web application answers when something goes wrong, in French: a page for the
 browser, `{"detail": …}` for the JSON API under `/api`. Fidelis's own errors (a bad month, an
-unknown campaign, a refused action) are the reader's to fix: 400, 404 or 409 with their message.
+unknown campaign, a refused action) are the reader's to fix: 400, 404 or 409 with their message
+(503 when SQLite stayed busy past its timeout).
 HTTP errors keep their status (a redirect to the sign-in page stays a redirect) with a French
 text in place of Starlette's English one. Anything else is logged and answered with a French
 500 that reveals nothing of the cause."""
@@ -15,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
-from workflow.errors import ConcurrentModification, FidelisError, NotFound
+from workflow.errors import ConcurrentModification, DatabaseBusy, FidelisError, NotFound
 from workflow.validation import shown
 from workflow.web.security import add_headers
 
@@ -42,6 +43,8 @@ def status_of(exc: FidelisError) -> int:
         return 404
     if isinstance(exc, ConcurrentModification):
         return 409
+    if isinstance(exc, DatabaseBusy):
+        return 503
     return 400
 
 
