@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 from decimal import Decimal
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -74,6 +75,10 @@ SuspensionReason = Literal[
 ]
 Sector = Literal["home_care", "elderly", "disability", "hospital", "other"]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+# An amount a scheme pays or charges: a zero or negative one is a typing mistake.
+Amount = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
+# A funder code as the YAML writes it, in `funders` and under each tier's `monthly`.
+FunderCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
 class SchemeError(FidelisError):
@@ -112,9 +117,19 @@ class Dated(_Strict, Generic[T]):
 
     @field_validator("values")
     @classmethod
-    def _not_empty(cls, values: dict[date, DatedValue[T]]) -> dict[date, DatedValue[T]]:
+    def _not_empty_and_in_order(
+        cls, values: dict[date, DatedValue[T]]
+    ) -> dict[date, DatedValue[T]]:
         if not values:
-            raise ValueError("at least one dated value is required")
+            raise ValueError("au moins une valeur datée est requise")
+        # Read in file order: a date out of order is most likely a typo in it.
+        starts = list(values)
+        for before, after in pairwise(starts):
+            if after <= before:
+                raise ValueError(
+                    f"{after.isoformat()}: les dates doivent se suivre dans l'ordre croissant "
+                    f"(cette date suit le {before.isoformat()})"
+                )
         return values
 
     def at(self, on: date) -> T:
@@ -145,7 +160,7 @@ class Eligibility(_Strict):
 
 class Tier(_Strict):
     label: str
-    monthly: dict[str, Dated[Money]]
+    monthly: dict[FunderCode, Dated[Amount]]
     commitment_months: Dated[Annotated[int, Field(ge=1)]]
 
 
@@ -178,11 +193,23 @@ class SlidingScaleRule(_Strict):
     steps: tuple[SlidingStepRule, ...] = Field(min_length=1)
     after: Decimal = Field(default=Decimal(0), ge=0, le=1)
 
+    @model_validator(mode="after")
+    def _steps_increase(self) -> SlidingScaleRule:
+        # money.SlidingScale reads "the first step whose limit exceeds the time served".
+        limits = [s.within_months for s in self.steps]
+        for i in range(1, len(limits)):
+            if limits[i] <= limits[i - 1]:
+                raise ValueError(
+                    f"steps.{i}.within_months: les paliers doivent être en nombre de mois "
+                    f"strictement croissant ({limits[i]} après {limits[i - 1]})"
+                )
+        return self
+
 
 class CespRule(_Strict):
     kind: Literal["cesp"]
-    penalty_per_month: Money
-    penalty_cap: Money
+    penalty_per_month: Amount
+    penalty_cap: Amount
 
 
 BreachRuleConfig = Annotated[
@@ -218,7 +245,7 @@ class Scheme(_Strict):
     region_code: str = Field(pattern=r"^\d{2}$")
     contract_prefix: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]*$")
     training: str
-    funders: tuple[str, ...] = Field(min_length=1)
+    funders: tuple[FunderCode, ...] = Field(min_length=1)
     references: dict[str, str] = Field(default_factory=dict)
     eligibility: Eligibility
     tiers: dict[str, Tier] = Field(min_length=1)
@@ -242,17 +269,40 @@ class Scheme(_Strict):
 
     @model_validator(mode="after")
     def _every_tier_pays_every_funder(self) -> Scheme:
+        # `funders` is the declaration: each code once, and every tier gives an amount for each
+        # declared funder and for no other (a code outside it would never be paid).
+        seen: set[str] = set()
+        for i, funder in enumerate(self.funders):
+            if funder in seen:
+                raise ValueError(f"funders.{i}: le financeur « {funder} » est déclaré deux fois")
+            seen.add(funder)
+        declared = ", ".join(self.funders)
         for code, tier in self.tiers.items():
-            missing = [f for f in self.funders if f not in tier.monthly]
-            if missing:
-                raise ValueError(
-                    f"tiers.{code}.monthly: missing amount for funder(s) {', '.join(missing)}"
-                )
             unknown = [f for f in tier.monthly if f not in self.funders]
             if unknown:
                 raise ValueError(
-                    f"tiers.{code}.monthly: funder(s) {', '.join(unknown)} not in funders"
+                    f"tiers.{code}.monthly.{unknown[0]}: financeur non déclaré dans funders "
+                    f"(financeurs déclarés : {declared})"
                 )
+            missing = [f for f in self.funders if f not in tier.monthly]
+            if missing:
+                raise ValueError(
+                    f"tiers.{code}.monthly: montant manquant pour le(s) financeur(s) "
+                    f"{', '.join(missing)}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _breach_rules_compute(self) -> Scheme:
+        # Build each dated rule now, so a rule money.py refuses fails at load, not at a breach.
+        for start in self.breach.rule.values:
+            try:
+                self.breach_rule(start)
+            except ValueError as exc:
+                raise ValueError(
+                    f"breach.rule.{start.isoformat()}.value: règle de remboursement refusée "
+                    f"({_french_rule_error(str(exc))})"
+                ) from None
         return self
 
     # -- lookups -----------------------------------------------------------------------------
@@ -304,6 +354,78 @@ class Scheme(_Strict):
 
 
 _DATE_REPR = re.compile(r"datetime\.date\((\d+), (\d+), (\d+)\)")
+_RULE_KINDS = frozenset({"prorata_unserved", "full_refund", "sliding_scale", "cesp"})
+
+
+def _french_rule_error(message: str) -> str:
+    """money.py's checks speak English to programmers; say them in French to the scheme author."""
+    if "increasing" in message:
+        return "les paliers doivent être en nombre de mois strictement croissant"
+    if "within_months" in message:
+        return "le nombre de mois d'un palier doit être au moins 1"
+    if "rate" in message or "after" in message:
+        return "un taux doit être compris entre 0 et 1"
+    return "règle incohérente"
+
+
+def _expected(ctx: Mapping[str, Any]) -> str:
+    # Pydantic writes "'a', 'b' or 'c'" for a literal's choices.
+    return str(ctx.get("expected", "")).replace(" or ", " ou ")
+
+
+# Pydantic's error types, in French; `{…}` are read from the error's context.
+_MESSAGES: dict[str, str] = {
+    "missing": "champ obligatoire",
+    "extra_forbidden": "clé inconnue",
+    "int_parsing": "nombre entier attendu",
+    "int_type": "nombre entier attendu",
+    "int_from_float": "nombre entier attendu (sans décimales)",
+    "decimal_parsing": "nombre attendu (par exemple « 150.00 »)",
+    "decimal_type": "nombre attendu (par exemple « 150.00 »)",
+    "decimal_max_digits": "au plus {max_digits} chiffres",
+    "decimal_max_places": "au plus {decimal_places} décimales",
+    "decimal_whole_digits": "trop de chiffres avant la virgule",
+    "float_parsing": "nombre attendu",
+    "bool_parsing": "oui ou non attendu (true ou false)",
+    "bool_type": "oui ou non attendu (true ou false)",
+    "date_parsing": "date invalide (format AAAA-MM-JJ attendu)",
+    "date_type": "date attendue (format AAAA-MM-JJ)",
+    "date_from_datetime_parsing": "date invalide ou impossible (format AAAA-MM-JJ attendu)",
+    "date_from_datetime_inexact": "date attendue, sans heure (format AAAA-MM-JJ)",
+    "literal_error": "valeur inconnue, valeurs possibles : {expected}",
+    "enum": "valeur inconnue, valeurs possibles : {expected}",
+    "union_tag_invalid": "type de règle inconnu, valeurs possibles : {expected_tags}",
+    "union_tag_not_found": "la clé « {discriminator} » est obligatoire",
+    "greater_than": "doit être strictement supérieur à {gt}",
+    "greater_than_equal": "doit être supérieur ou égal à {ge}",
+    "less_than": "doit être strictement inférieur à {lt}",
+    "less_than_equal": "doit être inférieur ou égal à {le}",
+    "string_type": "texte attendu",
+    "string_too_short": "ne doit pas être vide",
+    "string_pattern_mismatch": "format invalide (motif attendu : {pattern})",
+    "too_short": "au moins {min_length} élément(s) attendu(s)",
+    "too_long": "au plus {max_length} élément(s) attendu(s)",
+    "dict_type": "dictionnaire de clés attendu",
+    "model_type": "dictionnaire de clés attendu",
+    "model_attributes_type": "dictionnaire de clés attendu",
+    "list_type": "liste attendue",
+    "tuple_type": "liste attendue",
+    "set_type": "liste attendue",
+    "frozen_set_type": "liste attendue",
+}
+
+
+def _french(err: Mapping[str, Any]) -> str:
+    ctx = dict(err.get("ctx") or {})
+    if "expected" in ctx:
+        ctx["expected"] = _expected(ctx)
+    template = _MESSAGES.get(str(err["type"]))
+    if template is None:
+        return f"valeur refusée : {shown(str(err.get('input', '')))}"
+    try:
+        return template.format(**ctx)
+    except (KeyError, IndexError):
+        return template.split(" {")[0].rstrip(" :(,")
 
 
 def _key_text(part: object) -> str:
@@ -314,28 +436,81 @@ def _key_text(part: object) -> str:
 
 
 def _format_error(err: Mapping[str, Any]) -> str:
-    """`key.path: message`, with the keys as the YAML writes them. Pydantic puts the wrapper's
-    "values" in the path and dates as objects; our own validators name the sub-key in their
-    message ("tiers.2x150.monthly: …"), which is moved into the path."""
-    parts = [_key_text(p) for p in err["loc"] if p != "values"]
-    message = str(err["msg"])
+    """`key.path: message`, with the keys as the YAML writes them and the message in French.
+    Pydantic puts the wrapper's "values", a mapping key's "[key]" and a rule's kind in the path,
+    and dates as objects; our own validators name the sub-key in their message
+    ("tiers.2x150.monthly: …"), which is moved into the path."""
+    parts: list[str] = []
+    for p in err["loc"]:
+        if p in ("values", "[key]") or (p in _RULE_KINDS and parts[-1:] == ["value"]):
+            continue
+        parts.append(_key_text(p))
     if err["type"] == "value_error":
-        message = message.removeprefix("Value error, ")
+        message = str(err["msg"]).removeprefix("Value error, ")
         key, sep, rest = message.partition(": ")
         if sep and re.fullmatch(r"[\w.\-]+", key):
             parts.append(key)
             message = rest
+    else:
+        message = _french(err)
     return f"{'.'.join(parts) or '(racine)'}: {message}"
 
 
-def load_scheme(path: Path) -> Scheme:
-    """Read and validate one scheme file; errors name the file and the key."""
+class _Loader(yaml.SafeLoader):
+    """YAML without implicit dates: `2027-02-30` stays text for pydantic to refuse with its key,
+    where PyYAML's own conversion would raise a bare ValueError."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _duplicate_key(node: yaml.Node, path: tuple[str, ...] = ()) -> str | None:
+    """The path of the first key written twice in one mapping (PyYAML keeps the last silently)."""
+    seen_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[str, ...]]] = [(node, path)]
+    while stack:
+        current, where = stack.pop()
+        if id(current) in seen_nodes:  # an alias: already walked
+            continue
+        seen_nodes.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            keys: set[str] = set()
+            for key_node, value_node in current.value:
+                key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
+                if key in keys:
+                    return ".".join((*where, key))
+                keys.add(key)
+                stack.append((value_node, (*where, key)))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((item, (*where, str(i))) for i, item in enumerate(current.value))
+    return None
+
+
+def _read_yaml(path: Path) -> object:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SchemeError(f"{path}: illisible ({exc.strerror})") from exc
+    except UnicodeDecodeError:
+        raise SchemeError(f"{path}: illisible (le fichier doit être encodé en UTF-8)") from None
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        if node is not None and (twice := _duplicate_key(node)):
+            raise SchemeError(f"{path}: {twice}: clé écrite deux fois")
+        return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: safe
     except yaml.YAMLError as exc:
         raise SchemeError(f"{path}: YAML invalide: {exc}") from exc
+    except (ValueError, TypeError, RecursionError) as exc:
+        # A constructor's own error (e.g. an impossible number); never a traceback.
+        raise SchemeError(f"{path}: YAML invalide ({exc})") from exc
+
+
+def load_scheme(path: Path) -> Scheme:
+    """Read and validate one scheme file; errors name the file and the key, in French."""
+    raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise SchemeError(f"{path}: le fichier doit contenir un dictionnaire de clés")
     try:
@@ -344,7 +519,10 @@ def load_scheme(path: Path) -> Scheme:
         lines = [f"{path}: {_format_error(err)}" for err in exc.errors()]
         raise SchemeError("\n".join(lines)) from None
     if scheme.id != path.stem:
-        raise SchemeError(f"{path}: id: « {scheme.id} » must match the file name « {path.stem} »")
+        raise SchemeError(
+            f"{path}: id: « {scheme.id} » doit être le nom du fichier sans extension "
+            f"(« {path.stem} »)"
+        )
     return scheme
 
 

@@ -75,7 +75,7 @@ def _broken(tmp_path: Path, edit: object) -> Path:
 @pytest.mark.parametrize(
     ("edit", "key", "words"),
     [
-        (lambda d: d.update(colour="blue"), "colour", "Extra inputs"),
+        (lambda d: d.update(colour="blue"), "colour", "clé inconnue"),
         (
             lambda d: d["tiers"]["2x150"]["monthly"]["region"].update(
                 {"2018-13-45": {"value": "1", "reference": "x"}}
@@ -89,13 +89,13 @@ def _broken(tmp_path: Path, edit: object) -> Path:
                 {date(2018, 9, 1): {"value": "-150.00", "reference": "x"}}
             ),
             "tiers.2x150.monthly.employer.2018-09-01.value",
-            "greater than or equal to 0",
+            "strictement supérieur à 0",
         ),
         (lambda d: d["tiers"]["2x150"].pop("commitment_months"), "tiers.2x150.commitment_months",
-         "Field required"),
+         "champ obligatoire"),
         (lambda d: d["breach"].update(exempting_reasons=["bad_luck"]), "breach.exempting_reasons.0",
-         "Input should be"),
-        (lambda d: d.update(id="other-id"), "id", "must match the file name"),
+         "valeurs possibles"),
+        (lambda d: d.update(id="other-id"), "id", "doit être le nom du fichier"),
     ],
 )  # fmt: skip
 def test_loader_errors_name_the_file_and_the_key(
