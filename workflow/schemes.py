@@ -365,6 +365,8 @@ def _french_rule_error(message: str) -> str:
         return "le nombre de mois d'un palier doit être au moins 1"
     if "rate" in message or "after" in message:
         return "un taux doit être compris entre 0 et 1"
+    if "penalty" in message:
+        return "une pénalité ne peut pas être négative"
     return "règle incohérente"
 
 

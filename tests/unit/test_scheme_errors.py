@@ -155,6 +155,8 @@ def test_unreadable_yaml_is_french_and_never_a_traceback(tmp_path: Path) -> None
         ),
         (lambda: money.SlidingStep(0, Decimal(1)), "au moins 1"),
         (lambda: money.SlidingStep(6, Decimal(2)), "entre 0 et 1"),
+        (lambda: money.SlidingScale(steps=(), after=Decimal(-1)), "entre 0 et 1"),
+        (lambda: money.CespStyle(Decimal(1), Decimal(-1)), "pénalité"),
     ],
 )
 def test_money_refusals_of_a_sliding_scale_are_said_in_french(build: object, words: str) -> None:
