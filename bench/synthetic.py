@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -37,7 +38,7 @@ from sqlalchemy.orm import Session
 from workflow import audit, money
 from workflow.db import make_engine, upgrade
 from workflow.eligibility import commune_is_rural
-from workflow.iban import Iban
+from workflow.iban import Iban, new_key
 from workflow.models import (
     Campaign,
     Case,
@@ -393,6 +394,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     url = args.db if "://" in args.db else f"sqlite:///{args.db}"
+    # The learners' IBANs are sealed (workflow.iban): a key of the run's own unless one is set.
+    os.environ.setdefault("FIDELIS_IBAN_KEY", new_key())
     start = time.perf_counter()
 
     def show(stage: str) -> None:

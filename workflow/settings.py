@@ -62,13 +62,17 @@ def settings() -> Settings:
     """The environment's settings as they are now, so tests and commands can change it; parsed
     again only when a FIDELIS_ variable changed (a parse costs half a millisecond, and "today"
     is asked on every action)."""
-    return _parsed(
-        tuple(sorted((k, v) for k, v in os.environ.items() if k[:8].upper() == "FIDELIS_"))
-    )
+    return _parsed(tuple(os.environ.get(name) for name in _variables()))
+
+
+@lru_cache(maxsize=1)
+def _variables() -> tuple[str, ...]:
+    """The environment variables the settings read (FIDELIS_ and the field's name, upper case)."""
+    return tuple(f"FIDELIS_{name.upper()}" for name in Settings.model_fields)
 
 
 @lru_cache(maxsize=16)
-def _parsed(environment: tuple[tuple[str, str], ...]) -> Settings:
+def _parsed(environment: tuple[str | None, ...]) -> Settings:
     return Settings()
 
 
