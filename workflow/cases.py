@@ -198,26 +198,21 @@ def fire(
     typed = parse_params(trig, params or {})
     effective = on or clock()
     who = actor or default_actor()
-    with uow:
-        s = uow.session
-        case = _load_case(s, case_id)
-        scheme = (schemes or registry())[case.scheme_id]
-        docs = store or default_store()
-        with _conflicts_reported(case_id):
-            act(
-                s,
-                case,
-                scheme,
-                trig,
-                on=effective,
-                actor=who,
-                reason=reason,
-                params=typed,
-                payload=_jsonable(typed),
-                effects=lambda: _side_effects(s, case, scheme, trig, effective, who, typed, docs),
-                clock=clock,
-            )
-        _commit(uow, case_id)
+    docs = store or default_store()
+    with changing(uow, case_id, schemes) as (s, case, scheme):
+        act(
+            s,
+            case,
+            scheme,
+            trig,
+            on=effective,
+            actor=who,
+            reason=reason,
+            params=typed,
+            payload=_jsonable(typed),
+            effects=lambda: _side_effects(s, case, scheme, trig, effective, who, typed, docs),
+            clock=clock,
+        )
         return case.state
 
 
@@ -379,10 +374,7 @@ def suspend(
     """Record a suspension of the commitment (SPEC §4) from `start`; `end` None while it runs.
     Its amendment letter is issued in the same transaction."""
     who = actor or default_actor()
-    with uow:
-        s = uow.session
-        case = _load_case(s, case_id)
-        scheme = (schemes or registry())[case.scheme_id]
+    with changing(uow, case_id, schemes) as (s, case, scheme):
         suspension = Suspension(case_id=case.id, start=start, end=end, reason=reason)
 
         def record() -> dict[str, Any]:
@@ -405,24 +397,22 @@ def suspend(
             )
             return {"document": letter.id}
 
-        with _conflicts_reported(case_id):
-            act(
-                s,
-                case,
-                scheme,
-                CaseAction.SUSPEND,
-                on=start,
-                actor=who,
-                reason=reason,
-                params={"end": end},
-                payload={
-                    "from": start.isoformat(),
-                    "to": end.isoformat() if end else None,
-                    "reason": reason,
-                },
-                effects=record,
-            )
-        _commit(uow, case_id)
+        act(
+            s,
+            case,
+            scheme,
+            CaseAction.SUSPEND,
+            on=start,
+            actor=who,
+            reason=reason,
+            params={"end": end},
+            payload={
+                "from": start.isoformat(),
+                "to": end.isoformat() if end else None,
+                "reason": reason,
+            },
+            effects=record,
+        )
         return suspension.id
 
 
@@ -435,10 +425,7 @@ def resume(
     schemes: SchemeRegistry | None = None,
 ) -> None:
     """End the running suspension: service resumes on `on` (the suspension ends the day before)."""
-    with uow:
-        s = uow.session
-        case = _load_case(s, case_id)
-        scheme = (schemes or registry())[case.scheme_id]
+    with changing(uow, case_id, schemes) as (s, case, scheme):
         running = s.scalars(
             sa.select(Suspension).where(Suspension.case_id == case.id, Suspension.end.is_(None))
         ).first()
@@ -448,17 +435,15 @@ def resume(
             running.end = on - timedelta(days=1)
             return {"suspension": running.id, "to": running.end.isoformat()}
 
-        with _conflicts_reported(case_id):
-            act(
-                s,
-                case,
-                scheme,
-                CaseAction.RESUME,
-                on=on,
-                actor=actor or default_actor(),
-                effects=close,
-            )
-        _commit(uow, case_id)
+        act(
+            s,
+            case,
+            scheme,
+            CaseAction.RESUME,
+            on=on,
+            actor=actor or default_actor(),
+            effects=close,
+        )
 
 
 def attest_service(
@@ -471,25 +456,20 @@ def attest_service(
 ) -> None:
     """The employer's annual attestation that the learner serves (SPEC §6): an event, and the
     date the nightly commitment checks compare with."""
-    with uow:
-        s = uow.session
-        case = _load_case(s, case_id)
-        scheme = (schemes or registry())[case.scheme_id]
+    with changing(uow, case_id, schemes) as (s, case, scheme):
 
         def attested() -> None:
             case.attested_on = on
 
-        with _conflicts_reported(case_id):
-            act(
-                s,
-                case,
-                scheme,
-                CaseAction.ATTEST_SERVICE,
-                on=on,
-                actor=actor or default_actor(),
-                effects=attested,
-            )
-        _commit(uow, case_id)
+        act(
+            s,
+            case,
+            scheme,
+            CaseAction.ATTEST_SERVICE,
+            on=on,
+            actor=actor or default_actor(),
+            effects=attested,
+        )
 
 
 def add_note(
@@ -504,30 +484,36 @@ def add_note(
 ) -> None:
     """A caseworker's note in the case's history, dated (by default) today or the case's last
     event if that is later — a note records when it was written, it changes no date."""
+    with changing(uow, case_id, schemes) as (s, case, scheme):
+        effective = on or max(clock(), case.last_effective_date)
+        act(
+            s,
+            case,
+            scheme,
+            CaseAction.NOTE,
+            on=effective,
+            actor=actor or default_actor(),
+            params={"text": text},
+            note=text.strip(),  # in case_texts, which the retention purge can erase
+            clock=clock,
+        )
+
+
+@contextmanager
+def changing(
+    uow: UnitOfWork, case_id: int, schemes: SchemeRegistry | None = None
+) -> Iterator[tuple[Session, Case, Scheme]]:
+    """One use case's transaction on one case: the case and its scheme loaded, then — if the
+    block ends normally — flushed and committed; a version found changed anywhere on the way is
+    ConcurrentModification, and the unit of work rolls everything back."""
     with uow:
         s = uow.session
         case = _load_case(s, case_id)
         scheme = (schemes or registry())[case.scheme_id]
-        effective = on or max(clock(), case.last_effective_date)
         with _conflicts_reported(case_id):
-            act(
-                s,
-                case,
-                scheme,
-                CaseAction.NOTE,
-                on=effective,
-                actor=actor or default_actor(),
-                params={"text": text},
-                note=text.strip(),  # in case_texts, which the retention purge can erase
-                clock=clock,
-            )
-        _commit(uow, case_id)
-
-
-def _commit(uow: UnitOfWork, case_id: int) -> None:
-    with _conflicts_reported(case_id):
-        uow.session.flush()
-        uow.commit()
+            yield s, case, scheme
+            s.flush()
+            uow.commit()
 
 
 @contextmanager
@@ -545,10 +531,7 @@ def record_payments(
 ) -> int:
     """Create the case's payments that have fallen due by `as_of`, once each (SPEC §4). The
     nightly run does this set-based for every case; this is the one-case form."""
-    with uow:
-        s = uow.session
-        case = _load_case(s, case_id)
-        scheme = (schemes or registry())[case.scheme_id]
+    with changing(uow, case_id, schemes) as (s, case, scheme):
         existing = {(p.period, p.funder) for p in case.payments}
         created = 0
         for i in ledger.allowance_schedule(ledger.CaseTerms.of(case, scheme)):
@@ -563,7 +546,6 @@ def record_payments(
                     )
                 )
                 created += 1
-        uow.commit()
         return created
 
 
@@ -572,6 +554,7 @@ __all__ = [
     "act",
     "add_note",
     "attest_service",
+    "changing",
     "default_actor",
     "fire",
     "open_case",

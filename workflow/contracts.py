@@ -43,13 +43,6 @@ from workflow.validation import shown
 PARTIES = SIGNING_PARTIES
 
 
-def _load(uow: UnitOfWork, case_id: int, schemes: SchemeRegistry | None) -> tuple[Case, Scheme]:
-    case = uow.session.get(Case, case_id)
-    if case is None:
-        raise NotFound("Dossier", case_id)
-    return case, (schemes or registry())[case.scheme_id]
-
-
 def generate_contract(
     uow: UnitOfWork,
     case_id: int,
@@ -69,12 +62,7 @@ def generate_contract(
     a blank."""
     docs = store or default_store()
     effective = on or clock()
-    with uow:
-        s = uow.session
-        case = s.get(Case, case_id)
-        if case is None:
-            raise NotFound("Dossier", case_id)
-        scheme = (schemes or registry())[case.scheme_id]
+    with cases.changing(uow, case_id, schemes) as (s, case, scheme):
         issued: list[Document] = []
 
         def issue() -> dict[str, Any]:
@@ -110,7 +98,6 @@ def generate_contract(
             effects=issue,
         )
         info = DocumentInfo.of(issued[0], docs)
-        uow.commit()
         return info
 
 
@@ -157,9 +144,7 @@ def sign_contract(
     schemes: SchemeRegistry | None = None,
 ) -> list[str]:
     """Record one party's signature on the current contract; return the parties still to sign."""
-    with uow:
-        s = uow.session
-        case, scheme = _load(uow, case_id, schemes)
+    with cases.changing(uow, case_id, schemes) as (s, case, scheme):
         doc = current_contract(s, case.id)
         signer = name.strip()
 
@@ -185,7 +170,6 @@ def sign_contract(
         )
         assert doc is not None
         done = {sig.party for sig in doc.signatures} | {party}
-        uow.commit()
         return [p for p in PARTIES if p not in done]
 
 
@@ -209,9 +193,7 @@ def attach_scan(
     except OSError as exc:
         raise InvalidInput(f"Fichier illisible : {file} ({exc.strerror}).", "file") from None
     suffix = scan_suffix(content, shown(file.name))
-    with uow:
-        s = uow.session
-        case, scheme = _load(uow, case_id, schemes)
+    with cases.changing(uow, case_id, schemes) as (s, case, scheme):
         doc = current_contract(s, case.id)
         effective = on or case.last_effective_date
         stored: list[Document] = []
@@ -237,7 +219,6 @@ def attach_scan(
             s, case, scheme, CaseAction.SCAN_ATTACHED, on=effective, actor=actor, effects=attach
         )
         info = DocumentInfo.of(stored[0], docs)
-        uow.commit()
         return info
 
 
