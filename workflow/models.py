@@ -237,6 +237,12 @@ class Case(Base):
     commitment_ends_on: Mapped[date | None]
     # The last annual service attestation received from the employer (SPEC §6).
     attested_on: Mapped[date | None]
+    # The terms of the signed contract (SPEC §4b), copied from the contract issued at `sign`:
+    # every computation for the case reads them, never the scheme's later values.
+    contract_terms: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    # The earliest due date of a month whose entitlement grew past what was paid for it (a
+    # regularisation): the nightly run's complementary payments select their cases by it.
+    complement_due: Mapped[date | None] = mapped_column(index=True)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -254,6 +260,12 @@ class Case(Base):
     )
     reimbursements: Mapped[list[Reimbursement]] = relationship(
         order_by="Reimbursement.funder", back_populates="case", viewonly=True
+    )
+    debts: Mapped[list[Debt]] = relationship(
+        order_by="Debt.id", back_populates="case", viewonly=True
+    )
+    working_times: Mapped[list[WorkingTime]] = relationship(
+        order_by="WorkingTime.start", back_populates="case", viewonly=True
     )
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
@@ -354,11 +366,12 @@ class Suspension(Base):
 
 
 class Payment(Base):
-    """One allowance share for one (case, month, funder), created once when due (SPEC §4)."""
+    """One allowance share for one (case, month, funder), created once when due (SPEC §4); a
+    complementary payment for the same month after a regularisation has the next `seq`."""
 
     __tablename__ = "payments"
     __table_args__ = (
-        sa.UniqueConstraint("case_id", "period", "funder"),
+        sa.UniqueConstraint("case_id", "period", "funder", "seq"),
         sa.CheckConstraint(
             "status IN ('due', 'exported', 'notified', 'paid', 'cancelled')", name="status"
         ),
@@ -372,7 +385,11 @@ class Payment(Base):
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
     period: Mapped[date]  # first day of the month paid for
     funder: Mapped[str] = mapped_column(sa.String(20))
+    # 0: the month's instalment; 1, 2…: complementary payments after regularisations (SPEC §4b).
+    seq: Mapped[int] = mapped_column(default=0, server_default="0")
     amount: Mapped[Decimal]
+    # The part of a sent or paid amount beyond the entitlement: an overpayment the learner owes.
+    overpaid: Mapped[Decimal] = mapped_column(default=Decimal(0), server_default="0")
     due_date: Mapped[date] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(sa.String(12), default="due")
     status_reason: Mapped[str | None] = mapped_column(sa.Text)
@@ -398,6 +415,132 @@ class Reimbursement(Base):
     due_date: Mapped[date]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     case: Mapped[Case] = relationship(back_populates="reimbursements")
+
+
+class WorkingTime(Base):
+    """A change of working time during service, from a date (SPEC §4: part time counts pro rata
+    where the scheme says so). The ratio at service start is the case's `part_time_ratio`."""
+
+    __tablename__ = "working_times"
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "start"),
+        sa.CheckConstraint("ratio > 0 AND ratio <= 1", name="ratio"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    start: Mapped[date]
+    ratio: Mapped[Decimal] = mapped_column(sa.Numeric(4, 3, asdecimal=True))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    case: Mapped[Case] = relationship(back_populates="working_times")
+
+
+DEBT_KINDS = ("breach", "overpayment")
+DEBT_STATUSES = ("open", "partially_repaid", "settled", "waived", "written_off")
+
+
+class Debt(Base):
+    """What a learner owes one funder (SPEC §4b): a breach reimbursement or an overpayment, with
+    its number (« titre », gapless per scheme and year), due date and life. Balance = amount −
+    repaid − waived − written off, never below zero."""
+
+    __tablename__ = "debts"
+    __table_args__ = (
+        sa.UniqueConstraint("number"),
+        sa.CheckConstraint("kind IN ('breach', 'overpayment')", name="kind"),
+        sa.CheckConstraint(
+            "status IN ('open', 'partially_repaid', 'settled', 'waived', 'written_off')",
+            name="status",
+        ),
+        sa.CheckConstraint("repaid + waived + written_off <= amount", name="balance"),
+        # The reminders of overdue debts and the « à traiter » lists: by status and due date.
+        sa.Index("ix_debts_status_due", "status", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    scheme_id: Mapped[str] = mapped_column(sa.String(80))
+    funder: Mapped[str] = mapped_column(sa.String(20))
+    kind: Mapped[str] = mapped_column(sa.String(12))
+    number: Mapped[str] = mapped_column(sa.String(40))
+    amount: Mapped[Decimal]
+    repaid: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    waived: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    written_off: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    status: Mapped[str] = mapped_column(sa.String(20), default="open")
+    opened_on: Mapped[date]
+    due_date: Mapped[date]
+    # The case event that gave rise to it (its `seq`), and the recovery order issued for it.
+    event_seq: Mapped[int | None]
+    document_id: Mapped[int | None] = mapped_column(sa.ForeignKey("documents.id"))
+    # A payment plan (échéancier): None, "active", "lapsed" (an instalment missed) or "completed".
+    plan_status: Mapped[str | None] = mapped_column(sa.String(12))
+    last_reminder_on: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    case: Mapped[Case] = relationship(back_populates="debts")
+    movements: Mapped[list[DebtMovement]] = relationship(
+        order_by="DebtMovement.id", back_populates="debt", viewonly=True
+    )
+    instalments: Mapped[list[DebtInstalment]] = relationship(
+        order_by="DebtInstalment.seq", back_populates="debt", viewonly=True
+    )
+
+    @property
+    def balance(self) -> Decimal:
+        return max(Decimal(0), self.amount - self.repaid - self.waived - self.written_off)
+
+
+class DebtMovement(Base):
+    """One step of a debt's life: a repayment, a waiver or a write-off (with its decision), or
+    the employer's confirmation that it received a repayment of its share."""
+
+    __tablename__ = "debt_movements"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "kind IN ('repayment', 'waiver', 'write_off', 'plan', 'confirmation')", name="kind"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    debt_id: Mapped[int] = mapped_column(sa.ForeignKey("debts.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(12))
+    amount: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    on: Mapped[date]
+    reference: Mapped[str | None] = mapped_column(sa.String(200))
+    decision: Mapped[str | None] = mapped_column(sa.String(200))
+    decided_by: Mapped[str | None] = mapped_column(sa.String(200))
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    debt: Mapped[Debt] = relationship(back_populates="movements")
+
+
+class DebtInstalment(Base):
+    """One instalment of a debt's payment plan."""
+
+    __tablename__ = "debt_instalments"
+    __table_args__ = (
+        sa.UniqueConstraint("debt_id", "seq"),
+        sa.CheckConstraint("status IN ('pending', 'paid', 'missed', 'cancelled')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    debt_id: Mapped[int] = mapped_column(sa.ForeignKey("debts.id"))
+    seq: Mapped[int]
+    due_date: Mapped[date] = mapped_column(index=True)
+    amount: Mapped[Decimal]
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    reminded_on: Mapped[date | None]
+    debt: Mapped[Debt] = relationship(back_populates="instalments")
+
+
+class DebtCounter(Base):
+    """The last debt number issued per scheme and year: numbers are gapless (SPEC §4b)."""
+
+    __tablename__ = "debt_counters"
+
+    scheme_id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)
 
 
 class Document(Base):
@@ -427,6 +570,8 @@ class Document(Base):
     size: Mapped[int]
     # What the document was built from (tier, dates, IBAN…): a change makes it stale.
     fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
+    # A contract's terms as issued (tier, amounts per funder, commitment, rules; SPEC §4b).
+    terms: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     status: Mapped[str] = mapped_column(sa.String(12), default="issued")
     status_reason: Mapped[str | None] = mapped_column(sa.Text)
     issued_on: Mapped[date]
@@ -443,12 +588,12 @@ class Signature(Base):
     __tablename__ = "signatures"
     __table_args__ = (
         sa.UniqueConstraint("document_id", "party"),
-        sa.CheckConstraint("party IN ('learner', 'employer', 'region')", name="party"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(sa.ForeignKey("documents.id"))
-    party: Mapped[str] = mapped_column(sa.String(12))
+    # "learner" or the code of a funder that signs (the scheme's declaration, SPEC §4b).
+    party: Mapped[str] = mapped_column(sa.String(20))
     signer_name: Mapped[str] = mapped_column(sa.String(200))
     signed_on: Mapped[date]
     recorded_by: Mapped[str] = mapped_column(sa.String(200))
@@ -674,6 +819,10 @@ __all__ = [
     "Case",
     "CaseEvent",
     "CaseText",
+    "Debt",
+    "DebtCounter",
+    "DebtInstalment",
+    "DebtMovement",
     "Document",
     "Employer",
     "Institute",
@@ -691,5 +840,6 @@ __all__ = [
     "Suspension",
     "User",
     "WebSession",
+    "WorkingTime",
     "utcnow",
 ]
