@@ -197,7 +197,7 @@ def downgrade() -> None:
         batch_op.drop_column("overpaid")
         batch_op.drop_column("seq")
 
-    # Plain DROP COLUMN (SQLite 3.35+): a batch copy of `cases` would reflect its expression indexes.
+    # Plain DROP COLUMN (SQLite 3.35+): a batch copy of `cases` reflects its expression indexes.
     op.drop_column("documents", "terms")
     op.drop_index(op.f("ix_cases_complement_due"), table_name="cases")
     op.drop_column("cases", "complement_due")
