@@ -256,7 +256,9 @@ class Case(Base):
         order_by="Suspension.start", back_populates="case", viewonly=True
     )
     payments: Mapped[list[Payment]] = relationship(
-        order_by="(Payment.period, Payment.funder)", back_populates="case", viewonly=True
+        order_by="(Payment.period, Payment.funder, Payment.seq)",
+        back_populates="case",
+        viewonly=True,
     )
     reimbursements: Mapped[list[Reimbursement]] = relationship(
         order_by="Reimbursement.funder", back_populates="case", viewonly=True
@@ -586,9 +588,7 @@ class Signature(Base):
     """One party's signature on an issued contract."""
 
     __tablename__ = "signatures"
-    __table_args__ = (
-        sa.UniqueConstraint("document_id", "party"),
-    )
+    __table_args__ = (sa.UniqueConstraint("document_id", "party"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(sa.ForeignKey("documents.id"))
