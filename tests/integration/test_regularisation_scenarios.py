@@ -75,7 +75,9 @@ def _step(w: World, case: int, kind: str, arg: Any) -> None:
                         Payment.funder == arg["funder"],
                     )
                 ).one()
-            payments.cancel(w.uow(), payment, reason=arg["reason"], on=_d(arg["date"]), actor="agent")
+            payments.cancel(
+                w.uow(), payment, reason=arg["reason"], on=_d(arg["date"]), actor="agent"
+            )
         case "fire":
             cases.fire(
                 w.uow(), case, arg["trigger"], on=_d(arg["date"]), actor="agent",
