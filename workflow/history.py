@@ -214,7 +214,7 @@ def _money(case: Case, scheme: Scheme, r: Replayed) -> Iterator[Difference]:
         right = owed.get((period, funder), Decimal(0))
         pending = case.complement_due is not None and net < right
         if net != right and not pending:
-            what = f"paiements {period:%m/%Y} ({funder}) hors trop-perçu"
+            what = f"paiement {period:%m/%Y} ({funder}) hors trop-perçu"
             yield Difference(case.id, what, net, right)
     debts: dict[str, Decimal] = defaultdict(Decimal)
     for d in case.debts:
