@@ -586,9 +586,7 @@ class Signature(Base):
     """One party's signature on an issued contract."""
 
     __tablename__ = "signatures"
-    __table_args__ = (
-        sa.UniqueConstraint("document_id", "party"),
-    )
+    __table_args__ = (sa.UniqueConstraint("document_id", "party"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(sa.ForeignKey("documents.id"))
