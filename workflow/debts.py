@@ -618,9 +618,10 @@ def debt_rows(
     status: str | None = None,
     funder: str | None = None,
     case_id: int | None = None,
+    case_ids: sa.Select[Any] | None = None,
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
-    """Debts, newest first, narrowed by status, funder or case."""
+    """Debts, newest first, narrowed by status, funder, case or a query of case ids."""
     if status is not None and status not in STATUSES:
         raise InvalidInput(
             f"État de dette inconnu : « {validation.shown(status)} » (états : "
@@ -634,13 +635,17 @@ def debt_rows(
         query = query.where(Debt.funder == funder)
     if case_id is not None:
         query = query.where(Debt.case_id == case_id)
+    if case_ids is not None:
+        query = query.where(Debt.case_id.in_(case_ids))
     return [debt_row(d) for d in s.scalars(query)]
 
 
-def totals_by_funder(s: Session) -> dict[str, dict[str, Decimal]]:
-    """Per funder: amount, repaid, waived, written off and balance (à recouvrer) over all debts,
-    in one query."""
-    rows = s.execute(
+def totals_by_funder(
+    s: Session, visible: sa.ColumnElement[bool] | None = None
+) -> dict[str, dict[str, Decimal]]:
+    """Per funder: amount, repaid, waived, written off and balance (à recouvrer) over the debts
+    (of the cases `visible` selects), in one query."""
+    query = (
         sa.select(
             Debt.funder,
             sa.func.sum(Debt.amount),
@@ -650,7 +655,10 @@ def totals_by_funder(s: Session) -> dict[str, dict[str, Decimal]]:
         )
         .group_by(Debt.funder)
         .order_by(Debt.funder)
-    ).all()
+    )
+    if visible is not None:
+        query = query.join(Case, Case.id == Debt.case_id).where(visible)
+    rows = s.execute(query).all()
     out: dict[str, dict[str, Decimal]] = {}
     for funder, amount, repaid, waived, written_off in rows:
         figures = Figures(
