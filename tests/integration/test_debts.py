@@ -23,6 +23,9 @@ from workflow.archive import DocumentStore
 from workflow.documents.store import default_store, read_document
 from workflow.errors import InvalidInput, NotFound
 from workflow.models import Debt, DebtInstalment, DebtMovement, Document, Offer, OutboxMessage
+from workflow.reports.exports import EXPORTS
+from workflow.reports.observatory import observatory
+from workflow.reports.selection import Selection
 from workflow.views import case_detail
 
 
@@ -327,3 +330,41 @@ def test_the_nightly_run_reminds_missed_instalments_lapses_plans_and_reminds_ove
     row = debts.plan(w.uow(), employer["id"], instalments=2, first=D("2027-04-05"), actor="agent")
     assert [i["amount"] for i in row["plan"]] == ["90.00", "90.00"]
     assert [i["seq"] for i in row["plan"]] == [4, 5]
+
+
+def test_the_observatory_and_the_export_follow_the_debts(world: World) -> None:
+    w = world
+    case = breached(w)
+    region = debt_of(w, case, "region")
+    debts.repay(w.uow(), region["id"], Decimal("70"), on=D("2026-12-01"), actor="agent")
+    debts.waive(w.uow(), region["id"], on=D("2026-12-02"), decision="D-1", actor="élu",
+                amount=Decimal("50"))  # fmt: skip
+    with w.uow() as uow:
+        s = uow.session
+        total = observatory(s, "campagne").total.money
+        rows = list(EXPORTS["debts"].rows(s, Selection(), w.schemes))
+        sheets = EXPORTS["debts"].extra_sheets
+        assert sheets is not None
+        by_funder = {r[0]: r[1:] for r in sheets(s, Selection())[0].rows}
+    assert total["region"].to_json() | {"allocated": "", "paid": ""} == {
+        "allocated": "", "paid": "", "debts": "270.00", "to_recover": "150.00",
+        "recovered": "70.00", "waived": "50.00", "written_off": "0.00",
+    }  # fmt: skip
+    assert total["employer"].to_recover == Decimal("270.00")
+    exported = {r[7]: r for r in rows}
+    assert exported["Région"][6] == region["number"]
+    assert exported["Région"][9:14] == (
+        Decimal("270.00"),
+        Decimal("70.00"),
+        Decimal("50.00"),
+        Decimal("0.00"),
+        Decimal("150.00"),
+    )
+    assert exported["Région"][16] == "partiellement remboursée"
+    assert by_funder["Région"] == (
+        Decimal("270"),
+        Decimal("70"),
+        Decimal("50"),
+        Decimal("0"),
+        Decimal("150"),
+    )

@@ -44,6 +44,8 @@ EXPORT_HELP = {
     "cases": "Les dossiers, leur état et leurs dates clés (CSV ou XLSX selon l'extension).",
     "payments": "Les paiements par mois et par financeur (CSV ou XLSX selon l'extension).",
     "reimbursements": "Les remboursements dus après rupture (CSV ou XLSX selon l'extension).",
+    "debts": "Les dettes des apprenants : montant, remboursé, remis, admis en non-valeur, solde "
+    "(CSV ou XLSX selon l'extension ; le classeur ajoute les totaux par financeur).",
     "events": "L'historique des événements des dossiers (CSV ou XLSX selon l'extension).",
 }
 
@@ -254,6 +256,18 @@ def _print_observatory(obs: Any) -> None:
                 cells += [euros(m.allocated), euros(m.paid), euros(m.to_recover)]
             money.add_row(f.label, *cells)
         out.print(money)
+        # The debts' life per funder (SPEC §4b), over the whole selection.
+        owed = Table(
+            "Financeur", "Dettes", "À recouvrer", "Recouvré", "Remis", "Admis en non-valeur",
+            title="Dettes des apprenants",
+        )  # fmt: skip
+        for funder in obs.funders:
+            m = obs.total.money.get(funder) or FunderMoney()
+            owed.add_row(
+                funder_title(funder), euros(m.debts), euros(m.to_recover), euros(m.recovered),
+                euros(m.waived), euros(m.written_off),
+            )  # fmt: skip
+        out.print(owed)
 
 
 # -- forecast -------------------------------------------------------------------------------------
