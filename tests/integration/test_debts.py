@@ -24,6 +24,7 @@ from workflow.documents.store import default_store, read_document
 from workflow.errors import InvalidInput, NotFound
 from workflow.models import Debt, DebtInstalment, DebtMovement, Document, Offer, OutboxMessage
 from workflow.reports.exports import EXPORTS
+from workflow.reports.forecast import expected_recoveries
 from workflow.reports.observatory import observatory
 from workflow.reports.selection import Selection
 from workflow.views import case_detail
@@ -368,3 +369,25 @@ def test_the_observatory_and_the_export_follow_the_debts(world: World) -> None:
         Decimal("0"),
         Decimal("150"),
     )
+
+
+def test_the_forecast_expects_the_plan_instalments_or_the_balance_at_the_due_date(
+    world: World,
+) -> None:
+    w = world
+    case = breached(w)
+    employer = debt_of(w, case, "employer")
+    debts.plan(w.uow(), employer["id"], instalments=3, first=D("2027-01-05"), actor="agent")
+    debts.repay(w.uow(), employer["id"], Decimal("90"), on=D("2027-01-05"), actor="agent")
+    with w.uow() as uow:
+        later = expected_recoveries(uow.session, D("2026-11-15"))
+        late = expected_recoveries(uow.session, D("2027-04-20"))
+    # The Région's whole balance in December (its due date), the employer's two instalments left.
+    assert [(m.label, {f: str(a) for f, a in m.amounts.items()}, m.cases) for m in later] == [
+        ("2026-12", {"region": "270.00"}, 1),
+        ("2027-01", {}, 0),
+        ("2027-02", {"employer": "90.00"}, 1),
+        ("2027-03", {"employer": "90.00"}, 1),
+    ]
+    # Anything late counts in the month of the situation's date.
+    assert [(m.label, m.total) for m in late] == [("2027-04", Decimal("450.00"))]

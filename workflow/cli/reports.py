@@ -390,6 +390,17 @@ def _print_forecast(result: Any, cost: Any) -> None:
         f"{result.cases} ; dernière fin de formation : "
         f"{ends.strftime('%d/%m/%Y') if ends else '—'}."
     )
+    if result.recoveries:  # SPEC §4b: what the debts still owed should bring back
+        back = Table(
+            "Mois", "Dossiers", *(funder_title(f) for f in result.recovery_funders), "Total",
+            title="Recouvrements attendus (échéanciers, ou solde à l'échéance de la dette)",
+        )  # fmt: skip
+        for m in result.recoveries:
+            back.add_row(
+                f"{m.period:%m/%Y}", str(m.cases),
+                *(euros(m.amounts.get(f, ZERO)) for f in result.recovery_funders), euros(m.total),
+            )  # fmt: skip
+        out.print(back)
     if cost is None:
         return
     tiers = Table(
