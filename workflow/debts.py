@@ -211,6 +211,15 @@ def _check_date(debt: Debt, on: date, what: str, today: date) -> None:
 # -- the use cases -----------------------------------------------------------------------------
 
 
+# Each movement as a refusal names it: (the subject of a sentence, the noun after « … impossible »).
+_MOVEMENT_WORDS = {
+    "repayment": ("Le remboursement", "remboursement"),
+    "confirmation": ("Le remboursement", "remboursement"),
+    "waiver": ("La remise", "remise"),
+    "write_off": ("L'admission en non-valeur", "admission en non-valeur"),
+}
+
+
 def _move(
     s: Session,
     debt: Debt,
@@ -224,18 +233,12 @@ def _move(
 ) -> DebtMovement:
     """Apply one movement to `debt` (checked by `Figures.apply`) and record it; the plan's
     instalments follow."""
-    labels = {
-        "repayment": "Le remboursement",
-        "confirmation": "Le remboursement",
-        "waiver": "La remise",
-        "write_off": "L'admission en non-valeur",
-    }
-    _refuse_closed(debt, labels[kind].split(" ", 1)[-1].lower())
+    label, noun = _MOVEMENT_WORDS[kind]
+    _refuse_closed(debt, noun)
     balance = balance_of(debt)
     if amount > balance:
         raise InvalidInput(
-            f"{labels[kind]} de {amount} € dépasse le solde de la dette {debt.number} "
-            f"({balance} €).",
+            f"{label} de {amount} € dépasse le solde de la dette {debt.number} ({balance} €).",
             "amount",
         )
     after = figures_of(debt).apply(kind, amount)
@@ -353,7 +356,7 @@ def confirm_repayment(
             )
         _check_amount(amount)
         _check_date(debt, on, "Le remboursement", clock())
-        _move(s, debt, "confirmation", amount, on=on, actor=actor, reference="confirmé")
+        _move(s, debt, "confirmation", amount, on=on, actor=actor)
         row = debt_row(debt)
         uow.commit()
         return row
