@@ -46,6 +46,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("employer_statements", steps.employer_statements),
     ("reminders", steps.reminders),
     ("commitment_checks", steps.commitment_checks),
+    ("debts", steps.debts_due),
     ("retention", steps.retention_purge),
     ("seal", steps.seal_history),
     ("outbox", _send_outbox),

@@ -29,7 +29,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.lease import holder_id
 from workflow.db import UnitOfWork
+from workflow.debts import balance_of
 from workflow.documents.french import date_fr, euros
+from workflow.documents.labels import funder_label
 from workflow.emails import render_email
 from workflow.errors import FidelisError
 from workflow.mailer import (
@@ -43,7 +45,7 @@ from workflow.mailer import (
     send,
     smtp_settings_from_env,
 )
-from workflow.models import Case, Employer, Offer, OutboxMessage, Payment, utcnow
+from workflow.models import Case, Debt, Employer, Offer, OutboxMessage, Payment, utcnow
 from workflow.schemes import SchemeRegistry
 from workflow.states import STATE_LABELS
 
@@ -68,6 +70,19 @@ def _case_context(s: Session, case_id: int, schemes: SchemeRegistry) -> dict[str
         "learner": {"full_name": case.learner.full_name, "email": case.learner.email},
         "employer": {"name": employer.name, "email": employer.email or ""},
         "scheme": {"label": scheme.label, "funding_body": scheme.funding_body},
+    }
+
+
+def _debt_context(s: Session, debt_id: int) -> dict[str, Any]:
+    """A debt as its reminders state it (SPEC §4b): as it is now, not as it was when queued."""
+    debt = s.get(Debt, debt_id)
+    assert debt is not None
+    return {
+        "number": debt.number,
+        "funder": funder_label(debt.funder),
+        "amount": euros(debt.amount),
+        "balance": euros(balance_of(debt)),
+        "due_date": debt.due_date,
     }
 
 
@@ -121,6 +136,8 @@ def render(s: Session, message: OutboxMessage, schemes: SchemeRegistry) -> Messa
     else:
         assert message.case_id is not None
         context = _case_context(s, message.case_id, schemes)
+        if "debt_id" in (message.context or {}):
+            context["debt"] = _debt_context(s, int(message.context["debt_id"]))
     context["due_date"] = message.due_date
     email = render_email(message.kind, context)
     if not message.recipient:

@@ -3,8 +3,8 @@ messages built entirely in SQL â€” their dedup key, recipient and JSON context â
 writes its hundred thousand reminders or statements without bringing one row into Python.
 
 The keys are spelt as `workflow.models.OutboxMessage` documents them (`case:{id}:{kind}:{due}`,
-`employer:{id}:employer_statement:{period}`); the anti-joins of `not_yet_sent` read the same
-spelling, so a rerun finds nothing to write."""
+`employer:{id}:employer_statement:{period}`, `debt:{id}:{kind}:{due}` for a debt's reminders);
+the anti-joins of `not_yet_sent` read the same spelling, so a rerun finds nothing to write."""
 
 from __future__ import annotations
 
@@ -89,6 +89,27 @@ def insert_case_messages(
     )  # fmt: skip
     return insert_ignoring_conflicts(
         s, OUTBOX, _COLUMNS, found.with_only_columns(*columns, maintain_column_froms=True)
+    )
+
+
+def debt_key(kind: str, due_date: Any, debt_id: Any) -> Any:
+    return sa.literal("debt:") + _text(debt_id) + sa.literal(f":{kind}:") + _text(due_date)
+
+
+def insert_debt_messages(
+    s: Session, kind: str, found: sa.Select[Any], debt_id: Any, due_date: Any, recipient: Any
+) -> int:
+    """One message of `kind` per row of `found` (a query over debts joined to their case), keyed
+    `debt:{id}:{kind}:{due}` (one per debt, kind and due date), context {case_id, debt_id,
+    due_date}; the existing ones are left alone."""
+    key = debt_key(kind, due_date, debt_id)
+    columns = _message(
+        key, Case.id, sa.null(), kind, due_date, recipient,
+        json_object("case_id", Case.id, "debt_id", debt_id, "due_date", _text(due_date)),
+    )  # fmt: skip
+    rows = found.where(~sa.exists().where(OutboxMessage.dedup_key == key))
+    return insert_ignoring_conflicts(
+        s, OUTBOX, _COLUMNS, rows.with_only_columns(*columns, maintain_column_froms=True)
     )
 
 

@@ -14,14 +14,21 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs import temptables
-from jobs.outbox_sql import insert_case_messages, insert_employer_statements, not_yet_sent
+from jobs.outbox_sql import (
+    insert_case_messages,
+    insert_debt_messages,
+    insert_employer_statements,
+    not_yet_sent,
+)
 from jobs.schedule_sql import insert_complements, insert_due_payments
-from workflow import anomalies, audit, cases, money, privacy, sqldates
+from workflow import anomalies, audit, cases, debts, money, privacy, sqldates
 from workflow.db import UnitOfWork
 from workflow.documents.store import default_store
 from workflow.errors import ConcurrentModification, FidelisError, GuardFailed
 from workflow.models import (
     Case,
+    Debt,
+    DebtInstalment,
     Document,
     Employer,
     Learner,
@@ -382,6 +389,76 @@ def _last_anniversary(start: date, as_of: date) -> date | None:
     while money.add_months(start, 12 * (years + 1)) <= as_of:
         years += 1
     return money.add_months(start, 12 * years) if years else None
+
+
+# -- debts: missed instalments, lapsed plans, overdue reminders ---------------------------------
+
+
+def _debt_delays(ctx: StepContext, kind: str) -> dict[str, int]:
+    """The scheme's delay for a debt reminder, or the default of workflow.debts."""
+    return {
+        scheme_id: scheme.reminders.get(kind, debts.DEFAULT_DELAYS[kind])  # type: ignore[call-overload]
+        for scheme_id, scheme in ctx.schemes.items()
+    }
+
+
+def debts_due(ctx: StepContext) -> int:
+    """SPEC §4b, set-based: an instalment of an active plan unpaid after its due date is missed
+    and the learner reminded; a plan whose missed instalment is older than the scheme's
+    `debt_instalment_missed` delay lapses; a debt owed without a running plan,
+    `debt_overdue` days after its due date, is reminded — one message per (debt, kind, due
+    date). Counts the messages written and the plans lapsed."""
+    done = 0
+    active_plan = sa.and_(Debt.plan_status == "active", Debt.status.in_(debts.ACTIVE))
+    with ctx.uow() as uow:
+        s = uow.session
+        owed_by = (
+            sa.select(Debt.id)
+            .join(Case, Case.id == Debt.case_id)
+            .join(Learner, Learner.id == Case.learner_id)
+        )
+        missed = owed_by.join(DebtInstalment, DebtInstalment.debt_id == Debt.id).where(
+            active_plan,
+            DebtInstalment.status == "pending",
+            DebtInstalment.due_date < ctx.as_of,
+        )
+        done += insert_debt_messages(
+            s, "debt_instalment_missed", missed, Debt.id, DebtInstalment.due_date, Learner.email
+        )
+        s.execute(
+            sa.update(DebtInstalment)
+            .where(
+                DebtInstalment.status == "pending",
+                DebtInstalment.due_date < ctx.as_of,
+                DebtInstalment.debt_id.in_(sa.select(Debt.id).where(active_plan)),
+            )
+            .values(status="missed", reminded_on=ctx.as_of)
+            .execution_options(synchronize_session=False)
+        )
+        for scheme_id, grace in _debt_delays(ctx, "debt_instalment_missed").items():
+            late = sa.select(DebtInstalment.debt_id).where(
+                DebtInstalment.status == "missed",
+                DebtInstalment.due_date <= ctx.as_of - timedelta(days=grace),
+            )
+            lapsed = s.execute(
+                sa.update(Debt)
+                .where(active_plan, Debt.scheme_id == scheme_id, Debt.id.in_(late))
+                .values(plan_status="lapsed")
+                .execution_options(synchronize_session=False)
+            )
+            done += int(lapsed.rowcount)  # type: ignore[attr-defined]
+        for scheme_id, days in _debt_delays(ctx, "debt_overdue").items():
+            overdue = owed_by.where(
+                Debt.scheme_id == scheme_id,
+                Debt.status.in_(debts.ACTIVE),
+                sa.or_(Debt.plan_status.is_(None), Debt.plan_status != "active"),
+                Debt.due_date <= ctx.as_of - timedelta(days=days),
+            )
+            done += insert_debt_messages(
+                s, "debt_overdue", overdue, Debt.id, Debt.due_date, Learner.email
+            )
+        uow.commit()
+    return done
 
 
 # -- 5. retention ------------------------------------------------------------------------------

@@ -625,6 +625,12 @@ def recovery_order() -> DocumentObject:
     para(doc, "Calcul de la part {{ f.label }} : {{ f.computation }}.", size=9)
     tag(doc, "{%p endif %}")
     tag(doc, "{%p endfor %}")
+    tag(doc, "{%p for f in funders %}")
+    tag(doc, "{%p if f.debt_number %}")
+    para(doc, f"Part {{{{ f.label }}}} : titre de recette n°{NB}**{{{{ f.debt_number }}}}**, à "
+              "rappeler lors de tout remboursement.")  # fmt: skip
+    tag(doc, "{%p endif %}")
+    tag(doc, "{%p endfor %}")
     para(
         doc,
         "Total à reverser : **{{ total }}** ({{ total_words }}), au plus tard le "

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflow import events, ledger
+from workflow import debts, events, ledger
 from workflow.archive import DocumentStore
 from workflow.clock import Clock, today_paris
 from workflow.db import UnitOfWork
@@ -267,6 +267,9 @@ def _side_effects(
         case Trigger.BREACH:
             effects = _breach(s, case, scheme, on, actor, params)
             letter = issue_letter(s, store, case, scheme, "recovery_order", on, actor)
+            for debt in case.debts:  # the order states their numbers (SPEC §4b)
+                if debt.kind == "breach" and debt.document_id is None:
+                    debt.document_id = letter.id
             return {**effects, "document": letter.id}
     return {}
 
@@ -324,7 +327,9 @@ def _breach(
     terms, paid = ledger.CaseTerms.of(case, scheme), ledger.payments_of(case)
     amounts = ledger.reimbursement(terms, paid, on)
     base = ledger.reimbursement_base(ledger.allowance_schedule(terms), paid)
-    due = on + timedelta(days=scheme.recovery_days(case.contract_date or on))
+    # The recovery delay is the signed contract's (SPEC §4b).
+    recovery = terms.contract.recovery_days if terms.contract else scheme.recovery_days(on)
+    due = on + timedelta(days=recovery)
     for funder, amount in amounts.items():
         s.add(
             Reimbursement(
@@ -335,9 +340,22 @@ def _breach(
                 due_date=due,
             )
         )
+    # One debt per funder owed something (SPEC §4b), numbered before the recovery order states it.
+    seq = (
+        s.scalar(sa.select(sa.func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id)) or 0
+    ) + 1
+    opened = [
+        debts.open_debt(
+            s, case, scheme, funder=f, kind="breach", amount=a, on=on, due=due, event_seq=seq
+        )
+        for f, a in amounts.items()
+        if a > 0
+    ]
+    s.flush()
     return {
         **regularised,
         "reimbursement": {f: str(a) for f, a in amounts.items()},
+        "debts": [d.id for d in opened],
         "exempted": case.exempted,
         "recovery_due": due.isoformat(),
     }

@@ -19,10 +19,14 @@ from workflow.clock import PARIS
 from workflow.documents.french import euros, month_fr
 from workflow.documents.labels import sector_label, suspension_reason_label
 from workflow.reports.labels import (
+    DEBT_KIND_LABELS,
+    DEBT_STATUS_LABELS,
     DOCUMENT_STATUS_LABELS,
+    INSTALMENT_STATUS_LABELS,
     MESSAGE_KIND_LABELS,
     MESSAGE_STATUS_LABELS,
     PAYMENT_STATUS_LABELS,
+    PLAN_STATUS_LABELS,
     RUN_STATUS_LABELS,
     STEP_LABELS,
     event_label,
@@ -100,6 +104,10 @@ FILTERS: dict[str, Callable[..., str]] = {
     "message_status": _lookup(MESSAGE_STATUS_LABELS),
     "document_status": _lookup(DOCUMENT_STATUS_LABELS),
     "run_status": _lookup(RUN_STATUS_LABELS),
+    "debt_status": _lookup(DEBT_STATUS_LABELS),
+    "debt_kind": _lookup(DEBT_KIND_LABELS),
+    "plan_status": _lookup(PLAN_STATUS_LABELS),
+    "instalment_status": _lookup(INSTALMENT_STATUS_LABELS),
     "step": _lookup(STEP_LABELS),
     "party": _lookup(PARTY_LABELS),
     "funder": _blank_or(funder_title),

@@ -4,7 +4,8 @@ Each kind has `KIND.txt.j2` (a `subject` block and a `body` block, extending `_l
 and may have `KIND.html.j2`. Context keys: `case` {id, contract_number, state_label}, `learner`
 {full_name, email}, `employer` {name, email}, `scheme` {label, funding_body}, `due_date` (a date);
 the employer statement takes `period` (a date), `lines` [{learner, contract_number, amount}] and
-`total` (amounts already formatted, « 150,00 € »)."""
+`total` (amounts already formatted, « 150,00 € »); a debt's reminders take `debt` {number,
+funder, amount, balance, due_date} (amounts formatted)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from workflow.errors import FidelisError
 from workflow.paths import templates_dir
 from workflow.schemes import REMINDER_KINDS
 
-# The reminders of SPEC §6, plus the employer's monthly statement and the completion notice.
-KINDS = (*REMINDER_KINDS, "employer_statement", "completion")
+# The reminders of SPEC §6, plus the employer's monthly statement, the completion notice and the
+# reminders of a debt (SPEC §4b).
+DEBT_REMINDER_KINDS = ("debt_overdue", "debt_instalment_missed")
+KINDS = (*REMINDER_KINDS, "employer_statement", "completion", *DEBT_REMINDER_KINDS)
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from workflow import ledger
 from workflow.debts import open_debt
-from workflow.models import Case, Payment
+from workflow.models import Case, CaseEvent, Payment
 from workflow.schemes import Scheme
 
 SENT = frozenset({"exported", "notified", "paid"})
@@ -154,6 +155,13 @@ def regularise(
         current = case.complement_due
         case.complement_due = min(current, out.complement_due) if current else out.complement_due
     recovery = terms.contract.recovery_days if terms.contract else scheme.recovery_days(on)
+    # The event being written gives rise to the debts: its sequence number is the next one.
+    seq = (
+        1
+        + (s.scalar(sa.select(sa.func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id)) or 0)
+        if overpaid
+        else None
+    )
     for funder, amount in overpaid.items():
         out.overpaid[funder] = amount
         debt = open_debt(
@@ -165,6 +173,7 @@ def regularise(
             amount=amount,
             on=on,
             due=on + timedelta(days=recovery),
+            event_seq=seq,
         )
         out.debts.append(debt.number)
     s.flush()

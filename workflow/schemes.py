@@ -261,6 +261,8 @@ class Scheme(_Strict):
             "service_attestation_missing",
             "employer_share_unconfirmed",
             "commitment_end_approaching",
+            "debt_overdue",  # SPEC §4b: days after a debt's due date
+            "debt_instalment_missed",  # days after a missed instalment before the plan lapses
         ],
         Annotated[int, Field(ge=0)],
     ] = Field(default_factory=dict)

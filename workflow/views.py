@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from workflow import ledger
+from workflow import debts, ledger
 from workflow.clock import today_paris
 from workflow.errors import NotFound
 from workflow.facts import DbFacts
@@ -48,6 +48,7 @@ def case_detail(
             selectinload(Case.payments),
             selectinload(Case.suspensions),
             selectinload(Case.reimbursements),
+            selectinload(Case.debts),
         )
     ).first()
     if case is None:
@@ -117,6 +118,8 @@ def case_detail(
         "reimbursement": (
             {r.funder: str(r.amount) for r in case.reimbursements} if case.reimbursements else None
         ),
+        # What the learner owes each funder and where it stands (SPEC §4b).
+        "debts": [debts.debt_row(d) for d in case.debts],
         "breach": (
             {"date": _iso(case.breach_date), "category": case.breach_category}
             if case.breach_date

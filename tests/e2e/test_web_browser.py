@@ -150,7 +150,8 @@ def test_a_caseworker_takes_a_case_from_listed_to_contracted_by_clicking(
     shot(page, "dossier")
     for path, name in (("/paiements", "paiements"), ("/schema", "schema-des-etats"),
                        ("/employeurs", "employeurs"), ("/campagnes", "campagnes"),
-                       ("/courriels", "courriels"), ("/traitements", "traitements-de-nuit")):  # fmt: skip
+                       ("/courriels", "courriels"), ("/traitements", "traitements-de-nuit"),
+                       ("/dettes", "dettes")):  # fmt: skip
         page.goto(f"{base}{path}")
         shot(page, name)
     page.goto(case_url)
@@ -174,6 +175,19 @@ def test_an_employer_cannot_open_another_employers_case(
     # The 404 of a case that does not exist: case numbers cannot be enumerated (issue 14).
     assert response is not None and response.status == 404
     assert "Dossier introuvable" in page.inner_text("[role=alert]")
+
+
+def test_an_employer_sees_the_repayments_it_may_confirm(
+    server: tuple[str, dict[str, str]], page: Page
+) -> None:
+    base, accounts = server
+    login(page, base, accounts["employer"])
+    page.click("nav a[href='/mes-dettes']")
+    page.wait_for_load_state()
+    assert "Remboursements de votre part" in page.inner_text("h1")
+    shot(page, "mes-dettes")
+    response = page.goto(f"{base}/dettes")
+    assert response is not None and response.status == 403
 
 
 def test_a_form_without_csrf_token_is_refused(
@@ -234,7 +248,7 @@ def test_pages_keep_to_the_content_security_policy(
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     login(page, base, accounts["admin"])
     for path in ("/", "/dossiers", "/dossiers/1", "/schema", "/observatoire", "/previsions",
-                 "/imports", "/administration/comptes"):  # fmt: skip
+                 "/imports", "/administration/comptes", "/dettes"):  # fmt: skip
         page.goto(f"{base}{path}")
         page.wait_for_load_state("networkidle")
     page.goto(f"{base}/dossiers")

@@ -230,7 +230,7 @@ def test_bad_input_writes_nothing(story: Story, db_url: str, cli: Cli, tmp_path:
         with story.w.uow() as uow, pytest.raises(RuntimeError, match="coupure"):
             write_export(uow.session, broken, tmp_path / name, Selection(), story.w.schemes)
     assert not list(tmp_path.glob("casse*")) and not list(tmp_path.glob(".fidelis-*"))
-    assert set(EXPORTS) == {"cases", "payments", "reimbursements", "events"}
+    assert set(EXPORTS) == {"cases", "payments", "reimbursements", "debts", "events"}
     assert [c.header for c in CASE_COLUMNS] == CASE_HEADER
 
 

@@ -168,7 +168,9 @@ def counts(**given: int) -> dict[str, int]:
 def money(employer: tuple[str, str, str] = ("0.00",) * 3, region: tuple[str, str, str] = ("0.00",) * 3,
           ars: tuple[str, str, str] = ("0.00",) * 3) -> dict[str, dict[str, str]]:  # fmt: skip
     def one(t: tuple[str, str, str]) -> dict[str, str]:
-        return {"allocated": t[0], "paid": t[1], "to_recover": t[2]}
+        # Nothing repaid, waived or written off in this story: the debts are all still owed.
+        return {"allocated": t[0], "paid": t[1], "debts": t[2], "to_recover": t[2],
+                "recovered": "0.00", "waived": "0.00", "written_off": "0.00"}  # fmt: skip
 
     return {"ars": one(ars), "employer": one(employer), "region": one(region)}
 
@@ -352,9 +354,9 @@ def test_report_observatory_json_xlsx_and_png(
     assert header[15:] == [
         "Taux de rétention en fin d'engagement", "Rupture : démission",
         "Rupture : abandon de la formation",
-        "Allocations versées — ARS", "dont payées — ARS", "À recouvrer — ARS",
-        "Allocations versées — Employeur", "dont payées — Employeur", "À recouvrer — Employeur",
-        "Allocations versées — Région", "dont payées — Région", "À recouvrer — Région",
+        *(h for name in ("ARS", "Employeur", "Région") for h in (
+            f"Allocations versées — {name}", f"dont payées — {name}", f"À recouvrer — {name}",
+            f"Recouvré — {name}", f"Remis — {name}", f"Admis en non-valeur — {name}")),
     ]  # fmt: skip
     rows = {r[0].value: r for r in sheet.iter_rows(min_row=2)}
     assert list(rows) == ["Ariège (09)", "Aveyron (12)", "Côte-d'Or (21)", "Lozère (48)",
@@ -367,7 +369,7 @@ def test_report_observatory_json_xlsx_and_png(
     assert rows["Lozère (48)"][15].value == 1
     assert rows["Ariège (09)"][15].value is None  # undefined rate: an empty cell
     assert (aveyron[16].value, aveyron[17].value) == (1, 1)  # a resignation, an abandonment
-    employer_paid_out, employer_recover = aveyron[21], aveyron[23]
+    employer_paid_out, employer_recover = aveyron[24], aveyron[26]  # after ARS's six columns
     assert Decimal(str(employer_paid_out.value)) == Decimal("3797.58")
     assert Decimal(str(employer_recover.value)) == Decimal("1423.93")
     assert employer_paid_out.number_format == '#,##0.00 "€"'

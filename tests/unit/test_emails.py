@@ -19,6 +19,13 @@ CONTEXT = {
         {"learner": "Zoé <b>&", "contract_number": "OCC-AS-2026-00001", "amount": "120,00 €"}
     ],
     "total": "120,00 €",
+    "debt": {
+        "number": "OCC-AS-TR-2028-00001",
+        "funder": "Région",
+        "amount": "1 078,93 €",
+        "balance": "971,04 €",
+        "due_date": date(2028, 5, 15),
+    },
 }
 
 

@@ -3,7 +3,7 @@ exit code 1 (2 for usage errors); commands that create something print the new i
 
 One module per group of commands: registry (reference data), casework (cases), documents
 (contracts), jobs (nightly run, payments, outbox), anomalies (what the nightly run could not do),
-audit (the tamper-evident history),
+audit (the tamper-evident history), debts (what learners owe),
 web (accounts, serve), demo, privacy (a learner's data, the IBAN key)."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from workflow.cli import (
     anomalies,
     audit,
     casework,
+    debts,
     demo,
     documents,
     jobs,
@@ -32,6 +33,7 @@ COMMAND_MODULES = (
     casework,
     documents,
     jobs,
+    debts,
     anomalies,
     audit,
     web,

@@ -44,6 +44,8 @@ EXPORT_HELP = {
     "cases": "Les dossiers, leur état et leurs dates clés (CSV ou XLSX selon l'extension).",
     "payments": "Les paiements par mois et par financeur (CSV ou XLSX selon l'extension).",
     "reimbursements": "Les remboursements dus après rupture (CSV ou XLSX selon l'extension).",
+    "debts": "Les dettes des apprenants : montant, remboursé, remis, admis en non-valeur, solde "
+    "(CSV ou XLSX selon l'extension ; le classeur ajoute les totaux par financeur).",
     "events": "L'historique des événements des dossiers (CSV ou XLSX selon l'extension).",
 }
 
@@ -254,6 +256,18 @@ def _print_observatory(obs: Any) -> None:
                 cells += [euros(m.allocated), euros(m.paid), euros(m.to_recover)]
             money.add_row(f.label, *cells)
         out.print(money)
+        # The debts' life per funder (SPEC §4b), over the whole selection.
+        owed = Table(
+            "Financeur", "Dettes", "À recouvrer", "Recouvré", "Remis", "Admis en non-valeur",
+            title="Dettes des apprenants",
+        )  # fmt: skip
+        for funder in obs.funders:
+            m = obs.total.money.get(funder) or FunderMoney()
+            owed.add_row(
+                funder_title(funder), euros(m.debts), euros(m.to_recover), euros(m.recovered),
+                euros(m.waived), euros(m.written_off),
+            )  # fmt: skip
+        out.print(owed)
 
 
 # -- forecast -------------------------------------------------------------------------------------
@@ -376,6 +390,17 @@ def _print_forecast(result: Any, cost: Any) -> None:
         f"{result.cases} ; dernière fin de formation : "
         f"{ends.strftime('%d/%m/%Y') if ends else '—'}."
     )
+    if result.recoveries:  # SPEC §4b: what the debts still owed should bring back
+        back = Table(
+            "Mois", "Dossiers", *(funder_title(f) for f in result.recovery_funders), "Total",
+            title="Recouvrements attendus (échéanciers, ou solde à l'échéance de la dette)",
+        )  # fmt: skip
+        for m in result.recoveries:
+            back.add_row(
+                f"{m.period:%m/%Y}", str(m.cases),
+                *(euros(m.amounts.get(f, ZERO)) for f in result.recovery_funders), euros(m.total),
+            )  # fmt: skip
+        out.print(back)
     if cost is None:
         return
     tiers = Table(

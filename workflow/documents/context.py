@@ -655,6 +655,8 @@ def recovery_order_context(
             f: (base.get(f, Decimal(0)), amounts.get(f, Decimal(0)), default_due)
             for f in scheme.funders
         }
+    # Each funder's debt (SPEC §4b), numbered by the breach before this order is issued.
+    debt_numbers = {d.funder: d.number for d in case.debts if d.kind == "breach"}
     served = ledger.served_days(terms, breach)
     during_service = served is not None
     rule = _breach_context(scheme, on, months, scheme.part_time_counts_prorata())
@@ -688,6 +690,7 @@ def recovery_order_context(
                 "amount_words": euros_in_words(amount),
                 "due": date_fr(due),
                 "computation": computation,
+                "debt_number": debt_numbers.get(f, ""),
             }
         )
     total = sum((figures[f][1] for f in ordered), Decimal(0))

@@ -40,6 +40,7 @@ from workflow.models import (
     Case,
     CaseEvent,
     CaseText,
+    Debt,
     Employer,
     Institute,
     Learner,
@@ -49,7 +50,10 @@ from workflow.models import (
     Suspension,
 )
 from workflow.reports.labels import (
+    DEBT_KIND_LABELS,
+    DEBT_STATUS_LABELS,
     PAYMENT_STATUS_LABELS,
+    PLAN_STATUS_LABELS,
     departement_of,
     event_label,
     funder_title,
@@ -700,6 +704,106 @@ def _reimbursement_rows(
         )
 
 
+DEBT_COLUMNS = (
+    Column("N° de dossier", "int", 12),
+    Column("N° de contrat", "text", 20),
+    Column("Apprenant", "text", 26),
+    Column("Employeur", "text", 30),
+    Column("Dispositif", "text", 26),
+    Column("Campagne", "int", 11),
+    Column("N° de titre", "text", 24),
+    Column("Financeur", "text", 12),
+    Column("Origine", "text", 22),
+    Column("Montant", "money", 14),
+    Column("Remboursé", "money", 14),
+    Column("Remis", "money", 14),
+    Column("Admis en non-valeur", "money", 14),
+    Column("Solde", "money", 14),
+    Column("Ouverte le", "date", 12),
+    Column("Échéance", "date", 12),
+    Column("État", "text", 24),
+    Column("Échéancier", "text", 12),
+)
+
+
+def _debt_rows(
+    session: Session, selection: Selection, schemes: SchemeRegistry
+) -> Iterator[tuple[Any, ...]]:
+    """The learners' debts (SPEC §4b), one row each, with what is left to recover."""
+    query = _joined(
+        sa.select(
+            Case.id,
+            Case.contract_number,
+            Learner.first_name,
+            Learner.last_name,
+            Employer.name,
+            Case.scheme_id,
+            Campaign.year,
+            Debt.number,
+            Debt.funder,
+            Debt.kind,
+            Debt.amount,
+            Debt.repaid,
+            Debt.waived,
+            Debt.written_off,
+            Debt.opened_on,
+            Debt.due_date,
+            Debt.status,
+            Debt.plan_status,
+        )
+        .select_from(Case)
+        .join(Debt, Debt.case_id == Case.id),
+        selection,
+    ).order_by(Case.id, Debt.id)
+    for row in _stream(session, query):
+        cid, contract, first, last, employer, scheme, year, number, funder, kind = row[:10]
+        amount, repaid, waived, written_off, opened, due, status, plan = row[10:]
+        yield (
+            cid, contract, f"{first} {last}", employer, scheme, year, number,
+            funder_title(funder), DEBT_KIND_LABELS.get(kind, kind), amount, repaid, waived,
+            written_off, amount - repaid - waived - written_off, opened, due,
+            DEBT_STATUS_LABELS.get(status, status), PLAN_STATUS_LABELS.get(plan or "", ""),
+        )  # fmt: skip
+
+
+def _debt_totals(session: Session, selection: Selection) -> list[Sheet]:
+    """The debts summed per funder: one GROUP BY."""
+
+    def cents(column: Any) -> Any:
+        return sa.func.sum(sa.type_coerce(column, sa.BigInteger))
+
+    query = (
+        _joined(
+            sa.select(
+                Debt.funder,
+                cents(Debt.amount),
+                cents(Debt.repaid),
+                cents(Debt.waived),
+                cents(Debt.written_off),
+            )
+            .select_from(Case)
+            .join(Debt, Debt.case_id == Case.id),
+            selection,
+            limit=False,
+        )
+        .group_by(Debt.funder)
+        .order_by(Debt.funder)
+    )
+    rows = []
+    for funder, *sums in session.execute(query):
+        amount, repaid, waived, written_off = (Decimal(int(v or 0)) / 100 for v in sums)
+        rows.append(
+            (funder_title(funder), amount, repaid, waived, written_off,
+             amount - repaid - waived - written_off)
+        )  # fmt: skip
+    columns = [
+        Column("Financeur", "text", 14),
+        *(Column(h, "money", 16) for h in
+          ("Montant", "Recouvré", "Remis", "Admis en non-valeur", "À recouvrer")),
+    ]  # fmt: skip
+    return [Sheet("Totaux par financeur", columns, rows)]
+
+
 EVENT_COLUMNS = (
     Column("N° de dossier", "int", 12),
     Column("N° d'ordre", "int", 9),
@@ -781,5 +885,6 @@ EXPORTS: dict[str, Export] = {
         REIMBURSEMENT_COLUMNS,
         _reimbursement_rows,
     ),
+    "debts": Export("debts", "Dettes", "dettes", DEBT_COLUMNS, _debt_rows, _debt_totals),
     "events": Export("events", "Historique", "historique", EVENT_COLUMNS, _event_rows),
 }

@@ -19,6 +19,10 @@ Suspensions stop the commitment clock during service, not the allowance (SPEC §
 only be suspended while serving, when its allowance has ended, so they change nothing here.
 Contracts not yet signed (selected cases) are not counted: the new-campaign estimate covers them.
 
+Expected recoveries (SPEC §4b): what the learners' debts still owed should bring back, per
+month and funder — the unpaid instalments of a running plan at their due dates, or else the
+whole balance at the debt's due date; anything already late counts in the month of D.
+
 A new campaign: N contracts of each tier, all training from `start` to `end` (default: ten
 months, the scheme's « 10 months of training aid »), signed before the training starts, with
 the amounts in force on `start` — the same `ledger.allowance_schedule`, times N.
@@ -38,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from workflow import ledger, money
 from workflow.errors import InvalidInput
-from workflow.models import Case, Learner, Payment
+from workflow.models import Case, Debt, DebtInstalment, Learner, Payment
 from workflow.schemes import Scheme, SchemeRegistry
 from workflow.states import State
 
@@ -47,6 +51,7 @@ __all__ = [
     "Forecast",
     "MonthRow",
     "TierCost",
+    "expected_recoveries",
     "forecast",
     "new_campaign_cost",
     "parse_new_campaign",
@@ -115,10 +120,16 @@ class Forecast:
     active_contracts: int  # cases now contracted or in training
     cases: int  # cases with at least one instalment still to come
     last_training_end: date | None
+    # What the debts still owed should bring back, by month of their (instalments') due dates.
+    recoveries: list[MonthRow] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, Decimal]:
         return _totals(self.months)
+
+    @property
+    def recovery_funders(self) -> list[str]:
+        return sorted({f for row in self.recoveries for f in row.amounts})
 
     @property
     def total(self) -> Decimal:
@@ -135,6 +146,7 @@ class Forecast:
             if self.last_training_end
             else None,
             "months": [m.to_json(self.funders) for m in self.months],
+            "recoveries": [m.to_json(self.recovery_funders) for m in self.recoveries],
             "totals": {f: str(self.totals.get(f, ZERO)) for f in self.funders},
             "total": str(self.total),
         }
@@ -217,7 +229,52 @@ def forecast(
         active_contracts=int(active or 0),
         cases=counted,
         last_training_end=last_end,
+        recoveries=expected_recoveries(session, as_of, scheme=scheme),
     )
+
+
+def expected_recoveries(
+    session: Session, as_of: date, *, scheme: str | None = None
+) -> list[MonthRow]:
+    """The debts still owed, per month and funder of their expected repayment (module doc)."""
+    owed = sa.and_(
+        Debt.status.in_(("open", "partially_repaid")),
+        *([Debt.scheme_id == scheme] if scheme else []),
+    )
+    this_month = as_of.replace(day=1)
+    rows: dict[date, MonthRow] = {}
+    debts_in: dict[date, set[int]] = {}
+
+    def add(case_id: int, funder: str, due: date, amount: Decimal) -> None:
+        month = max(due.replace(day=1), this_month)
+        row = rows.setdefault(month, MonthRow(month))
+        row.amounts[funder] = row.amounts.get(funder, ZERO) + amount
+        debts_in.setdefault(month, set()).add(case_id)
+
+    planned = session.execute(
+        sa.select(Debt.case_id, Debt.funder, DebtInstalment.due_date, DebtInstalment.amount)
+        .join(DebtInstalment, DebtInstalment.debt_id == Debt.id)
+        .where(owed, Debt.plan_status == "active", DebtInstalment.status.in_(("pending", "missed")))
+    )
+    for case_id, funder, due, amount in planned:
+        add(case_id, funder, due, amount)
+    whole = session.execute(
+        sa.select(
+            Debt.case_id,
+            Debt.funder,
+            Debt.due_date,
+            # Subtracted here: the stored cents' type does not carry through SQL arithmetic.
+            Debt.amount,
+            Debt.repaid,
+            Debt.waived,
+            Debt.written_off,
+        ).where(owed, sa.or_(Debt.plan_status.is_(None), Debt.plan_status != "active"))
+    )
+    for case_id, funder, due, amount, repaid, waived, written_off in whole:
+        add(case_id, funder, due, amount - repaid - waived - written_off)
+    for month, cases in debts_in.items():
+        rows[month].cases = len(cases)
+    return _months(rows)
 
 
 # -- a new campaign ------------------------------------------------------------------------------

@@ -14,11 +14,15 @@ from workflow.states import EVENT_LABELS, STATE_LABELS, State
 from workflow.territory import default_territory
 
 __all__ = [
+    "DEBT_KIND_LABELS",
+    "DEBT_STATUS_LABELS",
     "DOCUMENT_STATUS_LABELS",
     "EVENT_LABELS",
+    "INSTALMENT_STATUS_LABELS",
     "MESSAGE_KIND_LABELS",
     "MESSAGE_STATUS_LABELS",
     "PAYMENT_STATUS_LABELS",
+    "PLAN_STATUS_LABELS",
     "RUN_STATUS_LABELS",
     "STEP_LABELS",
     "capitalised",
@@ -51,6 +55,25 @@ MESSAGE_KIND_LABELS = {
     "commitment_end_approaching": "fin d'engagement proche",
     "employer_statement": "relevé mensuel employeur",
     "completion": "engagement honoré",
+    "debt_overdue": "dette impayée à l'échéance",
+    "debt_instalment_missed": "échéance de remboursement manquée",
+}
+
+# Debts (SPEC §4b): their life, their origin, their payment plan and its instalments.
+DEBT_STATUS_LABELS = {
+    "open": "ouverte",
+    "partially_repaid": "partiellement remboursée",
+    "settled": "soldée",
+    "waived": "remise",
+    "written_off": "admise en non-valeur",
+}
+DEBT_KIND_LABELS = {"breach": "rupture de l'engagement", "overpayment": "trop-perçu"}
+PLAN_STATUS_LABELS = {"active": "en cours", "lapsed": "caduc", "completed": "terminé"}
+INSTALMENT_STATUS_LABELS = {
+    "pending": "à venir",
+    "paid": "payée",
+    "missed": "manquée",
+    "cancelled": "annulée",
 }
 
 MESSAGE_STATUS_LABELS = {
@@ -84,6 +107,7 @@ STEP_LABELS = {
     "employer_statements": "relevés employeurs",
     "reminders": "relances",
     "commitment_checks": "contrôles",
+    "debts": "dettes (relances, échéanciers)",
     "retention": "anonymisations",
     "retention_documents": "documents effacés",
     "outbox": "envois",

@@ -42,7 +42,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from workflow.errors import InvalidInput
-from workflow.models import Campaign, Case, CaseEvent, Employer, Offer, Payment, Reimbursement
+from workflow.models import Campaign, Case, CaseEvent, Debt, Employer, Offer, Payment
 from workflow.reports.labels import (
     departement_of,
     departement_title,
@@ -110,18 +110,34 @@ Grain = tuple[str, int, str, str]
 class FunderMoney:
     allocated: Decimal = ZERO  # payments created, cancelled ones excluded
     paid: Decimal = ZERO  # of which paid
-    to_recover: Decimal = ZERO  # reimbursements
+    # The learners' debts (SPEC §4b): their balance, and what was repaid, waived, written off.
+    to_recover: Decimal = ZERO
+    recovered: Decimal = ZERO
+    waived: Decimal = ZERO
+    written_off: Decimal = ZERO
 
     def add(self, other: FunderMoney) -> None:
         self.allocated += other.allocated
         self.paid += other.paid
         self.to_recover += other.to_recover
+        self.recovered += other.recovered
+        self.waived += other.waived
+        self.written_off += other.written_off
+
+    @property
+    def debts(self) -> Decimal:
+        """The debts' amount: every euro of it is recovered, waived, written off or still owed."""
+        return self.to_recover + self.recovered + self.waived + self.written_off
 
     def to_json(self) -> dict[str, str]:
         return {
             "allocated": str(self.allocated),
             "paid": str(self.paid),
+            "debts": str(self.debts),
             "to_recover": str(self.to_recover),
+            "recovered": str(self.recovered),
+            "waived": str(self.waived),
+            "written_off": str(self.written_off),
         }
 
 
@@ -336,18 +352,30 @@ def _gather(
         m.paid += _euros(row[6])
         funders.add(row[4])
 
-    recover = _scope(
-        sa.select(*_GRAIN, Reimbursement.funder, _cents(Reimbursement.amount))
-        .select_from(Reimbursement)
-        .join(Case, Case.id == Reimbursement.case_id)
+    owed = _scope(
+        sa.select(
+            *_GRAIN,
+            Debt.funder,
+            _cents(Debt.amount),
+            _cents(Debt.repaid),
+            _cents(Debt.waived),
+            _cents(Debt.written_off),
+        )
+        .select_from(Debt)
+        .join(Case, Case.id == Debt.case_id)
         .join(Campaign, Campaign.id == Case.campaign_id)
         .join(Offer, Offer.id == Case.offer_id)
         .join(Employer, Employer.id == Offer.employer_id),
         scheme,
         campaign,
-    ).group_by(Reimbursement.funder)
-    for row in session.execute(recover):
-        cell(row).money.setdefault(row[4], FunderMoney()).to_recover += _euros(row[5])
+    ).group_by(Debt.funder)
+    for row in session.execute(owed):
+        m = cell(row).money.setdefault(row[4], FunderMoney())
+        amount, m_repaid, m_waived, m_written = (_euros(v) for v in row[5:9])
+        m.recovered += m_repaid
+        m.waived += m_waived
+        m.written_off += m_written
+        m.to_recover += amount - m_repaid - m_waived - m_written
         funders.add(row[4])
     return cells, funders
 

@@ -38,7 +38,14 @@ DEFINITIONS = (
         "Paiements créés (dus, exportés, notifiés ou payés), hors paiements annulés ; "
         "« dont payées » : ceux à l'état payé.",
     ),
-    ("À recouvrer", "Remboursements calculés lors des ruptures (0 en cas d'exonération)."),
+    (
+        "À recouvrer",
+        "Solde des dettes des apprenants (remboursements après rupture, trop-perçus) : montant "
+        "moins ce qui est remboursé, remis ou admis en non-valeur.",
+    ),
+    ("Recouvré", "Remboursements reçus (ou confirmés par l'employeur pour sa part)."),
+    ("Remis", "Remises gracieuses accordées par décision."),
+    ("Admis en non-valeur", "Soldes admis en non-valeur par décision."),
 )
 
 
@@ -56,6 +63,9 @@ def _observatory_sheet(obs: Observatory, title: str) -> Sheet:
             Column(f"Allocations versées — {name}", "money", 16),
             Column(f"dont payées — {name}", "money", 16),
             Column(f"À recouvrer — {name}", "money", 16),
+            Column(f"Recouvré — {name}", "money", 16),
+            Column(f"Remis — {name}", "money", 16),
+            Column(f"Admis en non-valeur — {name}", "money", 16),
         ]
 
     def row(f: Figures) -> list[Any]:
@@ -63,7 +73,7 @@ def _observatory_sheet(obs: Observatory, title: str) -> Sheet:
         values += [f.breaches_by_reason.get(r, 0) for r in reasons]
         for funder in obs.funders:
             m = f.money.get(funder, FunderMoney())
-            values += [m.allocated, m.paid, m.to_recover]
+            values += [m.allocated, m.paid, m.to_recover, m.recovered, m.waived, m.written_off]
         return values
 
     return Sheet(title, columns, [*(row(f) for f in obs.rows), row(obs.total)])

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from workflow import accounts
+from workflow import accounts, debts
 from workflow.accounts import Principal
 from workflow.anomalies import open_anomaly_count
 from workflow.clock import today_paris
@@ -27,7 +27,6 @@ from workflow.models import (
     Offer,
     OutboxMessage,
     Payment,
-    Reimbursement,
 )
 from workflow.schemes import registry
 from workflow.sqltext import starts_with_ci
@@ -55,23 +54,16 @@ def dashboard(s: Session, who: Principal) -> dict[str, Any]:
         .where(visible, Payment.status != "cancelled")
         .group_by(Payment.funder, Payment.status)
     ).all()
-    recover = dict(
-        s.execute(
-            sa.select(Reimbursement.funder, sa.func.sum(Reimbursement.amount))
-            .join(Case, Case.id == Reimbursement.case_id)
-            .where(visible)
-            .group_by(Reimbursement.funder)
-        ).all()
-    )
     funders: dict[str, dict[str, Decimal]] = {}
     for funder, status, total in money:
         row = funders.setdefault(funder, {"committed": ZERO, "due": ZERO, "paid": ZERO})
         row["committed"] += total
         row["paid" if status == "paid" else "due"] += total
-    for funder, total in recover.items():
-        funders.setdefault(funder, {"committed": ZERO, "due": ZERO, "paid": ZERO})["recover"] = (
-            total
-        )
+    # The debts (SPEC §4b): to recover (their balance), recovered, waived, written off.
+    for funder, totals in debts.totals_by_funder(s, visible).items():
+        row = funders.setdefault(funder, {"committed": ZERO, "due": ZERO, "paid": ZERO})
+        row["recover"], row["recovered"] = totals["balance"], totals["repaid"]
+        row["waived"], row["written_off"] = totals["waived"], totals["written_off"]
     staff = accounts.is_staff(who)
     # The caseworkers see the whole outbox; anyone else only the reminders of their own cases.
     pending = sa.select(sa.func.count(OutboxMessage.id)).where(OutboxMessage.status == "pending")
@@ -103,12 +95,35 @@ def case_page(s: Session, who: Principal, case_id: int) -> dict[str, Any]:
     scheme = registry()[detail["scheme"]]
     return {
         "case": detail,
+        # Each debt's payment plan (its current instalments), for the « Dettes » section.
+        "plans": {d["id"]: debts.plan_rows(s, d["id"]) for d in detail["debts"] if d["plan"]},
         "documents": documents,
         "reminders": reminders,
         "suspension_reasons": scheme.commitment.suspension_reasons,
         "today": today_paris().isoformat(),
         "tiers": {code: t.label for code, t in scheme.tiers.items()},
     }
+
+
+def debts_list(s: Session, status: str, funder: str) -> dict[str, Any]:
+    """The debts, narrowed by status and funder (an unknown status is ignored), and the
+    figures per funder."""
+    chosen = status if status in debts.STATUSES else None
+    return {
+        "rows": debts.debt_rows(s, status=chosen, funder=funder.strip() or None),
+        "totals": debts.totals_by_funder(s),
+        "statut": chosen or "",
+        "financeur": funder.strip(),
+        "statuses": debts.STATUSES,
+    }
+
+
+def employer_debts(s: Session, employer_id: int) -> list[dict[str, Any]]:
+    """The debts owed to `employer_id` (its share of its learners' breaches)."""
+    mine = sa.select(Case.id).join(Offer, Offer.id == Case.offer_id)
+    return debts.debt_rows(
+        s, funder="employer", case_ids=mine.where(Offer.employer_id == employer_id)
+    )
 
 
 def document(s: Session, who: Principal, document_id: int) -> Document:
