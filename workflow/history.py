@@ -47,6 +47,7 @@ class Replayed:
     exemption_decided_on: date | None = None
     attested_on: date | None = None
     suspensions: list[tuple[date, date | None, str]] = field(default_factory=list)
+    working_times: list[tuple[date, Decimal]] = field(default_factory=list)
     reimbursement: dict[str, Decimal] | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -131,13 +132,17 @@ def _apply(r: Replayed, trigger: str, on: date, actor: str, p: dict[str, Any]) -
             if p.get("exemption"):
                 r.exempted = True
                 r.exemption_ref = p["exemption"]
-                r.exemption_decided_by = actor
-                r.exemption_decided_on = on
+                r.exemption_decided_by = p.get("exemption_by") or actor
+                r.exemption_decided_on = _date(p.get("exemption_on")) or on
             r.reimbursement = {f: Decimal(a) for f, a in (p.get("reimbursement") or {}).items()}
         case "attest_service":
             r.attested_on = on
         case "suspend":
-            r.suspensions.append((on, _date(p.get("to")), p.get("reason", "")))
+            # A suspension reported late starts before its event's date: its own is `from`.
+            start = _date(p.get("from")) or on
+            r.suspensions.append((start, _date(p.get("to")), p.get("reason", "")))
+        case "change_working_time":
+            r.working_times.append((_date(p.get("from")) or on, Decimal(p["part_time"])))
         case "resume":
             for i, (start, end, reason) in enumerate(r.suspensions):
                 if end is None:
@@ -176,6 +181,9 @@ def verify_case(case: Case, scheme: Scheme) -> list[Difference]:
     stored_suspensions = [(x.start, x.end, x.reason) for x in case.suspensions]
     if sorted(stored_suspensions) != sorted(r.suspensions):
         out.append(Difference(case.id, "suspensions", stored_suspensions, r.suspensions))
+    stored_times = sorted((w.start, w.ratio) for w in case.working_times)
+    if stored_times != sorted(r.working_times):
+        out.append(Difference(case.id, "temps de travail", stored_times, sorted(r.working_times)))
     out += _projections(case, scheme)
     out += _money(case, scheme, r)
     return out
@@ -229,6 +237,7 @@ def verify(
                 selectinload(Case.events),
                 selectinload(Case.payments),
                 selectinload(Case.suspensions),
+                selectinload(Case.working_times),
                 selectinload(Case.reimbursements),
                 selectinload(Case.learner),
             )

@@ -46,6 +46,7 @@ def case_detail(
             selectinload(Case.events),
             selectinload(Case.payments),
             selectinload(Case.suspensions),
+            selectinload(Case.working_times),
             selectinload(Case.reimbursements),
         )
     ).first()
@@ -100,6 +101,11 @@ def case_detail(
                 "status": p.status,
             }
             for p in case.payments
+        ],
+        # Changes of working time during service, each from its date.
+        "working_times": [
+            {"from": _iso(w.start), "part_time": str(w.ratio)}
+            for w in sorted(case.working_times, key=lambda w: w.start)
         ],
         "suspensions": [
             {"from": _iso(s.start), "to": _iso(s.end), "reason": s.reason} for s in case.suspensions
