@@ -481,10 +481,10 @@ def change_working_time(
     with changing(uow, case_id, schemes) as (s, case, scheme):
 
         def record() -> dict[str, Any]:
-            # Through the relationship: the projections read the case's working times at once.
-            case.working_times.append(
-                WorkingTime(case_id=case.id, start=start, ratio=typed["part_time"])
-            )
+            s.add(WorkingTime(case_id=case.id, start=start, ratio=typed["part_time"]))
+            s.flush()
+            # The projections, computed next, read the case's working times with this one.
+            s.refresh(case, ["working_times"])
             return {}
 
         act(
