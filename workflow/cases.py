@@ -210,11 +210,19 @@ def fire(
             actor=who,
             reason=reason,
             params=typed,
-            payload=_jsonable(typed),
+            payload=_without_names(_jsonable(typed)),
             effects=lambda: _side_effects(s, case, scheme, trig, effective, who, typed, docs),
             clock=clock,
         )
         return case.state
+
+
+def _without_names(payload: dict[str, Any]) -> dict[str, Any]:
+    """No name in the append-only history (docs/ARCHITECTURE.md): an exemption decision's author
+    stays on the case row, and the event only says that one was given."""
+    if "exemption_by" in payload:
+        payload["exemption_by"] = True
+    return payload
 
 
 def _side_effects(

@@ -128,6 +128,11 @@ def test_the_exemption_decision_keeps_its_own_date_and_author(world: World) -> N
         "Mme Vice-présidente",
     )
     assert stored.breach_date == D("2028-03-16")
+    with w.engine.connect() as conn:
+        payload = conn.scalar(sa.select(CaseEvent.payload).where(CaseEvent.trigger == "breach"))
+    # No name in the append-only history: the author stays on the case row.
+    assert payload is not None and payload["exemption_by"] is True
+    assert payload["exemption_on"] == "2028-04-02"
     clean(w, case)
 
 
