@@ -39,6 +39,7 @@ from workflow.models import (
     Payment,
     Reimbursement,
     Suspension,
+    WorkingTime,
 )
 from workflow.regularisation import regularise
 from workflow.schemes import Scheme, SchemeRegistry, registry
@@ -215,11 +216,19 @@ def fire(
             actor=who,
             reason=reason,
             params=typed,
-            payload=_jsonable(typed),
+            payload=_without_names(_jsonable(typed)),
             effects=lambda: _side_effects(s, case, scheme, trig, effective, who, typed, docs),
             clock=clock,
         )
         return case.state
+
+
+def _without_names(payload: dict[str, Any]) -> dict[str, Any]:
+    """No name in the append-only history (docs/ARCHITECTURE.md): an exemption decision's author
+    stays on the case row, and the event only says that one was given."""
+    if "exemption_by" in payload:
+        payload["exemption_by"] = True
+    return payload
 
 
 def _side_effects(
@@ -318,8 +327,9 @@ def _breach(
     if params.get("exemption"):
         case.exempted = True
         case.exemption_ref = params["exemption"]
-        case.exemption_decided_by = actor
-        case.exemption_decided_on = on
+        # The decision's own author and date when given (SPEC §4: who, when, reference).
+        case.exemption_decided_by = params.get("exemption_by") or actor
+        case.exemption_decided_on = params.get("exemption_on") or on
     # The payments follow the period the breach ends first (SPEC §4b); the base is what is left.
     regularised = _regularised(s, case, scheme, Trigger.BREACH, on, actor)
     s.flush()
@@ -422,10 +432,12 @@ def suspend(
     store: DocumentStore | None = None,
 ) -> int:
     """Record a suspension of the commitment (SPEC §4) from `start`; `end` None while it runs.
-    Its amendment letter is issued in the same transaction."""
+    Its amendment letter is issued in the same transaction. One reported late — starting before
+    the case's last event, an attestation say — is accepted: see `_reported_on`."""
     who = actor or default_actor()
     with changing(uow, case_id, schemes) as (s, case, scheme):
         suspension = Suspension(case_id=case.id, start=start, end=end, reason=reason)
+        on = _reported_on(case, start)
 
         def record() -> dict[str, Any]:
             s.add(suspension)
@@ -436,7 +448,7 @@ def suspend(
                 case,
                 scheme,
                 "amendment",
-                start,
+                on,
                 who,
                 change="suspension",
                 details={
@@ -452,10 +464,10 @@ def suspend(
             case,
             scheme,
             CaseAction.SUSPEND,
-            on=start,
+            on=on,
             actor=who,
             reason=reason,
-            params={"end": end},
+            params={"start": start, "end": end},
             payload={
                 "from": start.isoformat(),
                 "to": end.isoformat() if end else None,
@@ -474,7 +486,12 @@ def resume(
     actor: str | None = None,
     schemes: SchemeRegistry | None = None,
 ) -> None:
-    """End the running suspension: service resumes on `on` (the suspension ends the day before)."""
+    """End the running suspension: service resumes on `on` (the suspension ends the day before);
+    a resume is dated when service resumes, never before the case's last event. A suspension
+    that ends shorter than its reason's minimum stays in the history but does not count
+    (`ledger.counted_suspensions`): it is only known short once it ends, and the learner's
+    return cannot be refused — so the rule of SPEC §4 (« sick leave over a month ») is read as
+    a Région would, a short sick leave being ordinary service; `counted` in the event says so."""
     with changing(uow, case_id, schemes) as (s, case, scheme):
         running = s.scalars(
             sa.select(Suspension).where(Suspension.case_id == case.id, Suspension.end.is_(None))
@@ -483,7 +500,8 @@ def resume(
         def close() -> dict[str, Any]:
             assert running is not None  # the `suspension_running` guard said so
             running.end = on - timedelta(days=1)
-            return {"suspension": running.id, "to": running.end.isoformat()}
+            counted = scheme.commitment.counts(running.reason, running.start, running.end)
+            return {"suspension": running.id, "to": running.end.isoformat(), "counted": counted}
 
         act(
             s,
@@ -493,6 +511,50 @@ def resume(
             on=on,
             actor=actor or default_actor(),
             effects=close,
+        )
+
+
+def _reported_on(case: Case, start: date) -> date:
+    """The effective date of an event whose period starts on `start`: that day, or — reported
+    late, after later events such as an attestation — the case's last event's date. SPEC §3's
+    dates never go backwards, so the event cannot be dated `start`; the period keeps its own
+    dates in the payload, and the commitment end is recomputed from them in the same
+    transaction (the regularisation)."""
+    return max(start, case.last_effective_date)
+
+
+def change_working_time(
+    uow: UnitOfWork,
+    case_id: int,
+    *,
+    start: date,
+    ratio: str,
+    actor: str | None = None,
+    schemes: SchemeRegistry | None = None,
+) -> None:
+    """A change of working time during service from `start` (SPEC §4: part time counts pro rata
+    where the scheme says so); `ratio` as typed (« 0,8 », « 80 % »). Reported late, it is
+    accepted like a suspension (`_reported_on`) and the commitment end recomputed."""
+    typed = parse_params(CaseAction.CHANGE_WORKING_TIME, {"part_time": ratio})
+    with changing(uow, case_id, schemes) as (s, case, scheme):
+
+        def record() -> dict[str, Any]:
+            s.add(WorkingTime(case_id=case.id, start=start, ratio=typed["part_time"]))
+            s.flush()
+            # The projections, computed next, read the case's working times with this one.
+            s.refresh(case, ["working_times"])
+            return {}
+
+        act(
+            s,
+            case,
+            scheme,
+            CaseAction.CHANGE_WORKING_TIME,
+            on=_reported_on(case, start),
+            actor=actor or default_actor(),
+            params={**typed, "start": start},
+            payload={"from": start.isoformat(), "part_time": str(typed["part_time"])},
+            effects=record,
         )
 
 
@@ -650,6 +712,7 @@ __all__ = [
     "act",
     "add_note",
     "attest_service",
+    "change_working_time",
     "changing",
     "correct_training",
     "default_actor",

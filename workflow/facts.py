@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from functools import cached_property
 
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from workflow import ledger
 from workflow.documents.labels import suspension_reason_label
 from workflow.documents.store import contract_fingerprint, current_contract
-from workflow.models import Case, Document, InstituteScheme, Payment, Suspension
+from workflow.models import Case, Document, InstituteScheme, Payment, Suspension, WorkingTime
 from workflow.schemes import BREACH_REASONS, Scheme
 from workflow.states import ENGAGED_STATES
 
@@ -153,6 +154,20 @@ class DbFacts:
             code: suspension_reason_label(code)
             for code in self._scheme.commitment.suspension_reasons
         }
+
+    @property
+    def suspension_min_days(self) -> Mapping[str, int]:
+        minimums = self._scheme.commitment.suspension_min_days
+        return {str(code): days for code, days in minimums.items()}
+
+    @cached_property
+    def working_times(self) -> tuple[tuple[date, Decimal], ...]:
+        rows = self._session.execute(
+            sa.select(WorkingTime.start, WorkingTime.ratio)
+            .where(WorkingTime.case_id == self._case.id)
+            .order_by(WorkingTime.start)
+        ).all()
+        return tuple((start, ratio) for start, ratio in rows)
 
     @cached_property
     def _issued(self) -> Document | None:

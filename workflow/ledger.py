@@ -36,6 +36,7 @@ __all__ = [
     "allowance_period",
     "allowance_schedule",
     "commitment_end",
+    "counted_suspensions",
     "payments_of",
     "reimbursement",
     "reimbursement_base",
@@ -209,6 +210,9 @@ class CaseTerms:
     suspensions: tuple[money.Period, ...] = ()  # closed ones
     suspended_since: date | None = None  # start of the one still running
     exempted: bool = False
+    # Changes of the working time during service, each from its date, as counted (none where
+    # the scheme counts part time as full time); `part_time_ratio` stays the one at start.
+    working_times: tuple[money.WorkingTime, ...] = ()
 
     @property
     def contract_date(self) -> date | None:
@@ -232,11 +236,13 @@ class CaseTerms:
         part_time_ratio: Decimal = Decimal(1),
         suspensions: Iterable[tuple[date, date | None]] = (),
         exempted: bool = False,
+        working_times: Iterable[tuple[date, Decimal]] = (),
         contract_terms: Mapping[str, Any] | None = None,
     ) -> CaseTerms:
-        """From a row's values: `suspensions` as (start, end or None while it runs);
-        `contract_terms`, the signed contract's record (SPEC §4b), when the caller has it — else
-        the scheme's values in force on the contract date, which `sign` checked are the same."""
+        """From a row's values: `suspensions` as (start, end or None while it runs), those that
+        count (`counted_suspensions`); `working_times` as (from, ratio); `contract_terms`, the
+        signed contract's record (SPEC §4b), when the caller has it — else the scheme's values
+        in force on the contract date, which `sign` checked are the same."""
         contract = None
         if contract_terms is not None and contract_date is not None:
             contract = ContractTerms.from_record(contract_terms, contract_date)
@@ -260,6 +266,7 @@ class CaseTerms:
             suspensions=tuple(closed),
             suspended_since=running,
             exempted=exempted,
+            working_times=_counted_working_times(working_times, _prorata(scheme, contract)),
         )
 
     @classmethod
@@ -270,7 +277,14 @@ class CaseTerms:
         # Suspensions stop the commitment clock, which only runs from service start: before it
         # there are none, and their relationship is not loaded for nothing.
         suspensions = (
-            [(s.start, s.end) for s in case.suspensions] if case.service_start is not None else []
+            counted_suspensions(scheme, [(s.start, s.end, s.reason) for s in case.suspensions])
+            if case.service_start is not None
+            else []
+        )
+        changes = (
+            [(w.start, w.ratio) for w in case.working_times]
+            if case.service_start is not None
+            else []
         )
         return cls.from_values(
             scheme,
@@ -283,12 +297,34 @@ class CaseTerms:
             part_time_ratio=case.part_time_ratio,
             suspensions=suspensions,
             exempted=case.exempted,
+            working_times=changes,
             contract_terms=case.contract_terms if case.contract_date is not None else None,
         )
 
 
 def _prorata(scheme: Scheme, contract: ContractTerms | None) -> bool:
     return contract.part_time_prorata if contract is not None else scheme.part_time_counts_prorata()
+
+
+def counted_suspensions(
+    scheme: Scheme, rows: Iterable[tuple[date, date | None, str]]
+) -> list[tuple[date, date | None]]:
+    """The suspensions that stop the commitment clock: a closed one shorter than its reason's
+    minimum (SPEC §4 « sick leave over a month ») is service, and does not count."""
+    return [
+        (start, end)
+        for start, end, reason in rows
+        if end is None or scheme.commitment.counts(reason, start, end)
+    ]
+
+
+def _counted_working_times(
+    rows: Iterable[tuple[date, Decimal]], prorata: bool
+) -> tuple[money.WorkingTime, ...]:
+    # SPEC §4: part time counts pro rata only where the contract (its scheme) says so.
+    if not prorata:
+        return ()
+    return tuple(sorted(money.WorkingTime(start, ratio) for start, ratio in rows))
 
 
 class Paid(NamedTuple):
@@ -355,7 +391,11 @@ def commitment_end(terms: CaseTerms) -> date | None:
     if periods is None:
         return None
     return money.commitment_end(
-        terms.service_start, terms.contract.commitment_months, periods, terms.part_time_ratio
+        terms.service_start,
+        terms.contract.commitment_months,
+        periods,
+        terms.part_time_ratio,
+        terms.working_times,
     )
 
 
@@ -370,6 +410,7 @@ def served_days(terms: CaseTerms, breach_date: date) -> Decimal | None:
         breach_date,
         suspension_periods(terms, until=breach_date) or [],
         terms.part_time_ratio,
+        terms.working_times,
     )
 
 
@@ -414,5 +455,6 @@ def reimbursement(
             part_time_ratio=terms.part_time_ratio,
             last_monthly=contract.monthly,
             exempted=terms.exempted,
+            working_times=terms.working_times,
         ),
     )

@@ -14,12 +14,14 @@ Date conventions used below:
 from __future__ import annotations
 
 import calendar
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from itertools import pairwise
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = [
     "CENT",
@@ -34,12 +36,14 @@ __all__ = [
     "Proration",
     "SlidingScale",
     "SlidingStep",
+    "WorkingTime",
     "add_months",
     "allowance_period",
     "allowance_schedule",
     "breach_reimbursement",
     "commitment_end",
     "days_30e360",
+    "ratio_segments",
     "round_cents",
     "served_days",
 ]
@@ -247,11 +251,13 @@ def commitment_end(
     months: int,
     suspensions: Sequence[Period] = (),
     part_time_ratio: Decimal = Decimal(1),
+    working_times: Sequence[WorkingTime] = (),
 ) -> date:
     """Nominal end = service_start + months - 1 day (2027-09-01, 24 -> 2029-08-31).
     Each suspension extends the end by its length in calendar days.
     Part-time pro rata (ratio in (0, 1]): the nominal duration in days is divided by the ratio
-    (rounded up).
+    (rounded up). `working_times` are changes of the ratio during service, each from its date:
+    see `_commitment_end_by_segments`.
 
     Suspensions are those of the commitment clock: the part of one before service_start is
     ignored (the clock was not running), and one starting after the end reached so far is ignored
@@ -259,6 +265,10 @@ def commitment_end(
     _require_months(months)
     _require_ratio(part_time_ratio)
     nominal_end = add_months(service_start, months) - timedelta(days=1)
+    segments = ratio_segments(service_start, part_time_ratio, working_times)
+    if len(segments) > 1:
+        nominal_days = (nominal_end - service_start).days + 1
+        return _commitment_end_by_segments(service_start, nominal_days, suspensions, segments)
     end = nominal_end
     if part_time_ratio != 1:
         # SPEC §4 "Part-time service counts pro rata": at 80 % the same work takes 1/0.8 as long;
@@ -281,20 +291,95 @@ def served_days(
     breach_date: date,
     suspensions: Sequence[Period] = (),
     part_time_ratio: Decimal = Decimal(1),
+    working_times: Sequence[WorkingTime] = (),
 ) -> Decimal:
     """days_30e360(S, B) minus the 30E/360 days of each suspension clipped to [S, B);
-    × part_time_ratio."""
+    × part_time_ratio. With `working_times`, each stretch of service between two changes is
+    counted so, at its own ratio (30E/360 is additive: the stretches add up to [S, B))."""
     _require_order(service_start, breach_date, "service (breach before service start)")
     _require_ratio(part_time_ratio)
-    served = days_30e360(service_start, breach_date)
-    for s in _merged(suspensions):
-        # The inclusive suspension [a, b] is the half-open [a, b + 1), clipped to [S, B).
-        lo = max(s.start, service_start)
-        hi = min(s.end + timedelta(days=1), breach_date)
+    segments = ratio_segments(service_start, part_time_ratio, working_times)
+    merged = _merged(suspensions)
+    total = Decimal(0)
+    for (start, ratio), (end, _) in pairwise([*segments, WorkingTime(breach_date, Decimal(1))]):
+        lo, hi = start, min(end, breach_date)
         if lo < hi:
-            served -= days_30e360(lo, hi)
-    # SPEC §4: part-time service counts pro rata (the caller passes 1 when the scheme says not).
-    return Decimal(served) * part_time_ratio
+            # SPEC §4: part-time service counts pro rata (ratio 1 where the scheme says not).
+            total += Decimal(_unsuspended_30e360(lo, hi, merged)) * ratio
+    return total
+
+
+def _unsuspended_30e360(start: date, end: date, merged: Sequence[Period]) -> int:
+    """30E/360 days of the half-open [start, end) outside the (merged) suspensions."""
+    days = days_30e360(start, end)
+    for s in merged:
+        # The inclusive suspension [a, b] is the half-open [a, b + 1), clipped to [start, end).
+        lo = max(s.start, start)
+        hi = min(s.end + timedelta(days=1), end)
+        if lo < hi:
+            days -= days_30e360(lo, hi)
+    return days
+
+
+class WorkingTime(NamedTuple):
+    """A working-time ratio in force from a date (SPEC §4: part time counts pro rata)."""
+
+    start: date
+    ratio: Decimal
+
+
+def ratio_segments(
+    service_start: date, initial: Decimal, changes: Sequence[WorkingTime] = ()
+) -> list[WorkingTime]:
+    """The ratio of service from `service_start` on, as stretches: (first day, ratio), in date
+    order, each different from the one before. A change dated on or before service start sets
+    the ratio from the start; two changes on one day are refused (which one would hold?)."""
+    _require_ratio(initial)
+    segments = [WorkingTime(service_start, initial)]
+    seen: set[date] = set()
+    for change in sorted(changes):
+        _require_ratio(change.ratio)
+        if change.start in seen:
+            raise ValueError(f"two working-time changes on {change.start.isoformat()}")
+        seen.add(change.start)
+        start = max(change.start, service_start)
+        if start == segments[-1].start:
+            segments[-1] = WorkingTime(start, change.ratio)
+        else:
+            segments.append(WorkingTime(start, change.ratio))
+        if len(segments) > 1 and segments[-1].ratio == segments[-2].ratio:
+            segments.pop()  # no change: the stretch before goes on
+    return segments
+
+
+def _commitment_end_by_segments(
+    service_start: date,
+    nominal_days: int,
+    suspensions: Sequence[Period],
+    segments: Sequence[WorkingTime],
+) -> date:
+    """The commitment ends on the day the service accrued reaches the nominal duration: each
+    day of service outside suspensions accrues its ratio (1 at full time, 0.8 at 80 %), each
+    suspended day nothing. At one ratio r this is the closed form of `commitment_end` — the
+    nominal days / r, rounded up, pushed back by each suspension met — which
+    tests/unit/test_money.py checks by property; exact fractions, never a float."""
+    need = Fraction(nominal_days)
+    merged = [s for s in _merged(suspensions) if s.end >= service_start]
+    changes = [s.start for s in segments[1:]]
+    cursor = service_start
+    while True:
+        inside = next((s for s in merged if s.start <= cursor <= s.end), None)
+        if inside is not None:
+            cursor = inside.end + timedelta(days=1)
+            continue
+        ratio = Fraction([s for s in segments if s.start <= cursor][-1].ratio)
+        limits = [d for d in changes if d > cursor] + [s.start for s in merged if s.start > cursor]
+        days = math.ceil(need / ratio)
+        limit = min(limits, default=None)
+        if limit is None or days <= (limit - cursor).days:
+            return cursor + timedelta(days=days - 1)
+        need -= (limit - cursor).days * ratio
+        cursor = limit
 
 
 # -- breach ----------------------------------------------------------------------------------
@@ -387,6 +472,7 @@ class BreachInput:
     part_time_ratio: Decimal = Decimal(1)
     last_monthly: Mapping[str, Decimal] = field(default_factory=dict)  # per funder, for CESP
     exempted: bool = False
+    working_times: Sequence[WorkingTime] = ()  # changes of the ratio during service
 
 
 def breach_reimbursement(rule: BreachRule, data: BreachInput) -> dict[str, Decimal]:
@@ -421,7 +507,11 @@ def breach_reimbursement(rule: BreachRule, data: BreachInput) -> dict[str, Decim
         return {f: round_cents(data.base.get(f, zero)) for f in funders}
 
     served = served_days(
-        data.service_start, data.breach_date, data.suspensions, data.part_time_ratio
+        data.service_start,
+        data.breach_date,
+        data.suspensions,
+        data.part_time_ratio,
+        data.working_times,
     )
     total = Decimal(data.commitment_months * DAYS_PER_MONTH_30E360)
     unserved = max(zero, total - served)

@@ -173,6 +173,31 @@ class Allowance(_Strict):
 class Commitment(_Strict):
     part_time: Literal["prorata", "full"] = "prorata"
     suspension_reasons: tuple[SuspensionReason, ...] = ()
+    # The shortest suspension, in calendar days, that suspends the commitment, per reason
+    # (SPEC §4 « sick leave over a month »: `{sick_leave: 31}`); a reason not listed has none.
+    suspension_min_days: dict[SuspensionReason, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict
+    )
+
+    @model_validator(mode="after")
+    def _minimums_for_accepted_reasons(self) -> Commitment:
+        for reason in self.suspension_min_days:
+            if reason not in self.suspension_reasons:
+                raise ValueError(
+                    f"suspension_min_days.{reason}: motif absent de suspension_reasons "
+                    f"(motifs acceptés : {', '.join(self.suspension_reasons) or 'aucun'})"
+                )
+        return self
+
+    def min_days(self, reason: str) -> int | None:
+        """The minimum length of a suspension for `reason`, if the scheme sets one."""
+        return next((n for code, n in self.suspension_min_days.items() if code == reason), None)
+
+    def counts(self, reason: str, start: date, end: date) -> bool:
+        """Whether a closed suspension [start, end] suspends the commitment: one shorter than
+        its reason's minimum does not (the learner's ordinary short absences are service)."""
+        minimum = self.min_days(reason)
+        return minimum is None or (end - start).days + 1 >= minimum
 
 
 class ProrataUnservedRule(_Strict):
@@ -496,6 +521,10 @@ def _duplicate_key(node: yaml.Node, path: tuple[str, ...] = ()) -> str | None:
 def _read_yaml(path: Path) -> object:
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SchemeError(f"{path}: fichier introuvable") from None
+    except IsADirectoryError:
+        raise SchemeError(f"{path}: est un dossier, pas un fichier de dispositif") from None
     except OSError as exc:
         raise SchemeError(f"{path}: illisible ({exc.strerror})") from exc
     except UnicodeDecodeError:
@@ -587,5 +616,6 @@ __all__ = [
     "Scheme",
     "SchemeRegistry",
     "SlidingScaleRule",
+    "load_scheme",
     "registry",
 ]

@@ -84,6 +84,7 @@ class CaseAction(StrEnum):
     CONTRACT_SIGNED = "contract_signed"
     SCAN_ATTACHED = "scan_attached"
     CORRECT_TRAINING = "correct_training"
+    CHANGE_WORKING_TIME = "change_working_time"
 
 
 # Who may do what: caseworkers and admins everything, the other roles what their action lists.
@@ -155,6 +156,10 @@ class ActionFacts(CaseFacts, Protocol):
     def contract_issued_on(self) -> date | None: ...
     @property
     def signatures(self) -> Mapping[str, tuple[str, date]]: ...
+    @property
+    def suspension_min_days(self) -> Mapping[str, int]: ...
+    @property
+    def working_times(self) -> tuple[tuple[date, Any], ...]: ...
 
 
 @dataclass(frozen=True)
@@ -226,9 +231,26 @@ def _contract_message(c: GuardContext) -> str:
     return f"le contrat émis porte sur le palier « {f.contract_tier} », pas « {_tier(c)} »"
 
 
+def _start(c: GuardContext) -> date:
+    """The first day of a suspension or of a working time: its `start` when it was reported late
+    (the event is then dated later, SPEC §3), else the effective date."""
+    start = c.params.get("start")
+    return start if isinstance(start, date) else c.effective_date
+
+
+def _too_short(c: GuardContext) -> tuple[int, int] | None:
+    """(days, minimum) when the suspension asked for is closed and shorter than its reason's
+    minimum (SPEC §4 « sick leave over a month »)."""
+    minimum, end = c.more.suspension_min_days.get(c.reason or ""), c.params.get("end")
+    if minimum is None or end is None:
+        return None
+    days = (end - _start(c)).days + 1
+    return (days, minimum) if days < minimum else None
+
+
 def _overlapping(c: GuardContext) -> tuple[date, date | None] | None:
-    """The recorded suspension that the one asked for (effective date … `end`) would overlap."""
-    start, end = c.effective_date, c.params.get("end")
+    """The recorded suspension that the one asked for (its start … `end`) would overlap."""
+    start, end = _start(c), c.params.get("end")
     for other_start, other_end in c.more.suspensions:
         if other_end is None or (start <= other_end and (end is None or end >= other_start)):
             return other_start, other_end
@@ -472,9 +494,9 @@ GUARDS: Mapping[str, Guard] = {
         Guard(
             "suspension_not_before_service",
             "suspension pendant le service",
-            lambda c: c.more.service_start is not None and c.effective_date >= c.more.service_start,
+            lambda c: c.more.service_start is not None and _start(c) >= c.more.service_start,
             lambda c: (
-                f"la suspension ({_d(c.effective_date)}) commence avant la prise de poste "
+                f"la suspension ({_d(_start(c))}) commence avant la prise de poste "
                 f"({_d(c.more.service_start)})"
             ),
             needs_input=True,
@@ -482,7 +504,7 @@ GUARDS: Mapping[str, Guard] = {
         Guard(
             "suspension_end_after_start",
             "fin de suspension après son début",
-            lambda c: c.params.get("end") is None or c.params["end"] >= c.effective_date,
+            lambda c: c.params.get("end") is None or c.params["end"] >= _start(c),
             lambda c: "la fin de la suspension précède son début",
             needs_input=True,
         ),
@@ -503,6 +525,43 @@ GUARDS: Mapping[str, Guard] = {
             needs_input=True,
         ),
         Guard(
+            "suspension_long_enough",
+            "suspension au moins aussi longue que le minimum de son motif",
+            lambda c: _too_short(c) is None,
+            lambda c: (
+                f"une suspension pour ce motif doit durer au moins "
+                f"{(_too_short(c) or (0, 0))[1]} jours (ici {(_too_short(c) or (0, 0))[0]}) : "
+                "une absence plus courte compte comme du service et ne prolonge pas l'engagement"
+            ),
+            needs_input=True,
+        ),
+        # -- working time during service (SPEC §4: part time counts pro rata) --
+        Guard(
+            "working_time_given",
+            "quotité de temps de travail renseignée",
+            lambda c: c.params.get("part_time") is not None,
+            lambda c: "la quotité de temps de travail (part_time, ex. 0,8) est obligatoire",
+            needs_input=True,
+        ),
+        Guard(
+            "working_time_after_service_start",
+            "changement après la prise de poste",
+            lambda c: c.more.service_start is not None and _start(c) > c.more.service_start,
+            lambda c: (
+                f"le changement de temps de travail ({_d(_start(c))}) doit suivre la prise de "
+                f"poste ({_d(c.more.service_start)}) ; la quotité de départ se donne à la prise "
+                "de poste"
+            ),
+            needs_input=True,
+        ),
+        Guard(
+            "one_working_time_change_a_day",
+            "un seul changement de temps de travail par jour",
+            lambda c: all(start != _start(c) for start, _ in c.more.working_times),
+            lambda c: f"un changement de temps de travail est déjà enregistré le {_d(_start(c))}",
+            needs_input=True,
+        ),
+        Guard(
             "suspension_running",
             "une suspension en cours",
             lambda c: _running_suspension(c) is not None,
@@ -512,12 +571,24 @@ GUARDS: Mapping[str, Guard] = {
             "resume_after_suspension_start",
             "reprise après le début de la suspension",
             lambda c: (
-                _running_suspension(c) is None
-                or c.effective_date > (_running_suspension(c) or c.effective_date)
+                _running_suspension(c) is None or _start(c) > (_running_suspension(c) or _start(c))
             ),
             lambda c: (
-                f"la reprise ({_d(c.effective_date)}) doit suivre le début de la suspension "
+                f"la reprise ({_d(_start(c))}) doit suivre le début de la suspension "
                 f"({_d(_running_suspension(c))})"
+            ),
+            needs_input=True,
+        ),
+        Guard(
+            "exemption_details_with_exemption",
+            "date et auteur de la décision seulement avec une exonération",
+            lambda c: (
+                c.params.get("exemption") is not None
+                or (c.params.get("exemption_on") is None and c.params.get("exemption_by") is None)
+            ),
+            lambda c: (
+                "la date (exemption_on) et l'auteur (exemption_by) d'une décision "
+                "d'exonération ne se donnent qu'avec sa référence (exemption)"
             ),
             needs_input=True,
         ),
@@ -777,13 +848,22 @@ ACTIONS: Mapping[str, Action] = {
             "Rupture",
             frozenset({_S.CONTRACTED, _S.IN_TRAINING, _S.SERVING}),
             _S.BREACHED,
-            ("category_given", "exemption_allowed"),
+            ("category_given", "exemption_allowed", "exemption_details_with_exemption"),
             (
                 Param("category", "Motif de rupture", "choice"),
                 Param(
                     "exemption",
                     "Référence de la décision d'exonération (le cas échéant)",
                     optional=True,
+                ),
+                # The decision's own date and author (SPEC §4: who, when, reference); by
+                # default the breach's date and the person recording it.
+                Param("exemption_on", "Date de la décision d'exonération", "date", optional=True),
+                Param(
+                    "exemption_by",
+                    "Auteur de la décision d'exonération",
+                    optional=True,
+                    limit="name",
                 ),
             ),
         ),
@@ -799,6 +879,7 @@ ACTIONS: Mapping[str, Action] = {
                 "suspension_end_after_start",
                 "no_running_suspension",
                 "no_overlapping_suspension",
+                "suspension_long_enough",
             ),
             (
                 Param("reason", "Motif de suspension", "choice"),
@@ -812,6 +893,20 @@ ACTIONS: Mapping[str, Action] = {
             frozenset({_S.SERVING}),
             None,
             ("suspension_running", "resume_after_suspension_start"),
+        ),
+        Action(
+            CaseAction.CHANGE_WORKING_TIME,
+            "Changement de temps de travail",
+            "Changement de temps de travail",
+            frozenset({_S.SERVING}),
+            None,
+            (
+                "working_time_given",
+                "working_time_after_service_start",
+                "one_working_time_change_a_day",
+            ),
+            (Param("part_time", "Nouvelle quotité de temps de travail (ex. 0,8)", "ratio"),),
+            roles=STAFF | {"employer"},
         ),
         Action(
             CaseAction.ATTEST_SERVICE,

@@ -47,6 +47,7 @@ def case_detail(
             selectinload(Case.events),
             selectinload(Case.payments),
             selectinload(Case.suspensions),
+            selectinload(Case.working_times),
             selectinload(Case.reimbursements),
             selectinload(Case.debts),
         )
@@ -112,6 +113,11 @@ def case_detail(
             if case.contract_date is not None
             else None
         ),
+        # Changes of working time during service, each from its date.
+        "working_times": [
+            {"from": _iso(w.start), "part_time": str(w.ratio)}
+            for w in sorted(case.working_times, key=lambda w: w.start)
+        ],
         "suspensions": [
             {"from": _iso(s.start), "to": _iso(s.end), "reason": s.reason} for s in case.suspensions
         ],

@@ -140,6 +140,7 @@ def test_every_case_lists_the_actions_that_keep_the_state_with_their_refusals(
         "note",
         "scan_attached",
         "correct_training",
+        "change_working_time",  # issue 13: dated part-time changes during service
     }
     assert actions["suspend"]["allowed"] is True
     assert actions["resume"] == {

@@ -197,7 +197,7 @@ def store(s: Session, w: World, facts: Facts) -> Case:
     s.add(case)
     s.flush()
     for start, end in facts.suspensions:
-        s.add(Suspension(case_id=case.id, start=start, end=end, reason="sick_leave"))
+        s.add(Suspension(case_id=case.id, start=start, end=end, reason="maternity"))
     s.flush()
     insert_due_payments(s, w.schemes, facts.as_of)
     created = s.scalars(

@@ -65,6 +65,6 @@ def test_the_case_page_does_not_grow_with_events_payments_and_documents(world: W
     few_events = queries_for_detail(w, case)
     for month in (10, 11, 12):  # three suspensions: three events, three amendments
         cases.suspend(w.uow(), case, start=D(f"2027-{month}-01"), end=D(f"2027-{month}-10"),
-                      reason="sick_leave", schemes=w.schemes)  # fmt: skip
+                      reason="maternity", schemes=w.schemes)  # fmt: skip
     cases.attest_service(w.uow(), case, on=D("2028-09-02"))
     assert queries_for_detail(w, case) == few_events

@@ -71,6 +71,23 @@ CASES = [
     ("unknown key", ARS, "training:", "trainning:", "trainning", "clé inconnue"),
     ("unknown reason", ARS, "[medical_inaptitude, force_majeure]", "[medical_inaptitude, luck]",
      "breach.exempting_reasons.1", "valeurs possibles : 'resignation'"),
+    ("unknown suspension reason", OCCITANIE, "adoption, parental_leave", "adoption, holidays",
+     "commitment.suspension_reasons.3", "valeurs possibles : 'maternity'"),
+    ("minimum for an unknown reason", OCCITANIE, "{sick_leave: 31}", "{flu: 31}",
+     "commitment.suspension_min_days.flu", "valeur inconnue, valeurs possibles : 'maternity'"),
+    ("minimum for a reason not accepted", ARS, "adoption, sick_leave]",
+     "adoption, sick_leave]\n  suspension_min_days: {parental_leave: 31}",
+     "commitment.suspension_min_days.parental_leave", "motif absent de suspension_reasons"),
+    ("minimum of zero days", OCCITANIE, "{sick_leave: 31}", "{sick_leave: 0}",
+     "commitment.suspension_min_days.sick_leave", "supérieur ou égal à 1"),
+    ("unknown part-time rule", OCCITANIE, "part_time: prorata", "part_time: half",
+     "commitment.part_time", "valeurs possibles : 'prorata' ou 'full'"),
+    ("unknown proration", ARS, "proration: whole_months", "proration: months",
+     "allowance.proration", "valeurs possibles : 'calendar_days' ou 'whole_months'"),
+    ("impossible date in a breach rule", ARS, "  rule:\n    2024-01-01:", "  rule:\n    2024-02-30:",
+     "breach.rule.2024-02-30", "date invalide ou impossible"),
+    ("sliding steps overlapping", ARS, "{within_months: 12,", "{within_months: 5,",
+     "breach.rule.2024-01-01.value.steps.1.within_months", "strictement croissant"),
 ]  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""`fidelis case …`: open, fire, suspend, resume, attest, note, show, list, verify."""
+"""`fidelis case …`: open, fire, suspend, resume, working-time, attest, note, show, list,
+verify."""
 
 from __future__ import annotations
 
@@ -156,6 +157,27 @@ def case_resume(
     """Terminer la suspension en cours : reprise du service à la date donnée."""
     cases.resume(context_of(ctx).uow(), case, on=required_date(on, "--on"), actor=actor)
     out.print(f"Dossier {case} : reprise le {day(on)}")
+
+
+@case_app.command("working-time")
+def case_working_time(
+    ctx: typer.Context,
+    case: CaseArg,
+    start: Annotated[str, typer.Option("--from", help="Premier jour de la nouvelle quotité.")],
+    part_time: Annotated[
+        str, typer.Option("--part-time", help="Nouvelle quotité (ex. 0.8, 0,8 ou 80 %).")
+    ],
+    actor: ActorOpt = None,
+) -> None:
+    """Changement de temps de travail pendant le service, à partir d'une date."""
+    cases.change_working_time(
+        context_of(ctx).uow(),
+        case,
+        start=required_date(start, "--from"),
+        ratio=part_time,
+        actor=actor,
+    )
+    out.print(f"Dossier {case} : quotité {part_time} à partir du {day(start)}")
 
 
 @case_app.command("note")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -34,10 +36,12 @@ from workflow.db import (
     upgrade,
 )
 from workflow.display import amount_fr as euros
+from workflow.display import day_fr as day
 from workflow.documents.labels import breach_reason_label
 from workflow.eligibility import check_commune
 from workflow.reports.labels import funder_title
-from workflow.schemes import registry
+from workflow.scheme_view import PART_TIME_TEXT, PRORATION_TEXT, in_force, rule_text, summary
+from workflow.schemes import load_scheme, registry
 from workflow.territory import default_territory
 
 # -- db ---------------------------------------------------------------------------------------
@@ -70,24 +74,111 @@ def scheme_list(as_json: JsonOpt = False) -> None:
 
 
 @scheme_app.command("show")
-def scheme_show(scheme_id: str, as_json: JsonOpt = False) -> None:
-    """Afficher un dispositif (paliers, règles)."""
+def scheme_show(
+    scheme_id: str,
+    on: Annotated[
+        str | None, typer.Option("--on", help="Date des valeurs en vigueur (défaut : aujourd'hui).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Afficher un dispositif : valeurs en vigueur à une date (avec leurs références), règles."""
     scheme = registry()[scheme_id]
-    if emit(scheme.model_dump(mode="json"), as_json):
+    when = optional_date(on, "--on") or today_paris()
+    current = in_force(scheme, when)
+    # The whole file as before, and what is in force on the date under `in_force`.
+    if emit({**scheme.model_dump(mode="json"), "in_force": current}, as_json):
         return
-    out.print(f"[bold]{scheme.label}[/bold] ({scheme.id}) — {scheme.funding_body}")
+    references: list[str] = []
+
+    def ref(entry: dict[str, Any] | None) -> str:
+        if entry is None:
+            return "—"
+        if entry["reference"] not in references:
+            references.append(entry["reference"])
+        return f"depuis le {day(entry['since'])} [{references.index(entry['reference']) + 1}]"
+
+    def value(entry: dict[str, Any] | None, shown: Callable[[Any], str]) -> str:
+        return "pas encore en vigueur" if entry is None else shown(entry["value"])
+
+    out.print(f"[bold]{plain(scheme.label)}[/bold] ({scheme.id}) — {plain(scheme.funding_body)}")
     out.print(f"Région {scheme.region_code}, préfixe des contrats {scheme.contract_prefix}")
-    table = Table("palier", "libellé", "mensuel par financeur (en vigueur)", "engagement")
-    for code, tier in scheme.tiers.items():
+    out.print(f"Valeurs en vigueur le {when:%d/%m/%Y} :")
+    table = Table("palier", "libellé", "mensuel par financeur (en vigueur)", "engagement", "source")
+    for code, tier in current["tiers"].items():
         amounts = ", ".join(
-            f"{funder_title(f)} {euros(max(tier.monthly[f].values.items())[1].value)}"
-            for f in scheme.funders
+            f"{funder_title(f)} {value(entry, euros)}" for f, entry in tier["monthly"].items()
         )
-        months = max(tier.commitment_months.values.items())[1].value
-        table.add_row(code, tier.label, amounts, f"{months} mois")
+        months = tier["commitment_months"]
+        sources = sorted({ref(e) for e in [*tier["monthly"].values(), months]})
+        table.add_row(
+            code,
+            plain(tier["label"]),
+            amounts,
+            value(months, lambda m: f"{m} mois"),
+            " ; ".join(sources),
+        )
     out.print(table)
-    reasons = ", ".join(breach_reason_label(r) for r in scheme.breach.exempting_reasons)
-    out.print(f"Motifs exonératoires : {reasons}")
+    breach = current["breach"]
+    rows = [
+        ("Proration de l'allocation", PRORATION_TEXT[current["proration"]], ""),
+        (
+            "Jour de paiement",
+            value(current["payment_day"], lambda d: f"le {d} du mois suivant"),
+            ref(current["payment_day"]),
+        ),
+        (
+            "Règle de remboursement",
+            "pas encore en vigueur"
+            if breach["rule"] is None
+            else rule_text(scheme.breach.rule.at(when)),
+            ref(breach["rule"]),
+        ),
+        (
+            "Délai de remboursement",
+            value(breach["recovery_days"], lambda d: f"{d} jours après la rupture"),
+            ref(breach["recovery_days"]),
+        ),
+        (
+            "Motifs exonératoires",
+            ", ".join(breach_reason_label(r) for r in breach["exempting_reasons"]) or "aucun",
+            "",
+        ),
+        ("Temps partiel", PART_TIME_TEXT[current["part_time"]], ""),
+        (
+            "Motifs de suspension",
+            ", ".join(
+                r["label"] + (f" (au moins {r['min_days']} jours)" if r["min_days"] else "")
+                for r in current["suspension_reasons"]
+            )
+            or "aucun",
+            "",
+        ),
+        ("Financeurs", ", ".join(_funder_text(f, current["funders"]) for f in scheme.funders), ""),
+    ]
+    rules = Table("règle", "valeur", "source")
+    for row in rows:
+        rules.add_row(*(plain(cell) for cell in row))
+    out.print(rules)
+    for i, reference in enumerate(references, 1):
+        out.print(f"[{i}] {plain(' '.join(reference.split()))}", highlight=False)
+
+
+def _funder_text(code: str, declared: Any) -> str:
+    """A funder's title, and what the scheme declares of it when it declares more than codes."""
+    entry = declared.get(code) if isinstance(declared, dict) else None
+    if isinstance(entry, dict):
+        details = ", ".join(f"{k} : {v}" for k, v in entry.items() if v not in (None, "", []))
+        return f"{funder_title(code)} ({details})" if details else funder_title(code)
+    return funder_title(code)
+
+
+@scheme_app.command("check")
+def scheme_check(
+    file: Annotated[Path, typer.Argument(help="Le fichier YAML du dispositif à vérifier.")],
+) -> None:
+    """Vérifier un fichier de dispositif avant de l'installer (code de sortie 1 s'il est faux)."""
+    scheme = load_scheme(file)  # a SchemeError lists every mistake, file and key named
+    out.print(f"Fichier valide : {plain(summary(scheme))}", highlight=False)
 
 
 # -- territory ---------------------------------------------------------------------------------

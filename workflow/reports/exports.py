@@ -48,6 +48,7 @@ from workflow.models import (
     Payment,
     Reimbursement,
     Suspension,
+    WorkingTime,
 )
 from workflow.reports.labels import (
     DEBT_KIND_LABELS,
@@ -409,18 +410,33 @@ CASE_COLUMNS = (
 
 def _suspensions(
     session: Session, selection: Selection
-) -> dict[int, list[tuple[date, date | None]]]:
-    """Per case with suspensions: (start, end or None while it runs), in one query."""
+) -> dict[int, list[tuple[date, date | None, str]]]:
+    """Per case with suspensions: (start, end or None while it runs, reason), in one query."""
     query = _joined(
-        sa.select(Suspension.case_id, Suspension.start, Suspension.end)
+        sa.select(Suspension.case_id, Suspension.start, Suspension.end, Suspension.reason)
         .select_from(Case)
         .join(Suspension, Suspension.case_id == Case.id),
         selection,
         limit=False,
     )
-    out: dict[int, list[tuple[date, date | None]]] = {}
-    for case_id, start, end in session.execute(query):
-        out.setdefault(case_id, []).append((start, end))
+    out: dict[int, list[tuple[date, date | None, str]]] = {}
+    for case_id, start, end, reason in session.execute(query):
+        out.setdefault(case_id, []).append((start, end, reason))
+    return out
+
+
+def _working_times(session: Session, selection: Selection) -> dict[int, list[tuple[date, Decimal]]]:
+    """Per case with changes of working time: (from, ratio), in one query."""
+    query = _joined(
+        sa.select(WorkingTime.case_id, WorkingTime.start, WorkingTime.ratio)
+        .select_from(Case)
+        .join(WorkingTime, WorkingTime.case_id == Case.id),
+        selection,
+        limit=False,
+    )
+    out: dict[int, list[tuple[date, Decimal]]] = {}
+    for case_id, start, ratio in session.execute(query):
+        out.setdefault(case_id, []).append((start, ratio))
     return out
 
 
@@ -428,6 +444,7 @@ def _case_rows(
     session: Session, selection: Selection, schemes: SchemeRegistry
 ) -> Iterator[tuple[Any, ...]]:
     suspended = _suspensions(session, selection)
+    working = _working_times(session, selection)
     query = _joined(
         sa.select(
             Case.id,
@@ -504,7 +521,8 @@ def _case_rows(
                     allowance_ended_on=allowance_ended_on,
                     service_start=service_start,
                     part_time_ratio=part_time,
-                    suspensions=suspended.get(case_id, ()),
+                    suspensions=ledger.counted_suspensions(scheme, suspended.get(case_id, ())),
+                    working_times=working.get(case_id, ()),
                     exempted=exempted,
                 )
             )
