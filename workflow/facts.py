@@ -117,6 +117,10 @@ class DbFacts:
         doc = self._contract
         return frozenset(sig.party for sig in doc.signatures) if doc is not None else frozenset()
 
+    @cached_property
+    def signing_parties(self) -> Mapping[str, str]:
+        return {p: self._scheme.party_label(p) for p in self._scheme.signing_parties()}
+
     @property
     def breach_reasons(self) -> frozenset[str]:
         return frozenset(BREACH_REASONS)

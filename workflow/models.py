@@ -586,9 +586,7 @@ class Signature(Base):
     """One party's signature on an issued contract."""
 
     __tablename__ = "signatures"
-    __table_args__ = (
-        sa.UniqueConstraint("document_id", "party"),
-    )
+    __table_args__ = (sa.UniqueConstraint("document_id", "party"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(sa.ForeignKey("documents.id"))
@@ -602,12 +600,14 @@ class Signature(Base):
 
 
 class SepaBatch(Base):
-    """One pain.001 file of Région shares; re-exporting it reproduces the same bytes."""
+    """One pain.001 file of one `transfer` funder's shares, debited from its account;
+    re-exporting it reproduces the same bytes."""
 
     __tablename__ = "sepa_batches"
     __table_args__ = (sa.UniqueConstraint("message_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    funder: Mapped[str] = mapped_column(sa.String(20))
     period: Mapped[date]
     message_id: Mapped[str] = mapped_column(sa.String(35))
     execution_date: Mapped[date]
