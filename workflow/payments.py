@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -25,6 +25,9 @@ from workflow.errors import InvalidInput, NotFound
 from workflow.models import Case, Employer, Learner, Offer, Payment, SepaBatch, utcnow
 from workflow.schemes import SchemeRegistry, registry
 from workflow.settings import ACCOUNT_FIELDS, LEGACY_DEBTOR_FUNDER, funder_account, legacy_debtor
+
+if TYPE_CHECKING:
+    from workflow.sepa import Debtor
 
 
 def parse_period(text: str) -> date:
@@ -65,7 +68,7 @@ def statement_funders(schemes: SchemeRegistry | None = None) -> tuple[str, ...]:
     return tuple(found)
 
 
-def debtor_of(funder: str, schemes: SchemeRegistry | None = None) -> Any:
+def debtor_of(funder: str, schemes: SchemeRegistry | None = None) -> Debtor:
     """The account `funder`'s SEPA files debit: FIDELIS_SEPA_<FUNDER>_* first, then the scheme's
     declaration, then (the Région only) the older FIDELIS_DEBTOR_* settings. A missing part is
     a French error naming the variable to set."""

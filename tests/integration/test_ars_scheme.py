@@ -197,8 +197,6 @@ def test_export_without_funder_into_a_folder_writes_one_file_per_transfer_funder
     from jobs.nightly import run_nightly
 
     w = world
-    monkeypatch.setenv("FIDELIS_SEPA_ARS_IBAN", ARS_IBAN)
-    monkeypatch.setenv("FIDELIS_SEPA_ARS_BIC", ARS_BIC)
     occitanie = signed_case(w)
     ars = ars_case(w)
     contracts.generate_contract(w.uow(), ars, tier="cae", on=D("2026-06-20"), schemes=w.schemes)
@@ -219,6 +217,14 @@ def test_export_without_funder_into_a_folder_writes_one_file_per_transfer_funder
     folder.mkdir()
     args = ("payments", "export-sepa", "--period", "2026-09", "--out", str(folder),
             "--on", "2026-11-12", "--json")  # fmt: skip
+    # One funder's account missing: said before any file, the Région's included, is written.
+    unset = cli(url(w), *args)
+    assert unset.exit_code == 1 and "FIDELIS_SEPA_ARS_IBAN" in str(unset.exception)
+    assert list(folder.iterdir()) == []
+    assert {s for p, f, _, s in payments_of(w, occitanie) if f == "region"} == {"due"}
+
+    monkeypatch.setenv("FIDELIS_SEPA_ARS_IBAN", ARS_IBAN)
+    monkeypatch.setenv("FIDELIS_SEPA_ARS_BIC", ARS_BIC)
     result = cli(url(w), *args)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

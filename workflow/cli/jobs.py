@@ -154,7 +154,7 @@ def payments_export_sepa(
     un lot redonne le même fichier. Le fichier est écrit avant que les paiements soient marqués
     exportés : s'il ne peut l'être, rien ne change."""
     from workflow.files import atomic_path, check_target, write_file
-    from workflow.payments import export_sepa, funders_to_export, parse_period
+    from workflow.payments import debtor_of, export_sepa, funders_to_export, parse_period
 
     c = context_of(ctx)
     month = parse_period(period)
@@ -167,6 +167,9 @@ def payments_export_sepa(
     if folder and batch is None and funder is None:
         with c.uow() as uow:
             funders = [*funders_to_export(uow.session, month)] or [None]
+        for code in funders:  # every account known before the first file is written
+            if code is not None:
+                debtor_of(code)
     exports: list[tuple[Export, Path]] = []
     for code in funders:
         with ExitStack() as files:
