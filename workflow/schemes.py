@@ -298,6 +298,8 @@ class Funder(_Strict):
 
     # How a sentence names it: « la Région Occitanie / Pyrénées-Méditerranée », « l'employeur ».
     label: str = Field(min_length=1)
+    # How the contract names it once introduced: « la Région », « l'ARS ».
+    short: str | None = Field(default=None, min_length=1)
     channel: FunderChannel
     debtor: DebtorAccount | None = None
     signs: FunderSignature | None = None

@@ -94,7 +94,6 @@ _RGPD_REFERENCE = (
     "personnel et à la libre circulation de ces données (RGPD), et la loi n° 78-17 du "
     "6 janvier 1978 relative à l'informatique, aux fichiers et aux libertés"
 )
-_CGCT_REFERENCE = "le Code général des collectivités territoriales"
 _PURPOSES = (
     "l'instruction et le suivi du dossier d'allocation d'études",
     "le versement de l'allocation",
@@ -186,12 +185,10 @@ def competent_court(scheme: Scheme) -> str:
 
 
 def _funding_short(scheme: Scheme) -> str:
-    """How the contract names the funding body after introducing it."""
-    if "region" in scheme.funders:
-        return "la Région"
-    if "ars" in scheme.funders:
-        return "l'ARS"
-    return "le financeur"
+    """How the contract names the funding body after introducing it: the `short` name of the
+    first funder that declares one (the scheme's `funders`)."""
+    shorts = (f.short for f in scheme.declared_funders.values() if f.short)
+    return next(shorts, "le financeur")
 
 
 def with_article(name: str) -> str:
@@ -460,11 +457,9 @@ def _breach_context(scheme: Scheme, on: date, months: int, prorata_part_time: bo
 
 
 def _references(scheme: Scheme, tier: str, on: date) -> list[str]:
-    """The "Vu" of the contract: the codes, then the scheme's texts and those of the values in
-    force, each once."""
+    """The "Vu" of the contract: the RGPD, then the scheme's texts (the codes that apply to its
+    funding body among them) and those of the values in force, each once."""
     refs: list[str] = []
-    if "region" in scheme.funders:
-        refs.append(_CGCT_REFERENCE)
     refs.append(_RGPD_REFERENCE)
     refs.extend(scheme.references.values())
     t = scheme.tier(tier)
