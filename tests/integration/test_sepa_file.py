@@ -118,6 +118,7 @@ def test_an_existing_folder_gets_one_file_per_funder(
     (folder / "un-dossier").mkdir()
     result = export(make_cli(monkeypatch), due, folder / "un-dossier")
     assert result.exit_code == 0, result.output
+    assert "Région : 1 virement(s), 120,00\u00a0€ → " in result.output
     rows, batches = state(due)
     assert [status for _, status, _, _ in rows] == ["exported", "due"] and len(batches) == 1
     (written,) = (folder / "un-dossier").iterdir()

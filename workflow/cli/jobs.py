@@ -210,7 +210,7 @@ def payments_export_sepa(
         "count": sum(e.count for e, _ in exports),
         "total": str(sum((e.total for e, _ in exports), Decimal(0))),
         "reused": all(e.reused for e, _ in exports),
-        "path": str(out_file),
+        "path": str(exports[0][1] if one else out_file),  # several files: their folder
         "funder": one.funder if one else None,
         "files": files_data,
     }
