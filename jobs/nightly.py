@@ -42,6 +42,7 @@ def _send_outbox(ctx: steps.StepContext) -> int:
 STEPS: tuple[tuple[str, Step], ...] = (
     ("transitions", steps.transitions_due),
     ("payments", steps.payments_due),
+    ("regularisations", steps.complementary_payments),
     ("employer_statements", steps.employer_statements),
     ("reminders", steps.reminders),
     ("commitment_checks", steps.commitment_checks),

@@ -111,13 +111,14 @@ def calendar_rows(first: date, last: date, payment_days: set[int]) -> list[dict[
     return rows
 
 
-def _load_temp_tables(s: Session, schemes: SchemeRegistry, as_of: date) -> bool:
-    """Fill the temporary tables for the cases with an instalment due by `as_of`; False when
-    there is none."""
+def _load_temp_tables(
+    s: Session, schemes: SchemeRegistry, as_of: date, selected: sa.ColumnElement[bool]
+) -> bool:
+    """Fill the temporary tables for the `selected` cases; False when there is none."""
     span = s.execute(
         sa.select(sa.func.min(Learner.training_start), sa.func.max(Learner.training_end))
         .join(Case, Case.learner_id == Learner.id)
-        .where(Case.next_payment_due <= as_of)
+        .where(selected)
     ).one()
     if span[0] is None:
         return False
@@ -161,9 +162,9 @@ def _rates_in_force(case: Any, r: Any = RATES.c) -> sa.ColumnElement[bool]:
     )
 
 
-def _instalments(as_of: date) -> sa.Select[Any]:
-    """Every instalment (case id, month, funder, cents, due date) of the cases with something due
-    by `as_of`, past and future: the caller bounds the due date."""
+def _instalments(selected: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """Every instalment (case id, month, funder, cents, due date) of the `selected` cases, past
+    and future: the caller bounds the due date."""
     r, cal = RATES.c, CALENDAR.c
     cases, learners = Case.__table__.c, Learner.__table__.c
     training_end_excl = add_days(Learner.training_end, 1)
@@ -183,7 +184,7 @@ def _instalments(as_of: date) -> sa.Select[Any]:
             CALENDAR,
             sa.and_(cal.payment_day == r.payment_day, _overlapping_months(cases, learners)),
         )
-        .where(Case.next_payment_due <= as_of, Case.contract_date.is_not(None))
+        .where(selected, Case.contract_date.is_not(None))
     )
 
 
@@ -200,10 +201,12 @@ def insert_due_payments(
     a caller that writes their statements in the same transaction (jobs.steps.payments_due):
     the statement is sent the night the share falls due, so the share is never seen `due`, and
     writing it once spares an UPDATE of every employer share of the night."""
-    if not _load_temp_tables(s, schemes, as_of):
+    if not _load_temp_tables(s, schemes, as_of, Case.next_payment_due <= as_of):
         return 0
     due_date = CALENDAR.c.due_date
-    due_now = _instalments(as_of).where(due_date <= as_of, due_date >= Case.next_payment_due)
+    due_now = _instalments(Case.next_payment_due <= as_of).where(
+        due_date <= as_of, due_date >= Case.next_payment_due
+    )
     columns = ["case_id", "period", "funder", "amount", "due_date", "status", "created_at"]
     stamp = sa.literal(utcnow(), Payment.__table__.c.created_at.type)
     if notified_by is None:
@@ -225,6 +228,66 @@ def insert_due_payments(
         sa.update(Case)
         .where(Case.next_payment_due <= as_of)
         .values(next_payment_due=_next_due_subquery(as_of))
+        .execution_options(synchronize_session=False)
+    )
+    temptables.drop(s, RATES, CALENDAR)
+    return created
+
+
+def insert_complements(s: Session, schemes: SchemeRegistry, as_of: date) -> int:
+    """The complementary payments of SPEC §4b: for every case whose `complement_due` has come,
+    each month with payments whose entitlement (the schedule above) exceeds what its payments
+    not cancelled, less what was overpaid, hold gets one more payment (`seq` + 1, `due`) of the
+    difference — except a month a caseworker cancelled (workflow.regularisation). One
+    `INSERT … SELECT`, then `complement_due` cleared. Returns the number of payments created."""
+    selected = Case.complement_due <= as_of
+    if not _load_temp_tables(s, schemes, as_of, selected):
+        return 0
+    p = Payment.__table__.c
+    live = p.status != "cancelled"
+    decided = sa.and_(
+        p.status == "cancelled", ~sa.func.coalesce(p.status_reason, "").like("Régularisation%")
+    )
+    held = (
+        sa.select(
+            p.case_id,
+            p.period,
+            p.funder,
+            sa.func.sum(sa.case((live, p.amount - p.overpaid), else_=0)).label("net"),
+            sa.func.max(p.seq).label("last_seq"),
+            sa.func.max(sa.case((decided, 1), else_=0)).label("decided"),
+        )
+        .join(Case, Case.id == p.case_id)
+        .where(selected)
+        .group_by(p.case_id, p.period, p.funder)
+        .subquery()
+    )
+    owed = _instalments(selected).subquery()
+    case_id, period, funder, cents, due = owed.c
+    rows = (
+        sa.select(
+            case_id,
+            period,
+            funder,
+            held.c.last_seq + 1,
+            cents - held.c.net,
+            greatest(due, sa.literal(as_of, sa.Date)),
+            sa.literal("due"),
+            sa.literal(utcnow(), Payment.__table__.c.created_at.type),
+        )
+        .join(
+            held,
+            sa.and_(held.c.case_id == case_id, held.c.period == period, held.c.funder == funder),
+        )
+        .where(cents > held.c.net, held.c.decided == 0)
+    )
+    columns = ["case_id", "period", "funder", "seq", "amount", "due_date", "status", "created_at"]
+    table: sa.Table = Payment.__table__  # type: ignore[assignment]
+    created = insert_ignoring_conflicts(s, table, columns, rows)
+    s.execute(
+        sa.update(Case)
+        .where(selected)
+        .values(complement_due=None)
         .execution_options(synchronize_session=False)
     )
     temptables.drop(s, RATES, CALENDAR)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from jobs import temptables
 from jobs.outbox_sql import insert_case_messages, insert_employer_statements, not_yet_sent
-from jobs.schedule_sql import insert_due_payments
+from jobs.schedule_sql import insert_complements, insert_due_payments
 from workflow import anomalies, audit, cases, money, privacy, sqldates
 from workflow.db import UnitOfWork
 from workflow.documents.store import default_store
@@ -143,6 +143,18 @@ def payments_due(ctx: StepContext) -> int:
             ctx.statements_sent += insert_employer_statements(
                 s, _statement_groups(notified_tonight), ctx.as_of
             )
+        uow.commit()
+    ctx.progress(created)
+    return created
+
+
+def complementary_payments(ctx: StepContext) -> int:
+    """The complementary payments of the months whose entitlement grew past what was paid for
+    them (SPEC §4b: a regularisation set `complement_due`), set-based (jobs.schedule_sql). They
+    are written `due`: SEPA exports them with the next file, the statements step notifies the
+    employers' shares."""
+    with ctx.uow() as uow:
+        created = insert_complements(uow.session, ctx.schemes, ctx.as_of)
         uow.commit()
     ctx.progress(created)
     return created

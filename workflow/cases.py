@@ -23,7 +23,12 @@ from workflow import events, ledger
 from workflow.archive import DocumentStore
 from workflow.clock import Clock, today_paris
 from workflow.db import UnitOfWork
-from workflow.documents.store import default_store, invalidate_stale_contracts, issue_letter
+from workflow.documents.store import (
+    current_contract,
+    default_store,
+    invalidate_stale_contracts,
+    issue_letter,
+)
 from workflow.errors import ConcurrentModification, GuardFailed, InvalidInput, NotFound
 from workflow.facts import DbFacts
 from workflow.models import (
@@ -35,6 +40,7 @@ from workflow.models import (
     Reimbursement,
     Suspension,
 )
+from workflow.regularisation import regularise
 from workflow.schemes import Scheme, SchemeRegistry, registry
 from workflow.states import (
     ACTIONS,
@@ -236,6 +242,7 @@ def _side_effects(
             # The tier is the signed contract's (the `contract_signed` guard checked they agree).
             case.tier = params.get("tier") or case.tier
             case.contract_date = on
+            case.contract_terms = _signed_terms(s, case, scheme, on)
             withdrawn = _withdraw_other_cases(s, case, scheme, on)
             return {
                 "tier": case.tier,
@@ -248,10 +255,12 @@ def _side_effects(
             case.allowance_ended_on = on
             if "part_time" in params:
                 case.part_time_ratio = params["part_time"]
+            return _regularised(s, case, scheme, trig, on, actor)
         case Trigger.WITHDRAW:
             if case.contract_date is not None:
                 case.allowance_ended_on = on
             invalidate_stale_contracts(s, case, "dossier retiré")
+            return _regularised(s, case, scheme, trig, on, actor)
         case Trigger.COMPLETE:
             letter = issue_letter(s, store, case, scheme, "completion_certificate", on, actor)
             return {"document": letter.id}
@@ -260,6 +269,26 @@ def _side_effects(
             letter = issue_letter(s, store, case, scheme, "recovery_order", on, actor)
             return {**effects, "document": letter.id}
     return {}
+
+
+def _regularised(
+    s: Session, case: Case, scheme: Scheme, name: str, on: date, actor: str
+) -> dict[str, Any]:
+    """Regularise the case's payments after `name` moved its allowance period (SPEC §4b);
+    what changed goes into the event's payload."""
+    why = ACTIONS[name].fact
+    return regularise(s, case, scheme, on=on, actor=actor, why=why).payload()
+
+
+def _signed_terms(s: Session, case: Case, scheme: Scheme, on: date) -> dict[str, Any]:
+    """The terms the case is paid by from now on: those its contract recorded at issue (the
+    `contract_terms_in_force` guard checked they are the scheme's on the signature date), or,
+    for a contract issued before terms were recorded, the scheme's in force on `on`."""
+    doc = current_contract(s, case.id)
+    if doc is not None and doc.terms is not None:
+        return dict(doc.terms)
+    assert case.tier is not None  # the `tier_chosen` guard said so
+    return ledger.ContractTerms.of(scheme, case.tier, on).record()
 
 
 def _claim_place(s: Session, offer: Offer) -> None:
@@ -288,6 +317,8 @@ def _breach(
         case.exemption_ref = params["exemption"]
         case.exemption_decided_by = actor
         case.exemption_decided_on = on
+    # The payments follow the period the breach ends first (SPEC §4b); the base is what is left.
+    regularised = _regularised(s, case, scheme, Trigger.BREACH, on, actor)
     s.flush()
     s.refresh(case, ["payments", "suspensions"])
     terms, paid = ledger.CaseTerms.of(case, scheme), ledger.payments_of(case)
@@ -305,6 +336,7 @@ def _breach(
             )
         )
     return {
+        **regularised,
         "reimbursement": {f: str(a) for f, a in amounts.items()},
         "exempted": case.exempted,
         "recovery_due": due.isoformat(),
@@ -472,6 +504,52 @@ def attest_service(
         )
 
 
+def correct_training(
+    uow: UnitOfWork,
+    case_id: int,
+    *,
+    training_start: date | None = None,
+    training_end: date | None = None,
+    on: date | None = None,
+    actor: str | None = None,
+    schemes: SchemeRegistry | None = None,
+    clock: Clock = today_paris,
+) -> dict[str, Any]:
+    """Correct the training dates of a signed case's learner (the institute's correction, a
+    training extended or cut short): the allowance period moves, and the payments are
+    regularised in the same transaction (SPEC §4b). Returns the regularisation's summary."""
+    who = actor or default_actor()
+    effective = on or clock()
+    params = {
+        k: v for k, v in (("training_start", training_start), ("training_end", training_end)) if v
+    }
+    with changing(uow, case_id, schemes) as (s, case, scheme):
+        outcome: dict[str, Any] = {}
+
+        def corrected() -> dict[str, Any]:
+            learner = case.learner
+            learner.training_start = training_start or learner.training_start
+            learner.training_end = training_end or learner.training_end
+            outcome.update(
+                _regularised(s, case, scheme, CaseAction.CORRECT_TRAINING, effective, who)
+            )
+            return outcome
+
+        act(
+            s,
+            case,
+            scheme,
+            CaseAction.CORRECT_TRAINING,
+            on=effective,
+            actor=who,
+            params=params,
+            payload=_jsonable(params),
+            effects=corrected,
+            clock=clock,
+        )
+        return outcome
+
+
 def add_note(
     uow: UnitOfWork,
     case_id: int,
@@ -555,6 +633,7 @@ __all__ = [
     "add_note",
     "attest_service",
     "changing",
+    "correct_training",
     "default_actor",
     "fire",
     "open_case",

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from workflow import cases
+from workflow import cases, ledger
 from workflow.archive import DocumentStore
 from workflow.clock import Clock, today_paris
 from workflow.db import UnitOfWork
@@ -108,6 +108,9 @@ def _issue_contract(
     actor: str,
 ) -> Document:
     assert case.contract_number is not None
+    assert case.tier is not None
+    # The terms the contract fixes: the scheme's values for its tier in force on its issue day.
+    terms = ledger.ContractTerms.of(scheme, case.tier, on).record()
     context = contract_context(
         case,
         scheme,
@@ -126,7 +129,8 @@ def _issue_contract(
         actor=actor,
         case=case,
         number=case.contract_number,
-        fingerprint=contract_fingerprint(case),
+        fingerprint=contract_fingerprint(case, terms),
+        terms=terms,
     )
 
 

@@ -100,7 +100,7 @@ class DbFacts:
     def _contract(self) -> Document | None:
         """The current contract, if it still matches the case (else it must be regenerated)."""
         doc = self._issued
-        if doc is None or doc.fingerprint != contract_fingerprint(self._case):
+        if doc is None or doc.fingerprint != contract_fingerprint(self._case, doc.terms):
             return None
         return doc
 
@@ -120,6 +120,13 @@ class DbFacts:
     @cached_property
     def signing_parties(self) -> Mapping[str, str]:
         return {p: self._scheme.party_label(p) for p in self._scheme.signing_parties()}
+
+    def terms_changed(self, on: date) -> tuple[str, ...]:
+        doc = self._contract
+        if doc is None or doc.terms is None or self._case.tier is None:
+            return ()
+        in_force = ledger.ContractTerms.of(self._scheme, self._case.tier, on).record()
+        return tuple(ledger.terms_differences(doc.terms, in_force))
 
     @property
     def breach_reasons(self) -> frozenset[str]:

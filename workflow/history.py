@@ -9,6 +9,7 @@ where a history and its case part ways (a row altered by hand, a rule changed un
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,9 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from workflow import ledger
+from workflow import ledger, regularisation
 from workflow.events import OPEN
-from workflow.models import Case, CaseEvent
+from workflow.models import Case, CaseEvent, Payment
 from workflow.schemes import Scheme
 from workflow.states import ACTIONS, STATE_LABELS, State, Trigger
 
@@ -197,16 +198,32 @@ def _projections(case: Case, scheme: Scheme) -> Iterator[Difference]:
 
 
 def _money(case: Case, scheme: Scheme, r: Replayed) -> Iterator[Difference]:
-    terms = ledger.CaseTerms.of(case, scheme)
-    schedule = {(i.period, i.funder): i for i in ledger.allowance_schedule(terms)}
+    """SPEC §4b's invariant, per funder and month with payments: payments not cancelled −
+    overpaid == entitlement (or less while a complementary payment is pending); and the
+    overpayment debts hold what was overpaid."""
+    owed = regularisation.entitlement(ledger.CaseTerms.of(case, scheme))
+    months: dict[tuple[date, str], list[Payment]] = defaultdict(list)
     for p in case.payments:
-        if p.status == "cancelled":
+        months[(p.period, p.funder)].append(p)
+    overpaid: dict[str, Decimal] = defaultdict(Decimal)
+    for (period, funder), rows in sorted(months.items()):
+        overpaid[funder] += sum((p.overpaid for p in rows), Decimal(0))
+        if regularisation.decided_cancelled(rows):
             continue
-        instalment = schedule.get((p.period, p.funder))
-        due = instalment.amount if instalment else Decimal(0)
-        if p.amount != due:
-            what = f"paiement {p.period:%m/%Y} ({p.funder})"
-            yield Difference(case.id, what, p.amount, due)
+        net = sum((p.amount - p.overpaid for p in rows if p.status != "cancelled"), Decimal(0))
+        right = owed.get((period, funder), Decimal(0))
+        pending = case.complement_due is not None and net < right
+        if net != right and not pending:
+            what = f"paiement {period:%m/%Y} ({funder}) hors trop-perçu"
+            yield Difference(case.id, what, net, right)
+    debts: dict[str, Decimal] = defaultdict(Decimal)
+    for d in case.debts:
+        if d.kind == "overpayment":
+            debts[d.funder] += d.amount
+    for funder in sorted(set(overpaid) | set(debts)):
+        if overpaid[funder] != debts[funder]:
+            what = f"trop-perçus ({funder})"
+            yield Difference(case.id, what, debts[funder], overpaid[funder])
     stored = {x.funder: x.amount for x in case.reimbursements} or None
     if stored != r.reimbursement and (stored or r.reimbursement):
         yield Difference(case.id, "reversement", stored, r.reimbursement)
@@ -230,6 +247,7 @@ def verify(
                 selectinload(Case.payments),
                 selectinload(Case.suspensions),
                 selectinload(Case.reimbursements),
+                selectinload(Case.debts),
                 selectinload(Case.learner),
             )
         ).all()

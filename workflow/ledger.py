@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from workflow import money
 from workflow.schemes import Scheme
@@ -41,6 +41,7 @@ __all__ = [
     "reimbursement_base",
     "served_days",
     "suspension_periods",
+    "terms_differences",
 ]
 
 
@@ -56,6 +57,8 @@ class ContractTerms:
     payment_day: int
     commitment_months: int
     breach_rule: money.BreachRule
+    recovery_days: int = 30
+    part_time_prorata: bool = True
 
     def __post_init__(self) -> None:
         # Frozen all the way down: nobody changes a contract's amounts through a shared mapping.
@@ -71,7 +74,105 @@ class ContractTerms:
             payment_day=scheme.payment_day(signed_on),
             commitment_months=scheme.commitment_months(tier, signed_on),
             breach_rule=scheme.breach_rule(signed_on),
+            recovery_days=scheme.recovery_days(signed_on),
+            part_time_prorata=scheme.part_time_counts_prorata(),
         )
+
+    def record(self) -> dict[str, Any]:
+        """The terms as the contract stores them (JSON): what was issued is what is paid."""
+        return {
+            "tier": self.tier,
+            "monthly": {funder: str(amount) for funder, amount in self.monthly.items()},
+            "proration": self.proration,
+            "payment_day": self.payment_day,
+            "commitment_months": self.commitment_months,
+            "breach_rule": _rule_record(self.breach_rule),
+            "recovery_days": self.recovery_days,
+            "part_time": "prorata" if self.part_time_prorata else "full",
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], signed_on: date) -> ContractTerms:
+        return cls(
+            signed_on=signed_on,
+            tier=record["tier"],
+            monthly={funder: Decimal(amount) for funder, amount in record["monthly"].items()},
+            proration=record["proration"],
+            payment_day=int(record["payment_day"]),
+            commitment_months=int(record["commitment_months"]),
+            breach_rule=_rule_of(record["breach_rule"]),
+            recovery_days=int(record["recovery_days"]),
+            part_time_prorata=record["part_time"] == "prorata",
+        )
+
+
+TERM_LABELS = {
+    "tier": "palier",
+    "monthly": "montants mensuels",
+    "proration": "proratisation",
+    "payment_day": "jour de paiement",
+    "commitment_months": "durée d'engagement (mois)",
+    "breach_rule": "règle de remboursement",
+    "recovery_days": "délai de reversement (jours)",
+    "part_time": "règle du temps partiel",
+}
+
+
+def terms_differences(issued: Mapping[str, Any], in_force: Mapping[str, Any]) -> list[str]:
+    """In French, each term of a contract as issued that differs from the values in force."""
+    out = []
+    for key, label in TERM_LABELS.items():
+        if issued.get(key) != in_force.get(key):
+            out.append(
+                f"{label} : {_shown_term(issued.get(key))} au contrat, "
+                f"{_shown_term(in_force.get(key))} en vigueur"
+            )
+    return out
+
+
+def _shown_term(value: Any) -> str:
+    if isinstance(value, Mapping) and "kind" not in value:
+        return ", ".join(f"{k} {v} €" for k, v in value.items())
+    if isinstance(value, Mapping):
+        return str(value.get("kind"))
+    return str(value)
+
+
+def _rule_record(rule: money.BreachRule) -> dict[str, Any]:
+    match rule:
+        case money.SlidingScale(steps=steps, after=after):
+            return {
+                "kind": rule.kind,
+                "steps": [
+                    {"within_months": st.within_months, "rate": str(st.rate)} for st in steps
+                ],
+                "after": str(after),
+            }
+        case money.CespStyle(penalty_per_month=per_month, penalty_cap=cap):
+            return {"kind": rule.kind, "penalty_per_month": str(per_month), "penalty_cap": str(cap)}
+    return {"kind": rule.kind}
+
+
+def _rule_of(record: Mapping[str, Any]) -> money.BreachRule:
+    match record["kind"]:
+        case "prorata_unserved":
+            return money.ProrataUnserved()
+        case "full_refund":
+            return money.FullRefund()
+        case "sliding_scale":
+            return money.SlidingScale(
+                steps=tuple(
+                    money.SlidingStep(int(st["within_months"]), Decimal(st["rate"]))
+                    for st in record["steps"]
+                ),
+                after=Decimal(record["after"]),
+            )
+        case "cesp":
+            return money.CespStyle(
+                penalty_per_month=Decimal(record["penalty_per_month"]),
+                penalty_cap=Decimal(record["penalty_cap"]),
+            )
+    raise ValueError(f"unknown breach rule {record['kind']!r}")
 
 
 # A report over many cases meets few distinct (scheme, tier, contract date): each is looked up
@@ -131,10 +232,15 @@ class CaseTerms:
         part_time_ratio: Decimal = Decimal(1),
         suspensions: Iterable[tuple[date, date | None]] = (),
         exempted: bool = False,
+        contract_terms: Mapping[str, Any] | None = None,
     ) -> CaseTerms:
-        """From a row's values: `suspensions` as (start, end or None while it runs)."""
+        """From a row's values: `suspensions` as (start, end or None while it runs);
+        `contract_terms`, the signed contract's record (SPEC §4b), when the caller has it — else
+        the scheme's values in force on the contract date, which `sign` checked are the same."""
         contract = None
-        if tier is not None and contract_date is not None:
+        if contract_terms is not None and contract_date is not None:
+            contract = ContractTerms.from_record(contract_terms, contract_date)
+        elif tier is not None and contract_date is not None:
             contract = _contract_terms(scheme, tier, contract_date)
         closed = []
         running: date | None = None
@@ -150,7 +256,7 @@ class CaseTerms:
             funders=scheme.funders,
             allowance_ended_on=allowance_ended_on,
             service_start=service_start,
-            part_time_ratio=part_time_ratio if scheme.part_time_counts_prorata() else Decimal(1),
+            part_time_ratio=part_time_ratio if _prorata(scheme, contract) else Decimal(1),
             suspensions=tuple(closed),
             suspended_since=running,
             exempted=exempted,
@@ -177,7 +283,12 @@ class CaseTerms:
             part_time_ratio=case.part_time_ratio,
             suspensions=suspensions,
             exempted=case.exempted,
+            contract_terms=case.contract_terms if case.contract_date is not None else None,
         )
+
+
+def _prorata(scheme: Scheme, contract: ContractTerms | None) -> bool:
+    return contract.part_time_prorata if contract is not None else scheme.part_time_counts_prorata()
 
 
 class Paid(NamedTuple):
@@ -187,10 +298,11 @@ class Paid(NamedTuple):
     funder: str
     amount: Decimal
     status: str
+    overpaid: Decimal = Decimal(0)  # the part beyond the entitlement, owed back (SPEC §4b)
 
 
 def payments_of(case: Case) -> list[Paid]:
-    return [Paid(p.period, p.funder, p.amount, p.status) for p in case.payments]
+    return [Paid(p.period, p.funder, p.amount, p.status, p.overpaid) for p in case.payments]
 
 
 # -- the rules -------------------------------------------------------------------------------
@@ -264,14 +376,15 @@ def served_days(terms: CaseTerms, breach_date: date) -> Decimal | None:
 def reimbursement_base(
     schedule: Iterable[money.Instalment], payments: Iterable[Paid]
 ) -> dict[str, Decimal]:
-    """Per funder: payments already created (cancelled ones excluded) plus the instalments still to
-    fall due for days before the breach (SPEC §4)."""
+    """Per funder: payments already created (cancelled ones excluded, overpayments out: they are
+    owed back on their own) plus the instalments still to fall due for days before the breach
+    (SPEC §4, §4b)."""
     base: dict[str, Decimal] = {}
     created = set()
     for p in payments:
         created.add((p.period, p.funder))
         if p.status != "cancelled":
-            base[p.funder] = base.get(p.funder, Decimal(0)) + p.amount
+            base[p.funder] = base.get(p.funder, Decimal(0)) + p.amount - p.overpaid
     for i in schedule:
         base.setdefault(i.funder, Decimal(0))
         if (i.period, i.funder) not in created:

@@ -256,7 +256,9 @@ class Case(Base):
         order_by="Suspension.start", back_populates="case", viewonly=True
     )
     payments: Mapped[list[Payment]] = relationship(
-        order_by="(Payment.period, Payment.funder)", back_populates="case", viewonly=True
+        order_by="(Payment.period, Payment.funder, Payment.seq)",
+        back_populates="case",
+        viewonly=True,
     )
     reimbursements: Mapped[list[Reimbursement]] = relationship(
         order_by="Reimbursement.funder", back_populates="case", viewonly=True

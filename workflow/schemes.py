@@ -375,6 +375,9 @@ def check_funders_agree(schemes: Mapping[str, Scheme]) -> None:
 
 
 class Scheme(_Strict):
+    # A scheme dumped (`model_dump`) names its funders by the field's name: read both back.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     label: str
     funding_body: str

@@ -83,6 +83,7 @@ class CaseAction(StrEnum):
     CONTRACT_ISSUED = "contract_issued"
     CONTRACT_SIGNED = "contract_signed"
     SCAN_ATTACHED = "scan_attached"
+    CORRECT_TRAINING = "correct_training"
 
 
 # Who may do what: caseworkers and admins everything, the other roles what their action lists.
@@ -133,6 +134,10 @@ class CaseFacts(Protocol):
     def breach_reasons(self) -> frozenset[str]: ...
     @property
     def exempting_reasons(self) -> frozenset[str]: ...
+    def terms_changed(self, on: date) -> tuple[str, ...]:
+        """In French, each term of the current contract that differs from the scheme's values
+        in force on `on` (SPEC §4b: the signed contract fixes the terms)."""
+        ...
 
 
 class ActionFacts(CaseFacts, Protocol):
@@ -188,6 +193,16 @@ def _d(value: date | None) -> str:
 
 def _tier(ctx: GuardContext) -> str | None:
     return ctx.params.get("tier") or ctx.facts.tier
+
+
+def _corrected_training(c: GuardContext) -> tuple[date, date] | None:
+    """The training dates a correction asks for, when given and in order."""
+    start = c.params.get("training_start") or c.facts.training_start
+    end = c.params.get("training_end") or c.facts.training_end
+    given = c.params.get("training_start") or c.params.get("training_end")
+    if not given or start is None or end is None or end < start:
+        return None
+    return start, end
 
 
 def _contract_ok(c: GuardContext) -> bool:
@@ -331,6 +346,28 @@ GUARDS: Mapping[str, Guard] = {
             "contrat signé par les trois parties",
             _contract_ok,
             _contract_message,
+        ),
+        Guard(
+            "contract_terms_in_force",
+            "conditions du contrat en vigueur à la signature",
+            lambda c: not c.facts.terms_changed(c.effective_date),
+            lambda c: (
+                f"les valeurs du dispositif en vigueur le {_d(c.effective_date)} diffèrent de "
+                f"celles du contrat émis ({' ; '.join(c.facts.terms_changed(c.effective_date))}) "
+                ": émettez une nouvelle version du contrat avant signature"
+            ),
+            needs_input=True,
+        ),
+        Guard(
+            "corrected_training_dates",
+            "nouvelles dates de formation données et dans l'ordre",
+            lambda c: _corrected_training(c) is not None,
+            lambda c: (
+                "indiquez un nouveau début ou une nouvelle fin de formation"
+                if not (c.params.get("training_start") or c.params.get("training_end"))
+                else "la fin de formation doit suivre son début"
+            ),
+            needs_input=True,
         ),
         Guard(
             "valid_iban",
@@ -693,7 +730,13 @@ ACTIONS: Mapping[str, Action] = {
             "Contrat signé par les trois parties",
             frozenset({_S.SELECTED}),
             _S.CONTRACTED,
-            ("tier_chosen", "valid_iban", "training_dates", "contract_signed"),
+            (
+                "tier_chosen",
+                "valid_iban",
+                "training_dates",
+                "contract_signed",
+                "contract_terms_in_force",
+            ),
             (Param("tier", "Palier", "choice", optional=True),),
         ),
         Action(
@@ -818,6 +861,18 @@ ACTIONS: Mapping[str, Action] = {
             _ALIVE,
             None,
             ("contract_exists",),
+        ),
+        Action(
+            CaseAction.CORRECT_TRAINING,
+            "Corriger les dates de formation",
+            "Dates de formation corrigées",
+            frozenset({_S.CONTRACTED, _S.IN_TRAINING, _S.SERVING}),
+            None,
+            ("corrected_training_dates",),
+            (
+                Param("training_start", "Nouveau début de formation", "date", optional=True),
+                Param("training_end", "Nouvelle fin de formation", "date", optional=True),
+            ),
         ),
     )
 }

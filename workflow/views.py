@@ -15,6 +15,7 @@ from workflow.clock import today_paris
 from workflow.errors import NotFound
 from workflow.facts import DbFacts
 from workflow.models import Campaign, Case, Employer, Learner, Offer
+from workflow.regularisation import entitlement_by_funder
 from workflow.schemes import SchemeRegistry, registry
 from workflow.sqltext import starts_with_ci
 from workflow.states import (
@@ -98,9 +99,18 @@ def case_detail(
                 "amount": str(p.amount),
                 "due_date": p.due_date.isoformat(),
                 "status": p.status,
+                "reason": p.status_reason,
+                "overpaid": str(p.overpaid),
+                "complement": p.seq > 0,
             }
             for p in case.payments
         ],
+        # SPEC §4b: per funder, what the allowance period as the events define it gives right to.
+        "entitlement": (
+            {f: str(a) for f, a in entitlement_by_funder(terms).items()}
+            if case.contract_date is not None
+            else None
+        ),
         "suspensions": [
             {"from": _iso(s.start), "to": _iso(s.end), "reason": s.reason} for s in case.suspensions
         ],

@@ -98,8 +98,9 @@ def test_spec_example_end_to_end(world: World) -> None:
     assert per_funder == {"employer": Decimal("1479.68"), "region": Decimal("1479.68")}
     assert detail["payments"][0] == {
         "period": "2026-09", "funder": "employer", "amount": "120.00", "due_date": "2026-10-10",
-        "status": "due",
+        "status": "due", "reason": None, "overpaid": "0.00", "complement": False,
     }  # fmt: skip
+    assert detail["entitlement"] == {"employer": "1479.68", "region": "1479.68"}
     assert detail["reimbursement"] == {"employer": "1078.93", "region": "1078.93"}
     assert detail["exempted"] is False
     assert [(e["trigger"], e["from"], e["to"]) for e in detail["events"]] == [

@@ -133,7 +133,14 @@ def test_every_case_lists_the_actions_that_keep_the_state_with_their_refusals(
     with w.uow() as uow:
         detail = case_detail(uow.session, case, w.schemes, today=D("2027-10-01"))
     actions = {a["trigger"]: a for a in detail["actions"]}
-    assert set(actions) == {"suspend", "resume", "attest_service", "note", "scan_attached"}
+    assert set(actions) == {
+        "suspend",
+        "resume",
+        "attest_service",
+        "note",
+        "scan_attached",
+        "correct_training",
+    }
     assert actions["suspend"]["allowed"] is True
     assert actions["resume"] == {
         "trigger": "resume",

@@ -68,6 +68,9 @@ class Facts:
     breach_reasons: frozenset[str] = frozenset({"resignation", "medical_inaptitude"})
     exempting_reasons: frozenset[str] = frozenset({"medical_inaptitude"})
 
+    def terms_changed(self, on: date) -> tuple[str, ...]:
+        return ()
+
 
 # Inputs that satisfy every guard of every trigger.
 GOOD_PARAMS = {

@@ -116,6 +116,36 @@ def case_suspend(
     created(ident, as_json)
 
 
+@case_app.command("correct-training")
+def case_correct_training(
+    ctx: typer.Context,
+    case: CaseArg,
+    start: Annotated[str | None, typer.Option("--start", help="Nouveau début.")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Nouvelle fin (incluse).")] = None,
+    on: Annotated[str | None, typer.Option("--on", help="Date d'effet.")] = None,
+    actor: ActorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Corriger les dates de formation d'un dossier signé ; les paiements sont régularisés."""
+    outcome = cases.correct_training(
+        context_of(ctx).uow(),
+        case,
+        training_start=optional_date(start, "--start"),
+        training_end=optional_date(end, "--end"),
+        on=optional_date(on, "--on"),
+        actor=actor,
+    )
+    if emit(outcome, as_json):
+        return
+    out.print(f"Dossier {case} : dates de formation corrigées")
+    summary = outcome.get("regularisation")
+    if summary:
+        out.print(
+            f"Régularisation : {len(summary['cancelled'])} paiement(s) annulé(s), "
+            f"{len(summary['adjusted'])} ajusté(s), trop-perçus {summary['overpaid'] or 'aucun'}"
+        )
+
+
 @case_app.command("resume")
 def case_resume(
     ctx: typer.Context,

@@ -107,10 +107,11 @@ def stored_path(doc: Document) -> str:
     return f"{doc.sha256[:2]}/{doc.sha256}{suffix}"
 
 
-def contract_fingerprint(case: Case) -> str:
-    """What a contract states that may change after it is issued (tier, dates, IBAN, parties)."""
+def contract_fingerprint(case: Case, terms: Mapping[str, Any] | None = None) -> str:
+    """What a contract states that may change after it is issued (tier, dates, IBAN, parties),
+    and the terms it fixes (amounts, commitment, rules: SPEC §4b) when it records them."""
     learner = case.learner
-    facts = {
+    facts: dict[str, Any] = {
         "tier": case.tier,
         "training": [learner.training_start.isoformat(), learner.training_end.isoformat()],
         # The sealed value: it changes with the IBAN (never sealed again unchanged), no key needed.
@@ -118,6 +119,8 @@ def contract_fingerprint(case: Case) -> str:
         "learner": [learner.first_name, learner.last_name, learner.birth_date.isoformat()],
         "employer": case.offer.employer_id,
     }
+    if terms is not None:  # contracts issued before terms were recorded keep their fingerprint
+        facts["terms"] = terms
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
 
 
@@ -157,6 +160,7 @@ def store_document(
     number: str | None = None,
     fingerprint: str | None = None,
     parent: Document | None = None,
+    terms: Mapping[str, Any] | None = None,
 ) -> Document:
     """Write the file to the store and its row to the database (in the caller's transaction)."""
     suffix = Path(filename).suffix
@@ -174,6 +178,7 @@ def store_document(
         sha256=stored.sha256,
         size=stored.size,
         fingerprint=fingerprint,
+        terms=dict(terms) if terms is not None else None,
         issued_on=on,
         issued_by=actor,
     )
@@ -212,14 +217,16 @@ def pdf_of(
 def invalidate_stale_contracts(s: Session, case: Case, reason: str) -> list[str]:
     """Mark the case's issued contracts that no longer match it as invalidated; return a French
     message per contract so the caller can say so."""
-    fingerprint = contract_fingerprint(case)
     messages = []
     for doc in s.scalars(
         sa.select(Document).where(
             Document.case_id == case.id, Document.kind == "contract", Document.status == "issued"
         )
     ):
-        if doc.fingerprint != fingerprint or case.state in (State.WITHDRAWN, State.REJECTED):
+        if doc.fingerprint != contract_fingerprint(case, doc.terms) or case.state in (
+            State.WITHDRAWN,
+            State.REJECTED,
+        ):
             doc.status = "invalidated"
             doc.status_reason = reason
             messages.append(

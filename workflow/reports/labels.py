@@ -80,6 +80,7 @@ STEP_LABELS = {
     # Not a step: the transitions the run could not fire (workflow.anomalies).
     "anomalies": "anomalies",
     "payments": "paiements",
+    "regularisations": "paiements complémentaires",
     "employer_statements": "relevés employeurs",
     "reminders": "relances",
     "commitment_checks": "contrôles",
