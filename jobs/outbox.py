@@ -97,7 +97,10 @@ def _statement_context(
         .join(Offer, Offer.id == Case.offer_id)
         .where(
             Offer.employer_id == employer_id,
-            Payment.funder == "employer",
+            # The employer's own shares: its schemes' `statement` funders.
+            Payment.funder.in_(
+                sorted({f for sc in schemes.values() for f in sc.funders_paid_by("statement")})
+            ),
             Payment.period == period,
             Payment.status != "cancelled",
         )

@@ -196,7 +196,8 @@ def insert_due_payments(
     to the next instalment's due date, or None when the schedule has no more. Returns the number
     of payments created.
 
-    With `notified_by`, the employer shares are written `notified` on `as_of` by that actor, for
+    With `notified_by`, the employer's shares (its scheme's `statement` funders) are written
+    `notified` on `as_of` by that actor, for
     a caller that writes their statements in the same transaction (jobs.steps.payments_due):
     the statement is sent the night the share falls due, so the share is never seen `due`, and
     writing it once spares an UPDATE of every employer share of the night."""
@@ -211,7 +212,9 @@ def insert_due_payments(
     if notified_by is None:
         rows = due_now.add_columns(sa.literal("due"), stamp)
     else:
-        employer = RATES.c.funder == "employer"
+        # The shares the employer pays on a statement (the `statement` funders).
+        statement = sorted({f for sc in schemes.values() for f in sc.funders_paid_by("statement")})
+        employer = RATES.c.funder.in_(statement)
         rows = due_now.add_columns(
             sa.case((employer, sa.literal("notified")), else_=sa.literal("due")),
             stamp,

@@ -144,7 +144,7 @@ def payments_due(ctx: StepContext) -> int:
         if created:
             notified_tonight = sa.and_(
                 Payment.status == "notified",
-                Payment.funder == "employer",
+                Payment.funder.in_(_statement_funders(ctx)),
                 Payment.status_changed_on == ctx.as_of,
             )
             ctx.statements_sent += insert_employer_statements(
@@ -167,6 +167,11 @@ def complementary_payments(ctx: StepContext) -> int:
     return created
 
 
+def _statement_funders(ctx: StepContext) -> list[str]:
+    """The funders whose shares the employer pays on a monthly statement (`statement`)."""
+    return sorted({f for s in ctx.schemes.values() for f in s.funders_paid_by("statement")})
+
+
 def _statement_groups(shares: Any) -> sa.Subquery:
     """The (employer, month, address) of each statement the `shares` call for."""
     return (
@@ -187,7 +192,9 @@ def employer_statements(ctx: StepContext) -> int:
     already did so for the shares it wrote (counted here); this step catches the shares still
     `due`: written by another path, or by a version of Fidelis that notified them here."""
     shares_due = sa.and_(
-        Payment.funder == "employer", Payment.status == "due", Payment.due_date <= ctx.as_of
+        Payment.funder.in_(_statement_funders(ctx)),
+        Payment.status == "due",
+        Payment.due_date <= ctx.as_of,
     )
     with ctx.uow() as uow:
         s = uow.session
@@ -251,6 +258,8 @@ def reminders(ctx: StepContext) -> int:
                 )
                 created += insert_case_messages(s, kind, found, due, recipient)
         for scheme_id, days in _delays(ctx, "contract_unsigned").items():
+            # Unsigned until every party of the scheme signed: the learner and its signing funders.
+            parties = len(ctx.schemes[scheme_id].signing_parties())
             signed = (
                 sa.select(sa.func.count(Signature.id))
                 .where(Signature.document_id == Document.id)
@@ -266,7 +275,7 @@ def reminders(ctx: StepContext) -> int:
                     Case.scheme_id == scheme_id,
                     Document.kind == "contract",
                     Document.status == "issued",
-                    signed < 3,
+                    signed < parties,
                     Document.issued_on <= ctx.as_of - timedelta(days=days),
                     not_yet_sent("contract_unsigned", due),
                 )
@@ -296,7 +305,7 @@ def reminders(ctx: StepContext) -> int:
                 sa.select(case_key, sa.func.min(Payment.status_changed_on).label("since"))
                 .where(
                     Payment.status == "notified",
-                    Payment.funder == "employer",
+                    Payment.funder.in_(_statement_funders(ctx)),
                     Payment.status_changed_on <= ctx.as_of - timedelta(days=days),
                 )
                 .group_by(case_key)

@@ -300,34 +300,34 @@ def spacer(doc: DocumentObject, after: float = 2) -> None:
     p.paragraph_format.space_after = Pt(after)
 
 
-def signature_table(doc: DocumentObject, parties: Sequence[str]) -> None:
-    """One column per party: title, who signs, then the name and date when known, else lines
+def signature_table(doc: DocumentObject) -> None:
+    """One row per party of the contract (`signature_list`: the learner, then the scheme's
+    signing funders): its title and who signs, then the name and date when known, else lines
     to fill by hand."""
-    widths = [16.6 / len(parties)] * len(parties)
-    t = doc.add_table(rows=3, cols=len(parties))
+    widths = (7.0, 9.6)
+    t = doc.add_table(rows=3, cols=2)
     t.style = doc.styles["Table Grid"]
     t.alignment = WD_TABLE_ALIGNMENT.CENTER
-    for row in t.rows:
-        _row_flag(row, "w:cantSplit")
-    for c, party in enumerate(parties):
-        s = f"signatures.{party}"
-        title, who, sign = (t.rows[0].cells[c], t.rows[1].cells[c], t.rows[2].cells[c])
-        for cell in (title, who, sign):
-            cell.width = Cm(widths[c])
-        _shade(title, HEADER_FILL)
-        run = title.paragraphs[0].add_run(f"{{{{ {s}.title }}}}")
-        run.bold = True
+    t.rows[0].cells[0].paragraphs[0].add_run("{%tr for s in signature_list %}")
+    t.rows[2].cells[0].paragraphs[0].add_run("{%tr endfor %}")
+    row = t.rows[1]
+    _row_flag(row, "w:cantSplit")
+    party, sign = row.cells
+    _shade(party, HEADER_FILL)
+    run = party.paragraphs[0].add_run("{{ s.title }}")
+    run.bold = True
+    run.font.size = Pt(9)
+    run = party.add_paragraph().add_run("{{ s.who }}")
+    run.font.size = Pt(9)
+    sign.paragraphs[0].add_run("{%p if s.signed %}")
+    for text in ("Signé par {{ s.name }}", "le {{ s.date }}", "{%p else %}",
+                 "Nom, date et signature,", "précédés de la mention « Lu et approuvé » :",
+                 "", "", "", "{%p endif %}"):  # fmt: skip
+        run = sign.add_paragraph().add_run(text)
         run.font.size = Pt(9)
-        run = who.paragraphs[0].add_run(f"{{{{ {s}.who }}}}")
-        run.font.size = Pt(9)
-        first = sign.paragraphs[0]
-        first.add_run(f"{{%p if {s}.signed %}}")
-        for text in (f"Signé par {{{{ {s}.name }}}}", f"le {{{{ {s}.date }}}}", "{%p else %}",
-                     "Nom, date et signature,", "précédés de la mention « Lu et approuvé » :",
-                     "", "", "", "", "{%p endif %}"):  # fmt: skip
-            p = sign.add_paragraph()
-            run = p.add_run(text)
-            run.font.size = Pt(9)
+    for r in t.rows:
+        for c, w in enumerate(widths):
+            r.cells[c].width = Cm(w)
     for c, w in enumerate(widths):
         t.columns[c].width = Cm(w)
 
@@ -338,7 +338,7 @@ def signature_table(doc: DocumentObject, parties: Sequence[str]) -> None:
 def contract() -> DocumentObject:
     doc = new_document(
         "Contrat d'allocation d'études et d'engagement de servir",
-        "Contrat tripartite : financeur, employeur, apprenant (Fidelis, SPEC §5)",
+        "Contrat entre l'apprenant et les financeurs signataires du dispositif (Fidelis, SPEC §5)",
     )
     header_footer(doc, "{{ funding_body.name }}", f"Contrat n°{NB}{{{{ number }}}}")
     para(doc, "Contrat d'allocation d'études et d'engagement de servir", style="Title")
@@ -353,14 +353,17 @@ def contract() -> DocumentObject:
         "{{ funding_body.representative_in_text }}, ci-après dénommée "
         "« {{ funding_body.short }} » ;",
     )
-    para(
-        doc,
+    employer = (
         "**{{ employer.name }}**, établissement immatriculé sous le numéro SIRET "
         "{{ employer.siret }}, situé sur la commune de {{ employer.commune }}, code INSEE "
         "{{ employer.insee }}, département : {{ employer.departement }}, "
         "{{ employer.epci_text }}, relevant du secteur : {{ employer.sector }}, représenté "
-        "par son représentant légal, ci-après dénommé « l'employeur » ;",
+        "par son représentant légal, ci-après dénommé « l'employeur »"
     )
+    # The employer is a party when the scheme makes it a signing funder (`funders`).
+    tag(doc, "{%p if employer_signs %}")
+    para(doc, employer + " ;")
+    tag(doc, "{%p endif %}")
     para(
         doc,
         "**{{ learner.full_name }}**, né(e) le {{ learner.birth_date }}, adresse "
@@ -369,6 +372,10 @@ def contract() -> DocumentObject:
         "IBAN {{ learner.iban_masked }}, ci-après dénommé(e) « l'apprenant » ;",
     )
     para(doc, "ci-après dénommés ensemble « les parties ».")
+    tag(doc, "{%p if not employer_signs %}")
+    para(doc, "L'établissement où l'apprenant servira est " + employer
+         + ", qui n'est pas partie au présent contrat.")  # fmt: skip
+    tag(doc, "{%p endif %}")
 
     heading(doc, "Visas")
     para(doc, "Vu :", keep=True)
@@ -571,7 +578,7 @@ def contract() -> DocumentObject:
         keep=True,
         after=8,
     )
-    signature_table(doc, ("learner", "employer", "region"))
+    signature_table(doc)
     return doc
 
 
@@ -591,7 +598,8 @@ def recovery_order() -> DocumentObject:
     para(doc, "Madame, Monsieur,")
     para(doc, f"Par le contrat n°{NB}{{{{ number }}}}"
               "{% if contract_date %} signé le {{ contract_date }}{% endif %}, conclu avec "
-              "{{ funding_body.the_name }} et {{ employer.name }} ({{ employer.commune }}), "
+              "{{ funding_body.the_name }}{% if employer_signs %} et {{ employer.name }} "
+              "({{ employer.commune }}){% endif %}, "
               "vous avez bénéficié d'une allocation d'études en "
               "contrepartie d'un engagement de servir.")  # fmt: skip
     para(doc, "Votre engagement a été rompu le **{{ breach.date }}**. Motif : {{ breach.reason }}.")
@@ -636,12 +644,10 @@ def recovery_order() -> DocumentObject:
         "Total à reverser : **{{ total }}** ({{ total_words }}), au plus tard le "
         "{{ due }}, soit {{ breach.recovery_days_words }} après la date de la rupture.",
     )
-    para(
-        doc,
-        "Chaque financeur vous adressera le titre de recette correspondant à sa part, qui "
-        "précise les modalités de paiement ; la part de l'employeur est à reverser à "
-        "l'employeur.",
-    )
+    # How each share is recovered: the scheme's `funders.<code>.recovery`.
+    tag(doc, "{%p for f in funders %}")
+    para(doc, "Part {{ f.label }} : {{ f.recovery }}.")
+    tag(doc, "{%p endfor %}")
     tag(doc, "{%p endif %}")
     para(
         doc,
@@ -707,12 +713,14 @@ def amendment() -> DocumentObject:
         "**{{ funding_body.name }}**, {{ funding_body.address }}, représentée par "
         "{{ funding_body.representative_in_text }} ;",
     )
+    tag(doc, "{%p if employer_signs %}")
     para(
         doc,
         "**{{ employer.name }}**, SIRET {{ employer.siret }}, à {{ employer.commune }}, "
         "code INSEE {{ employer.insee }}, département : {{ employer.departement }}, "
         "représenté par son représentant légal ;",
     )
+    tag(doc, "{%p endif %}")
     para(doc, "**{{ learner.full_name }}**, né(e) le {{ learner.birth_date }} ;")
     para(doc, f"parties au contrat n°{NB}{{{{ number }}}}"
               "{% if contract_date %} signé le {{ contract_date }}{% endif %}, il est convenu "
@@ -734,7 +742,7 @@ def amendment() -> DocumentObject:
         keep=True,
         after=8,
     )
-    signature_table(doc, ("learner", "employer", "region"))
+    signature_table(doc)
     return doc
 
 

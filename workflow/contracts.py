@@ -35,12 +35,9 @@ from workflow.errors import InvalidInput, NotFound
 from workflow.models import Campaign, Case, Document, Offer, Signature
 from workflow.numbering import next_contract_number
 from workflow.schemes import Scheme, SchemeRegistry, registry
-from workflow.states import SIGNING_PARTIES, CaseAction, State
+from workflow.states import CaseAction, State
 from workflow.territory import Territory, default_territory
 from workflow.validation import shown
-
-# The parties of a contract, in signing order (declared once, in workflow.states).
-PARTIES = SIGNING_PARTIES
 
 
 def generate_contract(
@@ -174,7 +171,7 @@ def sign_contract(
         )
         assert doc is not None
         done = {sig.party for sig in doc.signatures} | {party}
-        return [p for p in PARTIES if p not in done]
+        return [p for p in scheme.signing_parties() if p not in done]
 
 
 def attach_scan(
@@ -301,7 +298,6 @@ def cases_awaiting_contract(uow: UnitOfWork, campaign_id: int) -> list[int]:
 
 
 __all__ = [
-    "PARTIES",
     "DocumentInfo",
     "attach_scan",
     "campaign_employer_list",

@@ -17,7 +17,7 @@ from jinja2 import Environment
 
 from workflow.clock import PARIS
 from workflow.documents.french import euros, month_fr
-from workflow.documents.labels import sector_label, suspension_reason_label
+from workflow.documents.labels import funder_label, sector_label, suspension_reason_label
 from workflow.reports.labels import (
     DEBT_KIND_LABELS,
     DEBT_STATUS_LABELS,
@@ -92,7 +92,8 @@ def _lookup(labels: Mapping[str, str]) -> Callable[[Any], str]:
     return _blank_or(lambda code: labels.get(code, code))
 
 
-PARTY_LABELS = {"learner": "apprenant", "employer": "employeur", "region": "financeur"}
+# A signing party: the learner, or a funder by its code (workflow.schemes, `signs`).
+PARTY_LABELS = {"learner": "apprenant"}
 
 FILTERS: dict[str, Callable[..., str]] = {
     "euros": amount_fr,
@@ -109,7 +110,7 @@ FILTERS: dict[str, Callable[..., str]] = {
     "plan_status": _lookup(PLAN_STATUS_LABELS),
     "instalment_status": _lookup(INSTALMENT_STATUS_LABELS),
     "step": _lookup(STEP_LABELS),
-    "party": _lookup(PARTY_LABELS),
+    "party": _blank_or(lambda code: PARTY_LABELS.get(code) or funder_label(code)),
     "funder": _blank_or(funder_title),
     "event": _blank_or(event_label),
     "state": state_label,

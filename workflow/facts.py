@@ -118,6 +118,10 @@ class DbFacts:
         doc = self._contract
         return frozenset(sig.party for sig in doc.signatures) if doc is not None else frozenset()
 
+    @cached_property
+    def signing_parties(self) -> Mapping[str, str]:
+        return {p: self._scheme.party_label(p) for p in self._scheme.signing_parties()}
+
     def terms_changed(self, on: date) -> tuple[str, ...]:
         doc = self._contract
         if doc is None or doc.terms is None or self._case.tier is None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from workflow.errors import InvalidInput
 
-__all__ = ["atomic_path", "write_file"]
+__all__ = ["atomic_path", "check_target", "write_file"]
 
 _REASONS = {
     errno.ENOSPC: "disque plein",
@@ -35,15 +35,21 @@ def _reason(exc: OSError) -> str:
     return _REASONS.get(exc.errno or 0, "erreur d'écriture")
 
 
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path next to `path`, renamed to it when the block succeeds and removed when
-    it fails: a failed write leaves nothing behind, not even a partial file."""
+def check_target(path: Path) -> Path:
+    """The folder `path` would be written in; a French error when it cannot be a new file."""
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InvalidInput(f"Dossier inexistant : « {folder} ».", "file")
     if path.is_dir():
         raise InvalidInput(f"« {path} » est un dossier : indiquez un nom de fichier.", "file")
+    return folder
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path next to `path`, renamed to it when the block succeeds and removed when
+    it fails: a failed write leaves nothing behind, not even a partial file."""
+    folder = check_target(path)
     try:
         handle, temp_name = tempfile.mkstemp(dir=folder, prefix=".fidelis-", suffix=path.suffix)
     except OSError as exc:

@@ -602,12 +602,14 @@ class Signature(Base):
 
 
 class SepaBatch(Base):
-    """One pain.001 file of Région shares; re-exporting it reproduces the same bytes."""
+    """One pain.001 file of one `transfer` funder's shares, debited from its account;
+    re-exporting it reproduces the same bytes."""
 
     __tablename__ = "sepa_batches"
     __table_args__ = (sa.UniqueConstraint("message_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    funder: Mapped[str] = mapped_column(sa.String(20))
     period: Mapped[date]
     message_id: Mapped[str] = mapped_column(sa.String(35))
     execution_date: Mapped[date]

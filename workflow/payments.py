@@ -1,7 +1,8 @@
-"""Payments after the nightly run creates them (SPEC §4): the Région's shares go out in SEPA
-credit-transfer files, the employers confirm theirs, the treasury confirms what it paid, and a
-caseworker may cancel one with a reason. Statuses: due → exported (Région) or notified
-(employer) → paid; cancelled only by a correction."""
+"""Payments after the nightly run creates them (SPEC §4): the shares of each `transfer` funder
+(the Région, the ARS… as the schemes declare them) go out in SEPA credit-transfer files debited
+from that funder's account, the employers confirm theirs (`statement`), the treasury confirms
+what it paid, and a caseworker may cancel one with a reason. Statuses: due → exported
+(transfer) or notified (statement) → paid; cancelled only by a correction."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -22,9 +23,11 @@ from workflow import validation
 from workflow.db import UnitOfWork
 from workflow.errors import InvalidInput, NotFound
 from workflow.models import Case, Employer, Learner, Offer, Payment, SepaBatch, utcnow
-from workflow.settings import settings
+from workflow.schemes import SchemeRegistry, registry
+from workflow.settings import ACCOUNT_FIELDS, LEGACY_DEBTOR_FUNDER, funder_account, legacy_debtor
 
-PAYABLE_BY_TRANSFER = "region"
+if TYPE_CHECKING:
+    from workflow.sepa import Debtor
 
 
 def parse_period(text: str) -> date:
@@ -45,6 +48,80 @@ class Export:
     total: Decimal
     xml: bytes
     reused: bool
+    funder: str  # the `transfer` funder whose account the file debits
+
+
+def transfer_funders(schemes: SchemeRegistry | None = None) -> tuple[str, ...]:
+    """The codes of the funders paid by SEPA transfer, over every configured scheme, each once
+    (a code names one payer across schemes: workflow.schemes.check_funders_agree)."""
+    found: dict[str, None] = {}
+    for scheme in (schemes if schemes is not None else registry()).values():
+        found.update(dict.fromkeys(scheme.funders_paid_by("transfer")))
+    return tuple(found)
+
+
+def statement_funders(schemes: SchemeRegistry | None = None) -> tuple[str, ...]:
+    """The codes of the funders paid by the employer on a monthly statement (`statement`)."""
+    found: dict[str, None] = {}
+    for scheme in (schemes if schemes is not None else registry()).values():
+        found.update(dict.fromkeys(scheme.funders_paid_by("statement")))
+    return tuple(found)
+
+
+def debtor_of(funder: str, schemes: SchemeRegistry | None = None) -> Debtor:
+    """The account `funder`'s SEPA files debit: FIDELIS_SEPA_<FUNDER>_* first, then the scheme's
+    declaration, then (the Région only) the older FIDELIS_DEBTOR_* settings. A missing part is
+    a French error naming the variable to set."""
+    from workflow.sepa import Debtor
+
+    reg = schemes if schemes is not None else registry()
+    declared = next((s.funder(funder) for s in reg.values() if funder in s.declared_funders), None)
+    if declared is None or declared.channel != "transfer":
+        known = ", ".join(transfer_funders(reg)) or "aucun"
+        raise InvalidInput(
+            f"« {validation.shown(funder)} » n'est pas un financeur payé par virement "
+            f"(financeurs payés par virement : {known}).",
+            "funder",
+        )
+    account: dict[str, str] = {}
+    if funder == LEGACY_DEBTOR_FUNDER:
+        account.update(legacy_debtor())
+    if declared.debtor is not None:
+        account.update(declared.debtor.model_dump(exclude_none=True))
+    account.update(funder_account(funder))
+    missing = [key for key in ACCOUNT_FIELDS if not account.get(key)]
+    if missing:
+        variables = ", ".join(f"FIDELIS_SEPA_{funder.upper()}_{key.upper()}" for key in missing)
+        raise InvalidInput(
+            f"Compte à débiter de {declared.label} non configuré : renseignez {variables} "
+            "(ou « debtor » dans le fichier du dispositif)."
+        )
+    return Debtor(account["name"], account["iban"], account["bic"])
+
+
+def funders_to_export(s: Session, period: date, schemes: SchemeRegistry | None = None) -> list[str]:
+    """The transfer funders with a file for `period`: payments due, or a batch to re-export."""
+    funders = transfer_funders(schemes)
+    due = set(
+        s.scalars(
+            sa.select(Payment.funder)
+            .where(
+                Payment.funder.in_(funders),
+                Payment.period == period,
+                Payment.status == "due",
+                Payment.batch_id.is_(None),
+            )
+            .distinct()
+        )
+    )
+    batched = set(
+        s.scalars(
+            sa.select(SepaBatch.funder)
+            .where(SepaBatch.period == period, SepaBatch.funder.in_(funders))
+            .distinct()
+        )
+    )
+    return [f for f in funders if f in due | batched]
 
 
 def _end_to_end(payment_id: int) -> str:
@@ -78,13 +155,12 @@ def _transfers(s: Session, batch_id: int) -> list[Any]:
     return transfers
 
 
-def _xml(s: Session, batch: SepaBatch) -> bytes:
-    from workflow.sepa import Debtor, pain001, validate_pain001
+def _xml(s: Session, batch: SepaBatch, schemes: SchemeRegistry | None) -> bytes:
+    from workflow.sepa import pain001, validate_pain001
 
-    conf = settings()
     xml = pain001(
         _transfers(s, batch.id),
-        Debtor(conf.debtor_name, conf.debtor_iban, conf.debtor_bic),
+        debtor_of(batch.funder, schemes),
         message_id=batch.message_id,
         created_at=batch.created_at.replace(microsecond=0),
         execution_date=batch.execution_date,
@@ -100,23 +176,31 @@ def export_sepa(
     on: date,
     actor: str,
     batch_id: int | None = None,
-    deliver: Callable[[bytes], None] | None = None,
+    deliver: Callable[[Export], None] | None = None,
+    funder: str | None = None,
+    schemes: SchemeRegistry | None = None,
 ) -> Export:
-    """Put the Région's due payments of `period` in a new batch and return its pain.001 file.
-    With nothing new to export, re-export the period's last batch: the same bytes again.
-    `deliver` receives the validated file before the batch is committed: if it raises (the
-    file could not be written), nothing is marked exported."""
+    """Put `funder`'s due payments of `period` in a new batch and return its pain.001 file,
+    debited from that funder's account. Without `funder`: the one transfer funder with a file
+    for the period (several: a French error asking which). With nothing new to export,
+    re-export the funder's last batch of the period: the same bytes again. `deliver` receives
+    the export and its validated file before the batch is committed: if it raises (the file
+    could not be written), nothing is marked exported."""
     with uow:
         s = uow.session
         if batch_id is not None:
             batch = s.get(SepaBatch, batch_id)
             if batch is None:
                 raise NotFound("Lot SEPA", batch_id)
-            return _delivered(_export_of(s, batch, reused=True), deliver)
+            return _delivered(_export_of(s, batch, schemes, reused=True), deliver)
+        if funder is None:
+            funder = _only_funder(s, period, schemes)
+        else:
+            debtor_of(funder, schemes)  # a funder not paid by transfer: said before anything
         due = s.scalars(
             sa.select(Payment)
             .where(
-                Payment.funder == PAYABLE_BY_TRANSFER,
+                Payment.funder == funder,
                 Payment.period == period,
                 Payment.status == "due",
                 Payment.batch_id.is_(None),
@@ -125,13 +209,18 @@ def export_sepa(
         ).all()
         if not due:
             last = s.scalars(
-                sa.select(SepaBatch).where(SepaBatch.period == period).order_by(SepaBatch.id.desc())
+                sa.select(SepaBatch)
+                .where(SepaBatch.period == period, SepaBatch.funder == funder)
+                .order_by(SepaBatch.id.desc())
             ).first()
             if last is None:
-                raise InvalidInput(f"Aucun paiement de la Région à virer pour {period:%m/%Y}.")
-            return _delivered(_export_of(s, last, reused=True), deliver)
+                raise InvalidInput(
+                    f"Aucun paiement de {_label(funder, schemes)} à virer pour {period:%m/%Y}."
+                )
+            return _delivered(_export_of(s, last, schemes, reused=True), deliver)
         number = (s.scalar(sa.select(sa.func.count(SepaBatch.id))) or 0) + 1
         batch = SepaBatch(
+            funder=funder,
             period=period,
             message_id=f"FIDELIS-{period:%Y%m}-{number:05d}",
             execution_date=on,
@@ -154,31 +243,54 @@ def export_sepa(
         )
         if claimed.rowcount != len(ids):  # type: ignore[attr-defined]
             raise InvalidInput("Des paiements ont été exportés entre-temps : recommencez.")
-        export = _delivered(_export_of(s, batch, reused=False), deliver)
+        export = _delivered(_export_of(s, batch, schemes, reused=False), deliver)
         batch.sha256 = hashlib.sha256(export.xml).hexdigest()
         uow.commit()
         return export
 
 
-def _delivered(export: Export, deliver: Callable[[bytes], None] | None) -> Export:
+def _delivered(export: Export, deliver: Callable[[Export], None] | None) -> Export:
     if deliver is not None:
-        deliver(export.xml)
+        deliver(export)
     return export
 
 
-def _export_of(s: Session, batch: SepaBatch, *, reused: bool) -> Export:
-    xml = _xml(s, batch)
+def _export_of(
+    s: Session, batch: SepaBatch, schemes: SchemeRegistry | None, *, reused: bool
+) -> Export:
+    xml = _xml(s, batch, schemes)
     if reused and batch.sha256 and hashlib.sha256(xml).hexdigest() != batch.sha256:
         raise InvalidInput(
             f"Le lot {batch.message_id} ne se reproduit plus à l'identique (données modifiées)."
         )
-    return Export(batch.id, batch.message_id, batch.count, batch.total, xml, reused)
+    return Export(batch.id, batch.message_id, batch.count, batch.total, xml, reused, batch.funder)
+
+
+def _label(funder: str, schemes: SchemeRegistry | None) -> str:
+    for scheme in (schemes if schemes is not None else registry()).values():
+        if funder in scheme.declared_funders:
+            return scheme.funder(funder).label
+    return funder
+
+
+def _only_funder(s: Session, period: date, schemes: SchemeRegistry | None) -> str:
+    """The funder of an export that names none: the one transfer funder with a file."""
+    funders = funders_to_export(s, period, schemes)
+    if len(funders) == 1:
+        return funders[0]
+    if not funders:
+        raise InvalidInput(f"Aucun paiement à virer pour {period:%m/%Y}.")
+    raise InvalidInput(
+        f"Plusieurs financeurs ont des virements pour {period:%m/%Y} ({', '.join(funders)}) : "
+        "choisissez le financeur, ou un dossier où écrire un fichier par financeur."
+    )
 
 
 def confirm_employer(
     uow: UnitOfWork, employer_id: int, period: date, *, on: date, actor: str
 ) -> int:
-    """The employer confirms it paid its shares of `period` to its learners."""
+    """The employer confirms it paid its shares of `period` to its learners (the shares of the
+    `statement` funders: the employer's own)."""
     with uow:
         s = uow.session
         if s.get(Employer, employer_id) is None:
@@ -192,7 +304,7 @@ def confirm_employer(
             sa.update(Payment)
             .where(
                 Payment.case_id.in_(cases_of_employer),
-                Payment.funder == "employer",
+                Payment.funder.in_(statement_funders()),
                 Payment.period == period,
                 Payment.status.in_(("due", "notified")),
             )
@@ -304,7 +416,7 @@ def payment_rows(
         query = query.where(Payment.period == period)
     if employer_id is not None:
         query = query.join(Offer, Offer.id == Case.offer_id).where(
-            Offer.employer_id == employer_id, Payment.funder == "employer"
+            Offer.employer_id == employer_id, Payment.funder.in_(statement_funders())
         )
     return [
         {
@@ -323,10 +435,15 @@ def payment_rows(
 
 
 __all__ = [
+    "Export",
     "cancel",
     "confirm_employer",
+    "debtor_of",
     "export_sepa",
+    "funders_to_export",
     "import_paid",
     "parse_period",
     "payment_rows",
+    "statement_funders",
+    "transfer_funders",
 ]

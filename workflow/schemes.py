@@ -78,7 +78,9 @@ Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 # An amount a scheme pays or charges: a zero or negative one is a typing mistake.
 Amount = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=2)]
 # A funder code as the YAML writes it, in `funders` and under each tier's `monthly`.
-FunderCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+FunderCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=20)]
+# The party who signs every contract besides its signing funders.
+LEARNER = "learner"
 
 
 class SchemeError(FidelisError):
@@ -263,14 +265,152 @@ class Retention(_Strict):
     years_after_closure: int = Field(ge=1)
 
 
+# -- funders as data (issue 13 item 3) ----------------------------------------------------------
+
+# How a funder's shares reach the learner (SPEC §4): `transfer`, a SEPA pain.001 file debited
+# from the funder's own account; `statement`, the case's employer pays the learner and confirms
+# on a monthly statement; `external`, paid outside Fidelis, recorded only.
+FunderChannel = Literal["transfer", "statement", "external"]
+FUNDER_CHANNELS: tuple[FunderChannel, ...] = ("transfer", "statement", "external")
+# The code that names the case's own employer as a funder: the only one paid by `statement`,
+# the only one whose debts go back to it (`recovery.channel: employer`).
+EMPLOYER = "employer"
+
+
+class DebtorAccount(_Strict):
+    """The account a `transfer` funder's SEPA files debit; what the scheme leaves out comes from
+    the settings (FIDELIS_SEPA_<FUNDER>_NAME / _IBAN / _BIC, workflow.settings)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=70)
+    iban: str | None = None
+    bic: str | None = Field(default=None, pattern=r"^[A-Z0-9]{8}([A-Z0-9]{3})?$")
+
+    @field_validator("iban")
+    @classmethod
+    def _iban(cls, value: str | None) -> str | None:
+        from schwifty import IBAN
+        from schwifty.exceptions import SchwiftyException
+
+        if value is None:
+            return None
+        try:
+            return str(IBAN(value).compact)
+        except SchwiftyException:
+            raise ValueError(f"IBAN invalide : « {shown(value)} »") from None
+
+
+class FunderSignature(_Strict):
+    """A funder that signs the contract: the heading of its block and who signs for it."""
+
+    # Who signs, e.g. « La Présidente de la Région …, ou son représentant »; none: the case's
+    # employer's name (the employer signs for itself).
+    title: str | None = Field(default=None, min_length=1)
+    # The block's heading; none: « Pour » and the funder's label.
+    heading: str | None = Field(default=None, min_length=1)
+
+
+class FunderRecovery(_Strict):
+    """How a debt owed to the funder is recovered: a « titre de recette » (or order to repay)
+    paid to `payee`, or repaid to the case's employer, who confirms (`employer`)."""
+
+    channel: Literal["title", "employer"] = "title"
+    # Who the learner repays, as the recovery order names it; none: the funder's label.
+    payee: str | None = Field(default=None, min_length=1)
+
+
+class Funder(_Strict):
+    """One funder of a scheme, as the YAML declares it under `funders: {code: …}`."""
+
+    # How a sentence names it: « la Région Occitanie / Pyrénées-Méditerranée », « l'employeur ».
+    label: str = Field(min_length=1)
+    # How the contract names it once introduced: « la Région », « l'ARS ».
+    short: str | None = Field(default=None, min_length=1)
+    channel: FunderChannel
+    debtor: DebtorAccount | None = None
+    signs: FunderSignature | None = None
+    recovery: FunderRecovery = FunderRecovery()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _channel_said(cls, data: Any) -> Any:
+        # "channel: field required" says nothing of what to write: name the three choices.
+        if isinstance(data, Mapping) and "channel" not in data:
+            raise ValueError(
+                "channel: mode de paiement manquant (transfer : virement SEPA du financeur, "
+                "statement : l'employeur verse et confirme, external : versé hors Fidelis)"
+            )
+        return data
+
+    @property
+    def signs_contract(self) -> bool:
+        return self.signs is not None
+
+    def payee(self) -> str:
+        return self.recovery.payee or self.label
+
+
+def _check_funders(funders: Mapping[str, Funder]) -> None:
+    """What pydantic cannot say of one funder alone: the employer's channels, the debtor account
+    of a transfer funder only."""
+    for code, funder in funders.items():
+        if code == LEARNER:
+            raise ValueError(f"funders.{code}: « {LEARNER} » désigne l'apprenant, pas un financeur")
+        if funder.channel == "statement" and code != EMPLOYER:
+            raise ValueError(
+                f"funders.{code}.channel: « statement » (relevé mensuel, l'employeur verse et "
+                f"confirme) est réservé à l'employeur du dossier, déclaré sous le code "
+                f"« {EMPLOYER} »"
+            )
+        if funder.recovery.channel == "employer" and code != EMPLOYER:
+            raise ValueError(
+                f"funders.{code}.recovery.channel: « employer » (remboursé à l'employeur) est "
+                f"réservé au financeur « {EMPLOYER} »"
+            )
+        if funder.signs is not None and funder.signs.title is None and code != EMPLOYER:
+            raise ValueError(
+                f"funders.{code}.signs.title: qui signe pour ce financeur (par exemple « La "
+                "Présidente de la Région …, ou son représentant ») est obligatoire"
+            )
+        if funder.debtor is not None and funder.channel != "transfer":
+            raise ValueError(
+                f"funders.{code}.debtor: un compte à débiter ne sert qu'au mode « transfer » "
+                f"(ce financeur est payé en « {funder.channel} »)"
+            )
+
+
+def check_funders_agree(schemes: Mapping[str, Scheme]) -> None:
+    """A funder code names one payer across schemes: the same channel and the same debtor
+    account everywhere (one SEPA file per funder gathers its shares of every scheme)."""
+    seen: dict[str, tuple[str, Funder]] = {}
+    for scheme_id, scheme in schemes.items():
+        for code, funder in scheme.declared_funders.items():
+            if code not in seen:
+                seen[code] = (scheme_id, funder)
+                continue
+            other_id, other = seen[code]
+            if (funder.channel, funder.debtor) != (other.channel, other.debtor):
+                raise SchemeError(
+                    f"{scheme_id}: funders.{code}: le financeur « {code} » est déclaré autrement "
+                    f"dans le dispositif {other_id} (mode de paiement ou compte à débiter) : un "
+                    "code de financeur désigne un seul payeur ; donnez-lui un autre code"
+                )
+
+
+# -- the scheme ----------------------------------------------------------------------------------
+
+
 class Scheme(_Strict):
+    # A scheme dumped (`model_dump`) names its funders by the field's name: read both back.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     label: str
     funding_body: str
     region_code: str = Field(pattern=r"^\d{2}$")
     contract_prefix: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]*$")
     training: str
-    funders: tuple[FunderCode, ...] = Field(min_length=1)
+    # `funders` in the YAML: {code: declaration}, in the order the documents list them.
+    declared_funders: dict[FunderCode, Funder] = Field(alias="funders", min_length=1)
     references: dict[str, str] = Field(default_factory=dict)
     eligibility: Eligibility
     tiers: dict[str, Tier] = Field(min_length=1)
@@ -296,13 +436,10 @@ class Scheme(_Strict):
 
     @model_validator(mode="after")
     def _every_tier_pays_every_funder(self) -> Scheme:
-        # `funders` is the declaration: each code once, and every tier gives an amount for each
-        # declared funder and for no other (a code outside it would never be paid).
-        seen: set[str] = set()
-        for i, funder in enumerate(self.funders):
-            if funder in seen:
-                raise ValueError(f"funders.{i}: le financeur « {funder} » est déclaré deux fois")
-            seen.add(funder)
+        # `funders` is the declaration (a mapping: each code once), and every tier gives an
+        # amount for each declared funder and for no other (a code outside it would never be
+        # paid).
+        _check_funders(self.declared_funders)
         declared = ", ".join(self.funders)
         for code, tier in self.tiers.items():
             unknown = [f for f in tier.monthly if f not in self.funders]
@@ -331,6 +468,44 @@ class Scheme(_Strict):
                     f"({_french_rule_error(str(exc))})"
                 ) from None
         return self
+
+    # -- funders -----------------------------------------------------------------------------
+
+    @property
+    def funders(self) -> tuple[str, ...]:
+        """The funders' codes, in the order the scheme declares them."""
+        return tuple(self.declared_funders)
+
+    def funder(self, code: str) -> Funder:
+        try:
+            return self.declared_funders[code]
+        except KeyError:
+            raise FidelisError(
+                f"Financeur inconnu pour le dispositif {self.id} : « {shown(code)} » "
+                f"(financeurs : {', '.join(self.funders)})."
+            ) from None
+
+    def funders_paid_by(self, channel: FunderChannel) -> tuple[str, ...]:
+        return tuple(c for c, f in self.declared_funders.items() if f.channel == channel)
+
+    def signing_funders(self) -> tuple[str, ...]:
+        """The funders that sign the contract, in the scheme's order (after the learner)."""
+        return tuple(c for c, f in self.declared_funders.items() if f.signs is not None)
+
+    def signing_parties(self) -> tuple[str, ...]:
+        """Who signs the contract, in the order they sign by default: the learner, then the
+        signing funders."""
+        return (LEARNER, *self.signing_funders())
+
+    def party_label(self, party: str) -> str:
+        """How a message names a signing party: « l'apprenant », « l'employeur », « le
+        financeur (l'Agence régionale de santé …) »; an unknown code as it is."""
+        if party == LEARNER:
+            return "l'apprenant"
+        funder = self.declared_funders.get(party)
+        if funder is None:
+            return party
+        return funder.label if party == EMPLOYER else f"le financeur ({funder.label})"
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -580,6 +755,7 @@ class SchemeRegistry(Mapping[str, Scheme]):
                 if scheme.id in schemes:
                     raise SchemeError(f"{path}: id: « {scheme.id} » est déjà défini ailleurs")
                 schemes[scheme.id] = scheme
+        check_funders_agree(schemes)
         return cls(schemes)
 
     def __getitem__(self, scheme_id: str) -> Scheme:
@@ -609,9 +785,15 @@ def registry() -> SchemeRegistry:
 
 
 __all__ = [
+    "EMPLOYER",
+    "FUNDER_CHANNELS",
+    "LEARNER",
     "SECTORS",
     "CespRule",
+    "DebtorAccount",
     "FullRefundRule",
+    "Funder",
+    "FunderChannel",
     "ProrataUnservedRule",
     "Scheme",
     "SchemeRegistry",

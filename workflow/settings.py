@@ -3,7 +3,10 @@
 FIDELIS_DB              database URL or SQLite file (default ./fidelis.db)
 FIDELIS_DOCUMENTS_DIR   where generated and attached documents are stored (./documents)
 FIDELIS_SCHEME_DIRS     extra folders of scheme files (see workflow.schemes)
-FIDELIS_DEBTOR_NAME / _IBAN / _BIC   the funding body's account debited by SEPA transfers
+FIDELIS_SEPA_<FUNDER>_NAME / _IBAN / _BIC   the account a `transfer` funder's SEPA files debit
+                        (FIDELIS_SEPA_ARS_IBAN…), over what its scheme declares (`funders`)
+FIDELIS_DEBTOR_NAME / _IBAN / _BIC   the older names of the `region` funder's account, read
+                        when neither FIDELIS_SEPA_REGION_* nor the scheme give it
 FIDELIS_SMTP_*          outgoing mail (see workflow.mailer; no FIDELIS_SMTP_HOST: none is sent)
 FIDELIS_DATE_HORIZON_DAYS  how far after today an effective date may be (365)
 FIDELIS_MAX_BODY_BYTES / FIDELIS_MAX_IMPORT_BYTES  the web's request body limits (1 MB; 50 MB
@@ -33,6 +36,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FIDELIS_", extra="ignore", frozen=True)
 
     documents_dir: Path = Path("documents")
+    # The `region` funder's SEPA account when nothing else gives it (funder_account below).
     debtor_name: str = "REGION OCCITANIE"
     # A well-formed example account until the treasury's own is configured.
     debtor_iban: str = "FR7630001007941234567890185"
@@ -65,6 +69,29 @@ def settings() -> Settings:
     return _parsed(tuple(os.environ.get(name) for name in _variables()))
 
 
+# The funder whose SEPA account the older FIDELIS_DEBTOR_* settings (and their example account)
+# still give, as they did when the Région was the only funder paid by transfer.
+LEGACY_DEBTOR_FUNDER = "region"
+ACCOUNT_FIELDS = ("name", "iban", "bic")
+
+
+def funder_account(code: str) -> dict[str, str]:
+    """What the environment says of a funder's SEPA account: FIDELIS_SEPA_<CODE>_NAME, _IBAN,
+    _BIC (those set and not blank). Read at each call: a file is exported a few times a month."""
+    found: dict[str, str] = {}
+    for key in ACCOUNT_FIELDS:
+        value = os.environ.get(f"FIDELIS_SEPA_{code.upper()}_{key.upper()}", "").strip()
+        if value:
+            found[key] = value
+    return found
+
+
+def legacy_debtor() -> dict[str, str]:
+    """The older FIDELIS_DEBTOR_* account (LEGACY_DEBTOR_FUNDER's), with its defaults."""
+    conf = settings()
+    return {"name": conf.debtor_name, "iban": conf.debtor_iban, "bic": conf.debtor_bic}
+
+
 @lru_cache(maxsize=1)
 def _variables() -> tuple[str, ...]:
     """The environment variables the settings read (FIDELIS_ and the field's name, upper case)."""
@@ -77,5 +104,9 @@ def _parsed(environment: tuple[str | None, ...]) -> Settings:
 
 
 __all__ = [
+    "ACCOUNT_FIELDS",
+    "LEGACY_DEBTOR_FUNDER",
+    "funder_account",
+    "legacy_debtor",
     "settings",
 ]

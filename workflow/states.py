@@ -89,12 +89,6 @@ class CaseAction(StrEnum):
 
 # Who may do what: caseworkers and admins everything, the other roles what their action lists.
 STAFF = frozenset({"region", "admin"})
-# The parties who sign a contract, in the order they sign by default (SPEC §5).
-SIGNING_PARTIES: Mapping[str, str] = {
-    "learner": "l'apprenant",
-    "employer": "l'employeur",
-    "region": "le financeur",
-}
 
 
 class CaseFacts(Protocol):
@@ -131,6 +125,12 @@ class CaseFacts(Protocol):
     def contract_tier(self) -> str | None: ...
     @property
     def contract_signed_by(self) -> frozenset[str]: ...
+    @property
+    def signing_parties(self) -> Mapping[str, str]:
+        """Who signs the case's contract (the learner, its scheme's signing funders), in the
+        order they sign by default, with how a message names each (SPEC §5)."""
+        ...
+
     @property
     def breach_reasons(self) -> frozenset[str]: ...
     @property
@@ -214,7 +214,7 @@ def _contract_ok(c: GuardContext) -> bool:
     f = c.facts
     return (
         f.contract_issued
-        and f.contract_signed_by >= SIGNING_PARTIES.keys()
+        and f.contract_signed_by >= f.signing_parties.keys()
         and (_tier(c) is None or _tier(c) == f.contract_tier)
     )
 
@@ -224,7 +224,7 @@ def _contract_message(c: GuardContext) -> str:
     if not f.contract_issued:
         return "aucun contrat à jour n'est émis pour ce dossier (fidelis contract generate)"
     missing = [
-        label for party, label in SIGNING_PARTIES.items() if party not in f.contract_signed_by
+        label for party, label in f.signing_parties.items() if party not in f.contract_signed_by
     ]
     if missing:
         return "le contrat n'est pas signé par " + ", ".join(missing)
@@ -619,10 +619,10 @@ GUARDS: Mapping[str, Guard] = {
         Guard(
             "party_known",
             "partie signataire connue",
-            lambda c: c.params.get("party") in SIGNING_PARTIES,
+            lambda c: c.params.get("party") in c.facts.signing_parties,
             lambda c: (
                 f"partie inconnue « {c.params.get('party') or ''} » "
-                f"(parties : {', '.join(SIGNING_PARTIES)})"
+                f"(parties : {', '.join(c.facts.signing_parties)})"
             ),
             needs_input=True,
         ),
@@ -631,7 +631,7 @@ GUARDS: Mapping[str, Guard] = {
             "partie n'ayant pas encore signé",
             lambda c: _already_signed(c) is None,
             lambda c: (
-                f"le contrat est déjà signé par {SIGNING_PARTIES.get(c.params['party'])} "
+                f"le contrat est déjà signé par {c.facts.signing_parties.get(c.params['party'])} "
                 f"({(_already_signed(c) or ('', None))[0]}, "
                 f"le {_d((_already_signed(c) or ('', None))[1])})"
             ),
@@ -1200,7 +1200,6 @@ __all__ = [
     "EVENT_LABELS",
     "GUARDS",
     "GUARD_LABELS",
-    "SIGNING_PARTIES",
     "STAFF",
     "STATE_LABELS",
     "TRANSITIONS",

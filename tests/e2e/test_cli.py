@@ -158,7 +158,9 @@ def test_a_whole_case_life_through_the_cli(cli: Cli, setup: dict[str, str]) -> N
 
 def test_reads_answer_in_json(cli: Cli) -> None:
     schemes = cli.json("scheme", "list")
-    assert [s["id"] for s in schemes] == ["occitanie-fidelisation-as"]  # type: ignore[index,union-attr]
+    # Two schemes ship since the ARS one (seed 001) joined config/schemes (issue 13).
+    assert [s["id"] for s in schemes] == ["ars-bfc-cae", "occitanie-fidelisation-as"]  # type: ignore[index,union-attr]
+    # Without --scheme: the one scheme of the commune's region (Toulouse: Occitanie's).
     check = cli.json("territory", "check", "31555")
     assert check == {
         **check,  # type: ignore[dict-item]

@@ -42,9 +42,13 @@ def contract_signed_by_all(
     w: World, case: int, tier: str = "2x150", issued: str = "2026-06-20", signed: str = "2026-07-01"
 ) -> None:
     contracts.generate_contract(w.uow(), case, tier=tier, on=D(issued), schemes=w.schemes)
-    for party, name in (("learner", "Apprenant"), ("employer", "Directrice"), ("region", "Élu")):
-        contracts.sign_contract(w.uow(), case, party=party, on=D(signed), name=name,
-                                schemes=w.schemes)  # fmt: skip
+    # Every party of the case's scheme (the learner, its signing funders: the ARS for its own).
+    with w.uow() as uow:
+        scheme = w.schemes[uow.session.get(Case, case).scheme_id]  # type: ignore[union-attr]
+    names = {"learner": "Apprenant", "employer": "Directrice", "region": "Élu"}
+    for party in scheme.signing_parties():
+        contracts.sign_contract(w.uow(), case, party=party, on=D(signed),
+                                name=names.get(party, "Signataire"), schemes=w.schemes)  # fmt: skip
 
 
 def signed_case(w: World, learner: int = 0, offer: int = 0) -> int:

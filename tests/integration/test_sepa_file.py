@@ -58,7 +58,8 @@ def export(cli: Cli, w: World, out: Path) -> Any:
     ("target", "message"),
     [
         ("absent/virements.xml", "Dossier inexistant"),
-        ("un-dossier", "est un dossier"),
+        # An existing folder is no longer a bad `--out` (issue 13: one file per funder in it):
+        # test_an_existing_folder_gets_one_file_per_funder below.
         ("un-fichier/virements.xml", "Dossier inexistant"),
     ],
 )
@@ -107,3 +108,19 @@ def test_the_file_is_in_place_when_the_payments_say_exported(
     again = payments.export_sepa(due.uow(), D("2026-09-01"), on=D("2026-11-20"), actor="trésor")
     assert again.reused and again.xml == out.read_bytes()
     assert [p.name for p in folder.iterdir()] == ["virements.xml"]
+
+
+def test_an_existing_folder_gets_one_file_per_funder(
+    due: World, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--out` an existing folder: the Région's file in it, named after the funder and its
+    batch (tests/integration/test_ars_scheme.py: two funders, two files)."""
+    (folder / "un-dossier").mkdir()
+    result = export(make_cli(monkeypatch), due, folder / "un-dossier")
+    assert result.exit_code == 0, result.output
+    assert "Région : 1 virement(s), 120,00\u00a0€ → " in result.output
+    rows, batches = state(due)
+    assert [status for _, status, _, _ in rows] == ["exported", "due"] and len(batches) == 1
+    (written,) = (folder / "un-dossier").iterdir()
+    assert written.name == "region-FIDELIS-202609-00001.xml"
+    validate_pain001(written.read_bytes())

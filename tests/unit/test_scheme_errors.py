@@ -15,7 +15,7 @@ from workflow.paths import config_dir
 from workflow.schemes import SchemeError, _french_rule_error, load_scheme
 
 OCCITANIE = config_dir() / "schemes" / "occitanie-fidelisation-as.yaml"
-ARS = Path(__file__).resolve().parent.parent / "fixtures" / "schemes" / "ars-bfc-cae.yaml"
+ARS = config_dir() / "schemes" / "ars-bfc-cae.yaml"
 
 # (name, source file, text replaced, replacement, key named, French words)
 CASES = [
@@ -33,13 +33,35 @@ CASES = [
     ("undeclared funder", OCCITANIE, '      region:\n        2018-09-01: {value: "150.00"',
      '      regoin:\n        2018-09-01: {value: "150.00"', "tiers.2x150.monthly.regoin",
      "financeur non déclaré dans funders"),
-    ("funder without amounts", OCCITANIE, "funders: [employer, region]",
-     "funders: [employer, region, ars]", "tiers.2x150.monthly",
-     "montant manquant pour le(s) financeur(s) ars"),
-    ("funder declared twice", OCCITANIE, "funders: [employer, region]",
-     "funders: [employer, region, region]", "funders.2", "déclaré deux fois"),
-    ("funder code not a code", OCCITANIE, "funders: [employer, region]",
-     "funders: [employer, Région]", "funders.1", "format invalide"),
+    # `funders` is a mapping of declarations since funders are data (issue 13, item 3): the
+    # three cases below edit it as such.
+    ("funder without amounts", OCCITANIE, "funders:\n", "funders:\n  ars: {label: l'ARS, "
+     "channel: transfer}\n", "tiers.2x150.monthly", "montant manquant pour le(s) financeur(s) ars"),
+    ("funder declared twice", OCCITANIE, "funders:\n", "funders:\n  region: {label: x, "
+     "channel: external}\n", "funders.region", "clé écrite deux fois"),
+    ("funder code not a code", OCCITANIE, "funders:\n", "funders:\n  Région: {label: x, "
+     "channel: external}\n", "funders.Région", "format invalide"),
+    ("funder without a channel", ARS, "    channel: transfer\n", "", "funders.ars.channel",
+     "mode de paiement manquant (transfer"),
+    ("unknown channel", ARS, "    channel: transfer\n", "    channel: cheque\n",
+     "funders.ars.channel", "valeurs possibles : 'transfer', 'statement' ou 'external'"),
+    ("statement funder not the employer", ARS, "    channel: transfer\n",
+     "    channel: statement\n", "funders.ars.channel", "réservé à l'employeur du dossier"),
+    ("recovered by the employer but not it", ARS, "{channel: title, payee",
+     "{channel: employer, payee", "funders.ars.recovery.channel", "réservé au financeur"),
+    ("debtor of a statement funder", OCCITANIE, "    channel: statement          #",
+     "    debtor: {name: EHPAD}\n    channel: statement          #", "funders.employer.debtor",
+     "ne sert qu'au mode « transfer »"),
+    ("debtor IBAN invalid", ARS, "debtor: {name: ARS BOURGOGNE-FRANCHE-COMTE}",
+     "debtor: {name: ARS, iban: FR76 1234}", "funders.ars.debtor.iban", "IBAN invalide"),
+    ("funder without a label", ARS, "    label: l'Agence régionale de santé Bourgogne-Franche-"
+     "Comté\n", "", "funders.ars.label", "champ obligatoire"),
+    ("funder named learner", OCCITANIE, "funders:\n", "funders:\n  learner: {label: x, "
+     "channel: external}\n", "funders.learner", "désigne l'apprenant"),
+    ("no funder", ARS, "funders:\n  ars:", "funders: {}\nx_ars:", "funders",
+     "au moins 1 élément"),
+    ("unknown funder in a tier", ARS, "      ars:\n        2024-01-01", "      arss:\n"
+     "        2024-01-01", "tiers.cae.monthly.arss", "financeur non déclaré dans funders"),
     ("sliding steps out of order", ARS, "{within_months: 12,", "{within_months: 3,",
      "breach.rule.2024-01-01.value.steps.1.within_months", "strictement croissant"),
     ("sliding steps equal", ARS, "{within_months: 12,", "{within_months: 6,",

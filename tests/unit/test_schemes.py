@@ -50,7 +50,7 @@ def test_the_ars_scheme_is_configuration_only() -> None:
 
 
 def test_dated_values_apply_from_their_date_and_never_rewrite_older_contracts() -> None:
-    ars = load_scheme(FIXTURES / "ars-bfc-cae.yaml")
+    ars = load_scheme(config_dir() / "schemes" / "ars-bfc-cae.yaml")
     assert ars.monthly("cae", date(2025, 12, 31)) == {"ars": Decimal("500.00")}
     assert ars.monthly("cae", date(2026, 1, 1)) == {"ars": Decimal("600.00")}
     with pytest.raises(SchemeError, match="aucune valeur en vigueur"):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import pytest
@@ -58,6 +59,12 @@ class Facts:
     contract_issued: bool = True
     contract_tier: str | None = "2x150"
     contract_signed_by: frozenset[str] = frozenset({"learner", "employer", "region"})
+    # The parties of an Occitanie contract, as workflow.facts reads them from the scheme.
+    signing_parties: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "learner": "l'apprenant", "employer": "l'employeur", "region": "le financeur"
+        }
+    )  # fmt: skip
     breach_reasons: frozenset[str] = frozenset({"resignation", "medical_inaptitude"})
     exempting_reasons: frozenset[str] = frozenset({"medical_inaptitude"})
 

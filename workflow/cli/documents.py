@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import os
 from datetime import date
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -148,17 +147,18 @@ def _generate_campaign(
         err.print(f"  dossier {f['case']} : {plain(f['error'])}", highlight=False)
 
 
-class Party(StrEnum):
-    learner = "learner"
-    employer = "employer"
-    region = "region"
-
-
 @contract_app.command("sign")
 def contract_sign(
     ctx: typer.Context,
     case: CaseArg,
-    party: Annotated[Party, typer.Option("--party")],
+    party: Annotated[
+        str,
+        typer.Option(
+            "--party",
+            help="learner, ou le code d'un financeur signataire du dispositif du dossier "
+            "(employer, region, ars…).",
+        ),
+    ],
     on: Annotated[str, typer.Option("--on", help="Date de la signature.")],
     name: Annotated[str, typer.Option("--name", help="Nom du signataire.")],
     actor: ActorOpt = None,
@@ -168,18 +168,18 @@ def contract_sign(
     missing = contracts.sign_contract(
         context_of(ctx).uow(),
         case,
-        party=party.value,
+        party=party,
         on=required_date(on, "--on"),
         name=name,
         actor=actor or cases.default_actor(),
     )
-    if emit({"case": case, "party": party.value, "missing": missing}, as_json):
+    if emit({"case": case, "party": party, "missing": missing}, as_json):
         return
     if missing:
         out.print(f"Signature enregistrée ; reste à signer : {', '.join(missing)}.")
     else:
         out.print(
-            "Signature enregistrée ; le contrat est signé par les trois parties "
+            "Signature enregistrée ; le contrat est signé par toutes les parties "
             f"(fidelis case fire {case} sign)."
         )
 

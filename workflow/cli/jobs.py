@@ -3,8 +3,10 @@ after its counts) and what follows it."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy as sa
 import typer
@@ -36,6 +38,9 @@ from workflow.display import month_label as month
 from workflow.errors import FidelisError
 from workflow.reports.labels import STEP_LABELS
 from workflow.schemes import registry
+
+if TYPE_CHECKING:
+    from workflow.payments import Export
 
 # -- the nightly run, payments, outbox ---------------------------------------------------------
 
@@ -126,40 +131,98 @@ def payments_list(
 def payments_export_sepa(
     ctx: typer.Context,
     period: Annotated[str, typer.Option("--period", help="AAAA-MM")],
-    out_file: Annotated[Path, typer.Option("--out", help="Fichier pain.001 à écrire.")],
+    out_file: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Fichier pain.001 à écrire, ou dossier existant : un fichier par financeur.",
+        ),
+    ],
+    funder: Annotated[
+        str | None,
+        typer.Option(
+            "--funder",
+            help="Financeur payé par virement (défaut : chacun de ceux qui ont des virements).",
+        ),
+    ] = None,
     batch: Annotated[int | None, id_option("--batch", help="Réexporter ce lot.")] = None,
     on: Annotated[str | None, typer.Option("--on", help="Date d'exécution demandée.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Virements SEPA (pain.001.001.03) des parts de la Région d'un mois ; un paiement n'est
-    exporté qu'une fois, et réexporter un lot redonne le même fichier. Le fichier est écrit
-    avant que les paiements soient marqués exportés : s'il ne peut l'être, rien ne change."""
-    from workflow.files import atomic_path, write_file
-    from workflow.payments import export_sepa, parse_period
+    """Virements SEPA (pain.001.001.03) des parts d'un mois des financeurs payés par virement,
+    chacun débité de son propre compte ; un paiement n'est exporté qu'une fois, et réexporter
+    un lot redonne le même fichier. Le fichier est écrit avant que les paiements soient marqués
+    exportés : s'il ne peut l'être, rien ne change."""
+    from workflow.files import atomic_path, check_target, write_file
+    from workflow.payments import debtor_of, export_sepa, funders_to_export, parse_period
 
-    uow = context_of(ctx).uow()
+    c = context_of(ctx)
     month = parse_period(period)
     execution = optional_date(on, "--on") or today_paris()
-    with atomic_path(out_file) as temp:
-        export = export_sepa(
-            uow,
-            month,
-            on=execution,
-            actor=cases.default_actor(),
-            batch_id=batch,
-            deliver=lambda xml: write_file(temp, xml),
-        )
+    # An existing folder: one file per funder, named after it and its batch.
+    folder = out_file.is_dir()
+    if not folder:
+        check_target(out_file)  # before anything is read: a bad path says so first
+    funders: list[str | None] = [funder]
+    if folder and batch is None and funder is None:
+        with c.uow() as uow:
+            funders = [*funders_to_export(uow.session, month)] or [None]
+        for code in funders:  # every account known before the first file is written
+            if code is not None:
+                debtor_of(code)
+    exports: list[tuple[Export, Path]] = []
+    for code in funders:
+        with ExitStack() as files:
+
+            def deliver(export: Export) -> None:
+                # Written under a temporary name, renamed once the batch is committed.
+                name = f"{export.funder}-{export.message_id}.xml"
+                path = out_file / name if folder else out_file
+                write_file(files.enter_context(atomic_path(path)), export.xml)
+                exports.append((export, path))
+
+            export_sepa(
+                c.uow(),
+                month,
+                on=execution,
+                actor=cases.default_actor(),
+                batch_id=batch,
+                funder=code,
+                deliver=deliver,
+            )
+    files_data = [
+        {
+            "funder": e.funder,
+            "batch": e.batch_id,
+            "message_id": e.message_id,
+            "count": e.count,
+            "total": str(e.total),
+            "reused": e.reused,
+            "path": str(path),
+        }
+        for e, path in exports
+    ]
+    one = exports[0][0] if len(exports) == 1 else None
     data = {
-        "batch": export.batch_id,
-        "message_id": export.message_id,
-        "count": export.count,
-        "total": str(export.total),
-        "reused": export.reused,
-        "path": str(out_file),
+        # The keys of a single file, as before; `files` lists each one (folder: several).
+        "batch": one.batch_id if one else None,
+        "message_id": one.message_id if one else None,
+        "count": sum(e.count for e, _ in exports),
+        "total": str(sum((e.total for e, _ in exports), Decimal(0))),
+        "reused": all(e.reused for e, _ in exports),
+        "path": str(exports[0][1] if one else out_file),  # several files: their folder
+        "funder": one.funder if one else None,
+        "files": files_data,
     }
     if not emit(data, as_json):
-        again = " (lot déjà exporté, fichier identique)" if export.reused else ""
-        out.print(f"{export.count} virement(s), {euros(export.total)} → {out_file}{again}")
+        for e, path in exports:
+            again = " (lot déjà exporté, fichier identique)" if e.reused else ""
+            out.print(
+                f"{FILTERS['funder'](e.funder)} : {e.count} virement(s), {euros(e.total)} "
+                f"→ {path}{again}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 @payments_app.command("confirm")

@@ -190,12 +190,18 @@ def territory_check(
     scheme_id: Annotated[str | None, typer.Option("--scheme", help="Dispositif.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ruralité et éligibilité d'une commune (code INSEE)."""
+    """Ruralité et éligibilité d'une commune (code INSEE) ; sans --scheme, pour le dispositif de
+    sa région s'il est le seul."""
     schemes = registry()
-    if scheme_id is None and len(schemes) == 1:
-        scheme_id = next(iter(schemes))
+    commune = default_territory().commune(insee)
+    if scheme_id is None:
+        # The one scheme of the commune's region, if only one covers it (several schemes may be
+        # configured, each for its region).
+        here = [i for i, s in schemes.items() if s.region_code == commune.region]
+        if len(here) == 1 or len(schemes) == 1:
+            scheme_id = here[0] if len(here) == 1 else next(iter(schemes))
     scheme = schemes[scheme_id] if scheme_id else None
-    result = check_commune(default_territory().commune(insee), scheme)
+    result = check_commune(commune, scheme)
     data = result.as_json()
     if emit(data, as_json):
         return

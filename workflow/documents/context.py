@@ -51,18 +51,18 @@ from workflow.documents.render import DocumentError
 from workflow.iban import masked
 from workflow.models import Campaign, Case, Employer, Offer
 from workflow.schemes import (
+    EMPLOYER,
+    LEARNER,
     CespRule,
     FullRefundRule,
     ProrataUnservedRule,
     Scheme,
     SlidingScaleRule,
 )
-from workflow.states import SIGNING_PARTIES
 from workflow.territory import Territory
 
 __all__ = [
     "ADMINISTRATIVE_COURTS",
-    "PARTIES",
     "amendment_context",
     "campaign_list_context",
     "competent_court",
@@ -74,7 +74,6 @@ __all__ = [
 Context = dict[str, Any]
 Signatures = Mapping[str, tuple[str, date]]
 
-PARTIES = tuple(SIGNING_PARTIES)  # in signing order (workflow.states)
 
 # The administrative court of the seat of a région's council, used when a scheme file does not
 # name one (`documents.court`). The scheme's own setting wins: an ARS scheme is judged where the
@@ -95,7 +94,6 @@ _RGPD_REFERENCE = (
     "personnel et à la libre circulation de ces données (RGPD), et la loi n° 78-17 du "
     "6 janvier 1978 relative à l'informatique, aux fichiers et aux libertés"
 )
-_CGCT_REFERENCE = "le Code général des collectivités territoriales"
 _PURPOSES = (
     "l'instruction et le suivi du dossier d'allocation d'études",
     "le versement de l'allocation",
@@ -187,12 +185,10 @@ def competent_court(scheme: Scheme) -> str:
 
 
 def _funding_short(scheme: Scheme) -> str:
-    """How the contract names the funding body after introducing it."""
-    if "region" in scheme.funders:
-        return "la Région"
-    if "ars" in scheme.funders:
-        return "l'ARS"
-    return "le financeur"
+    """How the contract names the funding body after introducing it: the `short` name of the
+    first funder that declares one (the scheme's `funders`)."""
+    shorts = (f.short for f in scheme.declared_funders.values() if f.short)
+    return next(shorts, "le financeur")
 
 
 def with_article(name: str) -> str:
@@ -279,25 +275,30 @@ def learner_context(case: Case, territory: Territory, *, require_iban: bool = Fa
 def _signature_blocks(
     case: Case, scheme: Scheme, signatures: Signatures | None
 ) -> dict[str, Context]:
-    """One block per party: who signs, and the name and date when known (else the template
-    leaves lines to fill by hand: "Nom, date et signature")."""
+    """One block per party of the scheme (the learner, then its signing funders as declared):
+    who signs, and the name and date when known (else the template leaves lines to fill by
+    hand: "Nom, date et signature")."""
+    parties = scheme.signing_parties()
     given = dict(signatures or {})
-    unknown = sorted(set(given) - set(PARTIES))
+    unknown = sorted(set(given) - set(parties))
     if unknown:
         raise DocumentError(
             f"Partie inconnue dans les signatures : {', '.join(unknown)} "
-            f"(parties : {', '.join(PARTIES)})."
+            f"(parties : {', '.join(parties)})."
         )
-    titles = {
-        "learner": ("L'apprenant(e)", case.learner.full_name),
-        "employer": ("Pour l'employeur", case.offer.employer.name),
-        "region": (f"Pour {with_article(scheme.funding_body)}", scheme.documents.signatory),
-    }
+    titles = {LEARNER: ("L'apprenant(e)", case.learner.full_name)}
+    for code in scheme.signing_funders():
+        funder = scheme.funder(code)
+        signs = funder.signs
+        assert signs is not None  # signing_funders() keeps those that sign
+        # The employer signs for itself: its name, unless the scheme gives a title.
+        titles[code] = (signs.heading or f"Pour {funder.label}", signs.title or _employer(case))
     blocks: dict[str, Context] = {}
-    for party in PARTIES:
+    for party in parties:
         title, who = titles[party]
         name, on = given.get(party, ("", None))
         blocks[party] = {
+            "party": party,
             "title": title,
             "who": who,
             "signed": bool(name and on),
@@ -305,6 +306,21 @@ def _signature_blocks(
             "date": date_fr(on) if on else "",
         }
     return blocks
+
+
+def _signature_context(case: Case, scheme: Scheme, signatures: Signatures | None) -> dict[str, Any]:
+    """`signatures` by party, and `signature_list` in signing order (the templates' table)."""
+    blocks = _signature_blocks(case, scheme, signatures)
+    return {
+        "signatures": blocks,
+        "signature_list": list(blocks.values()),
+        "copies": integer_in_words(len(blocks)),  # one original for each party
+        "employer_signs": EMPLOYER in blocks,
+    }
+
+
+def _employer(case: Case) -> str:
+    return case.offer.employer.name
 
 
 # -- money -----------------------------------------------------------------------------------
@@ -322,16 +338,21 @@ def _terms(
 
 
 def _payer_text(funder: str, scheme: Scheme, iban_masked: str) -> str:
-    if funder == "employer":
+    """How the contract says the share is paid: by its funder's channel (`funders` in the
+    scheme)."""
+    declared = scheme.funder(funder)
+    if declared.channel == "statement":
         return (
-            "versée chaque mois par l'employeur directement à l'apprenant, sur la base d'un "
-            f"relevé mensuel adressé par {_funding_short(scheme)} ; l'employeur confirme chaque "
-            "versement"
+            f"versée chaque mois par {declared.label} directement à l'apprenant, sur la base "
+            f"d'un relevé mensuel adressé par {_funding_short(scheme)} ; {declared.label} "
+            "confirme chaque versement"
         )
+    if declared.channel == "external":
+        return f"versée chaque mois par {declared.label}"
     account = f" (IBAN {iban_masked})" if iban_masked else ""
     return (
-        f"versée chaque mois par {with_article(scheme.funding_body)} par virement sur le "
-        f"compte bancaire de l'apprenant{account}"
+        f"versée chaque mois par {declared.label} par virement sur le compte bancaire de "
+        f"l'apprenant{account}"
     )
 
 
@@ -436,11 +457,9 @@ def _breach_context(scheme: Scheme, on: date, months: int, prorata_part_time: bo
 
 
 def _references(scheme: Scheme, tier: str, on: date) -> list[str]:
-    """The "Vu" of the contract: the codes, then the scheme's texts and those of the values in
-    force, each once."""
+    """The "Vu" of the contract: the RGPD, then the scheme's texts (the codes that apply to its
+    funding body among them) and those of the values in force, each once."""
     refs: list[str] = []
-    if "region" in scheme.funders:
-        refs.append(_CGCT_REFERENCE)
     refs.append(_RGPD_REFERENCE)
     refs.extend(scheme.references.values())
     t = scheme.tier(tier)
@@ -565,7 +584,6 @@ def contract_context(
         "number": number,
         "issued_on": date_fr(issued_on),
         "place": place,
-        "copies": "trois",
         "scheme": {
             "id": scheme.id,
             "label": scheme.label,
@@ -618,8 +636,21 @@ def contract_context(
         "data_protection": _data_protection(scheme),
         "court": competent_court(scheme),
         "cumulable_with": list(scheme.allowance.cumulable_with),
-        "signatures": _signature_blocks(case, scheme, signatures),
+        **_signature_context(case, scheme, signatures),
     }
+
+
+def _recovery_text(case: Case, scheme: Scheme, funder: str, creditor: str) -> str:
+    """How a share is recovered, as the scheme declares it (`funders.<code>.recovery`)."""
+    declared = scheme.declared_funders.get(funder)
+    if declared is not None and declared.recovery.channel == "employer":
+        return (
+            f"à reverser directement à l'employeur, {_employer(case)}, qui en confirme la réception"
+        )
+    return (
+        f"{creditor} vous adressera le titre de recette correspondant, qui précise les "
+        "modalités de paiement"
+    )
 
 
 def _breach_event_reason(case: Case) -> str:
@@ -679,12 +710,20 @@ def recovery_order_context(
                 f"{euros(base_amount)} × {number_text(unserved)} / {number_text(total_days)} "
                 f"= {euros(amount)}"
             )
+        creditor = (
+            scheme.funder(f).payee()
+            if f in scheme.declared_funders
+            else with_article(scheme.funding_body)
+        )
         funders.append(
             {
                 "code": f,
                 "label": funder_label(f),
                 "name": _capitalised(funder_label(f)),
-                "creditor": "l'employeur" if f == "employer" else with_article(scheme.funding_body),
+                # Whom the learner repays: the funder's `recovery.payee` (the employer itself
+                # for its share).
+                "creditor": creditor,
+                "recovery": _recovery_text(case, scheme, f, creditor),
                 "base": euros(base_amount),
                 "amount": euros(amount),
                 "amount_words": euros_in_words(amount),
@@ -746,6 +785,8 @@ def recovery_order_context(
         "funders": funders,
         "total": euros(total),
         "total_words": euros_in_words(total),
+        # The letter names the employer among the contract's parties only if it signed it.
+        "employer_signs": EMPLOYER in scheme.signing_funders(),
         "due": date_fr(max((figures[f][2] for f in ordered), default=default_due)),
         "court": competent_court(scheme),
     }
@@ -900,13 +941,12 @@ def amendment_context(
         "paragraphs": paragraphs,
         "issued_on": date_fr(issued_on),
         "place": place,
-        "copies": "trois",
         "scheme": {"id": scheme.id, "label": scheme.label, "training": scheme.training},
         "funding_body": funding_body_context(scheme),
         "learner": learner_context(case, territory),
         "employer": employer_context(case.offer.employer, territory),
         "contract_date": date_fr(case.contract_date) if case.contract_date else "",
-        "signatures": _signature_blocks(case, scheme, signatures),
+        **_signature_context(case, scheme, signatures),
     }
 
 

@@ -30,7 +30,7 @@ from workflow.documents.labels import BREACH_REASON_LABELS
 from workflow.paths import templates_dir
 from workflow.settings import settings
 from workflow.signin import SignInPolicy
-from workflow.states import SIGNING_PARTIES, STATE_LABELS, TRIGGER_LABELS, param_label
+from workflow.states import STATE_LABELS, TRIGGER_LABELS, param_label
 from workflow.web import (
     actions,
     admin,
@@ -77,7 +77,6 @@ def templates() -> Jinja2Templates:
         TRIGGER_LABELS=TRIGGER_LABELS,
         # An action's input by the label the actions table gives it (workflow.states).
         param_label=param_label,
-        SIGNING_PARTIES=SIGNING_PARTIES,
         # Fields chosen from a list rather than typed: the breach's category.
         FIELD_CHOICES={"category": BREACH_REASON_LABELS},
         STAFF=accounts.STAFF,

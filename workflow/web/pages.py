@@ -102,6 +102,8 @@ def case_page(s: Session, who: Principal, case_id: int) -> dict[str, Any]:
         "suspension_reasons": scheme.commitment.suspension_reasons,
         "today": today_paris().isoformat(),
         "tiers": {code: t.label for code, t in scheme.tiers.items()},
+        # Who signs this scheme's contracts: the learner and its signing funders.
+        "signing_parties": {p: scheme.party_label(p) for p in scheme.signing_parties()},
     }
 
 

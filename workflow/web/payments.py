@@ -11,6 +11,7 @@ from workflow import payments
 from workflow.clock import today_paris
 from workflow.db import UnitOfWork
 from workflow.errors import FidelisError
+from workflow.reports.labels import funder_title
 from workflow.web.deps import Db, Employer, OwnEmployer, Staff, attachment, check_csrf, render
 
 router = APIRouter()
@@ -20,7 +21,14 @@ router = APIRouter()
 def payments_page(request: Request, who: Staff, s: Db, mois: str = "") -> HTMLResponse:
     period = payments.parse_period(mois) if mois else None
     rows = payments.payment_rows(s, period)
-    return render(request, "payments.html", who=who, rows=rows, mois=mois)
+    return render(
+        request, "payments.html", who=who, rows=rows, mois=mois, transfer_funders=_funders()
+    )
+
+
+def _funders() -> dict[str, str]:
+    """The funders paid by SEPA transfer, by code, with their name (the schemes' `funders`)."""
+    return {f: funder_title(f) for f in payments.transfer_funders()}
 
 
 @router.post("/paiements/sepa", response_model=None)
@@ -32,15 +40,21 @@ async def sepa(request: Request, who: Staff) -> Response:
     try:
         period = payments.parse_period(month)
         export = payments.export_sepa(
-            UnitOfWork(factory), period, on=today_paris(), actor=who.actor
+            UnitOfWork(factory),
+            period,
+            on=today_paris(),
+            actor=who.actor,
+            funder=str(form.get("financeur") or "") or None,
         )
     except FidelisError as exc:
         with factory() as s:
             rows = payments.payment_rows(s)
             return render(
-                request, "payments.html", 400, who=who, error=str(exc), rows=rows, mois=month
-            )
-    return attachment(export.xml, "application/xml", f"{export.message_id}.xml")
+                request, "payments.html", 400, who=who, error=str(exc), rows=rows, mois=month,
+                transfer_funders=_funders(),
+            )  # fmt: skip
+    name = f"{export.funder}-{export.message_id}.xml"
+    return attachment(export.xml, "application/xml", name)
 
 
 @router.get("/mes-paiements", response_class=HTMLResponse)
