@@ -109,7 +109,8 @@ def run_size(n: int, dbs: Databases, naive_sample: int = NAIVE_SAMPLE) -> dict[s
     rerun, again = _timed(lambda: run_nightly(engine, AS_OF, send_mail=False))
     payments_created = report.totals["payments"]
     messages_created = sum(
-        report.totals[step] for step in ("employer_statements", "reminders", "commitment_checks")
+        report.totals[step]
+        for step in ("employer_statements", "reminders", "commitment_checks", "debts")
     )
     floor_figures = floor_insert_select(engine, first_new)
     engine.dispose()

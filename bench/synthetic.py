@@ -8,7 +8,10 @@ The picture on `AS_OF` (15 March 2027), for `cases` cases spread evenly over fiv
 - 2026: about a third signed, in training since 7 September 2026;
 - 2025 and 2024: their learners serve their employer since September of the following year;
 - 2023: the 2-year commitments completed in August 2026, the 3-year ones still serve;
-- in every signed campaign a few breaches, during training or during service.
+- in every signed campaign a few breaches, during training or during service, each with a debt
+  per funder still open (SPEC §4b: the nightly run reminds the overdue ones);
+- one case in a hundred in training has a complementary payment check pending (`complement_due`,
+  as a regularisation leaves it), so that the nightly run's regularisation step has its work.
 
 About a fifth of all cases are active (in training or serving). Employers sit on real rural
 communes of the scheme's région (the scheme's own rule). Every signed case has a tier, a contract
@@ -43,6 +46,7 @@ from workflow.models import (
     Campaign,
     Case,
     CaseEvent,
+    Debt,
     Employer,
     Institute,
     InstituteScheme,
@@ -51,6 +55,7 @@ from workflow.models import (
     Payment,
 )
 from workflow.schemes import registry
+from workflow.sqldates import add_days
 from workflow.states import ACTIONS, State
 from workflow.territory import default_territory
 
@@ -159,6 +164,8 @@ def generate(
                 status="paid", status_changed_on=HISTORY_PAID_UNTIL, status_changed_by="synthetic"
             )
         ).rowcount
+    with engine.begin() as conn:
+        counts["debts"] = _debts_and_pending_complements(conn)
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM ANALYZE"))
@@ -168,6 +175,41 @@ def generate(
     progress("paiements")
     engine.dispose()
     return counts
+
+
+def _debts_and_pending_complements(conn: sa.Connection) -> int:
+    """A debt per funder of every breached case, open, due 30 days after the breach (its
+    amount stands for the breach rule's), and `complement_due` on one case in a hundred in
+    training; set-based. Returns the number of debts written."""
+    written = 0
+    for funder in registry()[SCHEME].funders:
+        number = sa.literal("SYN-TR-") + sa.cast(Case.id, sa.String) + sa.literal(f"-{funder}")
+        rows = sa.select(
+            Case.id,
+            Case.scheme_id,
+            sa.literal(funder),
+            sa.literal("breach"),
+            number,
+            sa.literal(100_000),  # cents: 1 000.00
+            sa.literal(0),
+            sa.literal(0),
+            sa.literal(0),
+            sa.literal("open"),
+            Case.breach_date,
+            add_days(Case.breach_date, 30),
+            sa.literal(datetime.now(UTC), Debt.__table__.c.created_at.type),
+        ).where(Case.state == State.BREACHED, Case.breach_date.is_not(None))
+        columns = [
+            "case_id", "scheme_id", "funder", "kind", "number", "amount", "repaid", "waived",
+            "written_off", "status", "opened_on", "due_date", "created_at",
+        ]  # fmt: skip
+        written += conn.execute(sa.insert(Debt).from_select(columns, rows)).rowcount
+    conn.execute(
+        sa.update(Case)
+        .where(Case.state == State.IN_TRAINING, Case.id % 100 == 0)
+        .values(complement_due=AS_OF - timedelta(days=1))
+    )
+    return written
 
 
 def _campaign(

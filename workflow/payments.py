@@ -30,6 +30,13 @@ if TYPE_CHECKING:
     from workflow.sepa import Debtor
 
 
+def exported_with(period: date) -> sa.ColumnElement[bool]:
+    """The payments a SEPA file of `period` carries: the month's, and the complementary payments
+    of earlier months that a regularisation added since (SPEC §4b), so that none waits for a
+    file of its own month to be made again."""
+    return sa.or_(Payment.period == period, sa.and_(Payment.seq > 0, Payment.period < period))
+
+
 def parse_period(text: str) -> date:
     try:
         year, month = text.strip().split("-")
@@ -107,7 +114,7 @@ def funders_to_export(s: Session, period: date, schemes: SchemeRegistry | None =
             sa.select(Payment.funder)
             .where(
                 Payment.funder.in_(funders),
-                Payment.period == period,
+                exported_with(period),
                 Payment.status == "due",
                 Payment.batch_id.is_(None),
             )
@@ -149,7 +156,10 @@ def _transfers(s: Session, batch_id: int) -> list[Any]:
                 creditor_name=learner.full_name,
                 creditor_iban=learner.iban.reveal(),  # the one place it is used in clear
                 creditor_bic=None,
-                remittance=f"Allocation {number or ''} {payment.period:%m/%Y}".strip(),
+                remittance=(
+                    f"{'Complément allocation' if payment.seq else 'Allocation'} "
+                    f"{number or ''} {payment.period:%m/%Y}"
+                ).replace("  ", " "),
             )
         )
     return transfers
@@ -201,7 +211,7 @@ def export_sepa(
             sa.select(Payment)
             .where(
                 Payment.funder == funder,
-                Payment.period == period,
+                exported_with(period),
                 Payment.status == "due",
                 Payment.batch_id.is_(None),
             )
