@@ -72,7 +72,7 @@ def rule_text(rule: object) -> str:
 
 def in_force(scheme: Scheme, on: date) -> dict[str, Any]:
     """Every dated value of `scheme` in force on `on`, and the rules that are not dated."""
-    dumped = scheme.model_dump(mode="json")
+    dumped = scheme.model_dump(mode="json", by_alias=True)
     commitment = scheme.commitment
     return {
         "on": on.isoformat(),

@@ -86,7 +86,7 @@ def scheme_show(
     when = optional_date(on, "--on") or today_paris()
     current = in_force(scheme, when)
     # The whole file as before, and what is in force on the date under `in_force`.
-    if emit({**scheme.model_dump(mode="json"), "in_force": current}, as_json):
+    if emit({**scheme.model_dump(mode="json", by_alias=True), "in_force": current}, as_json):
         return
     references: list[str] = []
 
