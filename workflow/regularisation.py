@@ -43,7 +43,7 @@ REASON_PREFIX = "Régularisation"
 
 
 def reason_for(what: str, on: date) -> str:
-    """« Régularisation : rupture de l'engagement du 10/03/2027 »."""
+    """« Régularisation : rupture du 10/03/2027 »."""
     return f"{REASON_PREFIX} : {what[:1].lower()}{what[1:]} du {on:%d/%m/%Y}"
 
 
