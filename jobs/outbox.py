@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.lease import holder_id
+from workflow import esign
 from workflow.db import UnitOfWork
 from workflow.debts import balance_of
 from workflow.documents.french import date_fr, euros
@@ -141,6 +142,10 @@ def render(s: Session, message: OutboxMessage, schemes: SchemeRegistry) -> Messa
         context = _case_context(s, message.case_id, schemes)
         if "debt_id" in (message.context or {}):
             context["debt"] = _debt_context(s, int(message.context["debt_id"]))
+        if "esign_request_id" in (message.context or {}):  # workflow.esign (issue 16)
+            context["esign"] = esign.mail_context(
+                s, int(message.context["esign_request_id"]), schemes
+            )
     context["due_date"] = message.due_date
     email = render_email(message.kind, context)
     if not message.recipient:

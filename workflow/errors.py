@@ -27,6 +27,10 @@ FidelisError                  anything the user can fix; the CLI prints it and e
 ├── IbanKeyMissing            no FIDELIS_IBAN_KEY to seal or reveal an IBAN (workflow.iban)
 ├── IbanKeyInvalid            …set, but not a key, or not the one that sealed it
 ├── RunRefused                the nightly run is already running (jobs.lease)
+├── SealError                 the contract cannot be sealed: no certificate, bad passphrase
+│                             (workflow.documents.seal)
+├── EsignRefused              an electronic signature refused: code wrong, expired, locked,
+│                             not this party's turn (workflow.esign)
 └── SignInRefused             a sign-in refused (workflow.signin)
     ├── BadCredentials        …unknown address or wrong password (one message for both)
     ├── AccountDisabled       …the right password of a disabled account

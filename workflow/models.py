@@ -598,7 +598,47 @@ class Signature(Base):
     signed_on: Mapped[date]
     recorded_by: Mapped[str] = mapped_column(sa.String(200))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # "typed" (a name an agent recorded) or "electronic" (workflow.esign, issue 16).
+    method: Mapped[str] = mapped_column(sa.String(12), default="typed", server_default="typed")
     document: Mapped[Document] = relationship(back_populates="signatures")
+
+
+class EsignRequest(Base):
+    """One party's electronic signature of one contract PDF (issue 16): the invitation, its
+    one-time code (hashed, never stored in clear) and, once signed, the evidence that makes a
+    simple electronic signature hold (eIDAS art. 25): who, which e-mail, when, from where, what
+    document (its SHA-256) and the consent they ticked."""
+
+    __tablename__ = "esign_requests"
+    __table_args__ = (
+        sa.UniqueConstraint("pdf_id", "party"),
+        sa.CheckConstraint(
+            "status IN ('pending', 'signed', 'refused', 'invalidated')", name="status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    contract_id: Mapped[int] = mapped_column(sa.ForeignKey("documents.id"))
+    # The PDF the party reads and signs: its SHA-256 below is what the evidence states.
+    pdf_id: Mapped[int] = mapped_column(sa.ForeignKey("documents.id"))
+    document_sha256: Mapped[str] = mapped_column(sa.String(64))
+    party: Mapped[str] = mapped_column(sa.String(20))
+    position: Mapped[int]
+    signer_name: Mapped[str] = mapped_column(sa.String(200))
+    email: Mapped[str] = mapped_column(sa.String(254))
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    code_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    code_expires_at: Mapped[datetime | None]
+    code_attempts: Mapped[int] = mapped_column(default=0)
+    signature_id: Mapped[int | None] = mapped_column(sa.ForeignKey("signatures.id"))
+    signed_at: Mapped[datetime | None]
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(400))
+    consent_text: Mapped[str | None] = mapped_column(sa.Text)
+    # Why the party refused, or why the request no longer holds (the contract changed).
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SepaBatch(Base):
@@ -827,6 +867,7 @@ __all__ = [
     "DebtMovement",
     "Document",
     "Employer",
+    "EsignRequest",
     "Institute",
     "InstituteScheme",
     "JobLease",

@@ -19,6 +19,13 @@ FIDELIS_SESSION_IDLE_MINUTES / _LIFETIME_HOURS   a web session ends after 30 min
 FIDELIS_SIGNIN_*        how sign-in failures slow down then lock an account or an address
                         (workflow.signin.SignInPolicy)
 FIDELIS_IBAN_KEY        the Fernet key learners' IBANs are encrypted with (see workflow.iban)
+FIDELIS_PUBLIC_URL      the address the e-mails' links start with (https://fidelis.example.fr)
+FIDELIS_SEAL_PKCS12 / FIDELIS_SEAL_PASSPHRASE   the funding body's seal certificate and key (a
+                        PKCS#12 file outside the repository) the signed contracts are sealed with
+FIDELIS_SEAL_TSA_URL    a timestamping authority (RFC 3161): the seal then carries a timestamp
+FIDELIS_SEAL_TRUST_ROOTS  PEM file(s) of the authorities `fidelis contract verify` trusts
+                        (separated by « : »; none: the seal certificate's own chain)
+FIDELIS_SEAL_FONT       the TrueType font of the signature page (default: DejaVu Sans)
 """
 
 from __future__ import annotations
@@ -60,6 +67,14 @@ class Settings(BaseSettings):
     signin_forget_minutes: int = Field(default=60, ge=1)
     # No default: a key in the code would encrypt nothing (workflow.iban says when it is missing).
     iban_key: SecretStr | None = None
+    # Electronic signatures and the seal (workflow.esign, workflow.documents.seal; issue 16).
+    secret_key: SecretStr | None = None
+    public_url: str = "http://localhost:8000"
+    seal_pkcs12: Path | None = None
+    seal_passphrase: SecretStr | None = None
+    seal_tsa_url: str | None = None
+    seal_trust_roots: str | None = None
+    seal_font: Path | None = None
 
 
 def settings() -> Settings:

@@ -85,6 +85,9 @@ class CaseAction(StrEnum):
     SCAN_ATTACHED = "scan_attached"
     CORRECT_TRAINING = "correct_training"
     CHANGE_WORKING_TIME = "change_working_time"
+    # Electronic signature (workflow.esign, issue 16): invitations sent, a party's refusal.
+    ESIGN_STARTED = "esign_started"
+    ESIGN_REFUSED = "esign_refused"
 
 
 # Who may do what: caseworkers and admins everything, the other roles what their action lists.
@@ -948,6 +951,23 @@ ACTIONS: Mapping[str, Action] = {
                 "not_before_contract_issue",
             ),
             (Param("party", "Partie", "choice"), Param("name", "Nom du signataire", limit="name")),
+        ),
+        Action(
+            CaseAction.ESIGN_STARTED,
+            "Envoyer le contrat à la signature électronique",
+            "Contrat envoyé à la signature électronique",
+            frozenset({_S.SELECTED}),
+            None,
+            ("contract_current",),
+        ),
+        Action(
+            CaseAction.ESIGN_REFUSED,
+            "Refuser de signer le contrat",
+            "Signature du contrat refusée",
+            frozenset({_S.SELECTED}),
+            None,
+            ("contract_current", "party_known", "reason_given"),
+            (Param("party", "Partie", "choice"),),
         ),
         Action(
             CaseAction.SCAN_ATTACHED,

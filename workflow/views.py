@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from workflow import debts, ledger
 from workflow.clock import today_paris
+from workflow.documents.esign_records import signature_rows
 from workflow.errors import NotFound
 from workflow.facts import DbFacts
 from workflow.models import Campaign, Case, Employer, Learner, Offer
@@ -77,6 +78,8 @@ def case_detail(
         "tier": case.tier,
         "contract_number": case.contract_number,
         "contract_date": _iso(case.contract_date),
+        # Each party's signature of the contract: electronic, typed or scan (issue 16).
+        "signatures": signature_rows(session, case.id),
         "interview_date": _iso(case.interview_date),
         "training": {"start": _iso(learner.training_start), "end": _iso(learner.training_end)},
         "service": {

@@ -1,4 +1,5 @@
-"""PDF copies of the Word documents, with LibreOffice headless (SPEC §5: "where installed").
+"""PDF copies of the Word documents, with LibreOffice headless (SPEC §5: "where installed"), as
+PDF/A-2b: what the parties of a contract read and sign (issue 16).
 
 Each conversion runs `soffice --headless --convert-to pdf` with its own throw-away profile
 folder (`-env:UserInstallation=file:///tmp/…`): two conversions at once do not fight over one
@@ -78,7 +79,8 @@ def to_pdf(docx: Path, out_dir: Path, timeout: float = 120) -> Path:
         "--nologo",
         "--nodefault",
         "--convert-to",
-        "pdf",
+        # PDF/A-2b (SelectPdfVersion 2): fonts embedded, fit to keep, and sealable (issue 16).
+        'pdf:writer_pdf_Export:{"SelectPdfVersion":{"type":"long","value":"2"}}',
         "--outdir",
         str(out_dir),
         str(source),

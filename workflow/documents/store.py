@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from workflow.archive import DocumentStore
 from workflow.db import UnitOfWork
 from workflow.documents import context as contexts
+from workflow.documents.esign_records import void_requests
 from workflow.documents.pdf import to_pdf
 from workflow.documents.render import render_docx
 from workflow.errors import FidelisError, NotFound
@@ -49,6 +50,7 @@ TEMPLATES = {
 KIND_LABELS = {
     "contract": "Contrat",
     "contract_pdf": "Contrat (PDF)",
+    "contract_sealed": "Contrat signé et scellé (PDF)",
     "signed_scan": "Contrat signé (scan)",
     "recovery_order": "Ordre de reversement",
     "completion_certificate": "Attestation de fin d'engagement",
@@ -229,6 +231,7 @@ def invalidate_stale_contracts(s: Session, case: Case, reason: str) -> list[str]
         ):
             doc.status = "invalidated"
             doc.status_reason = reason
+            void_requests(s, doc, reason)  # its electronic signatures go with it (issue 16)
             messages.append(
                 f"Le contrat {doc.filename} du dossier {case.id} est invalidé ({reason}) : "
                 "il faudra le régénérer et le faire signer."
