@@ -9,8 +9,6 @@ transaction: a refusal is a French message and nothing is written. The arithmeti
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, replace
 from datetime import date
@@ -23,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from workflow import validation
 from workflow.clock import Clock, today_paris
+from workflow.csvfiles import read_rows
 from workflow.db import UnitOfWork
 from workflow.errors import InvalidInput, NotFound
 from workflow.models import Case, Debt, DebtInstalment, DebtMovement, Offer
@@ -494,25 +493,8 @@ def import_repaid(uow: UnitOfWork, file: Path, *, actor: str, clock: Clock = tod
     """The treasury's repayments, CSV `debt_number;amount;paid_on;reference` (or `,`). Every row
     is checked first, against the balances the earlier rows leave; one bad row and nothing is
     written."""
-    try:
-        if file.stat().st_size > REPAID_FILE_MAX_BYTES:
-            raise InvalidInput(
-                f"Le fichier {file.name} dépasse {REPAID_FILE_MAX_BYTES // (1024 * 1024)} Mo."
-            )
-        text = file.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InvalidInput(f"Fichier illisible : {file} ({exc.strerror}).") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"Le fichier {file.name} n'est pas un CSV en UTF-8.") from None
-    try:
-        dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else ";", delimiters=",;")
-        reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-        rows = list(reader)
-    except csv.Error:
-        raise InvalidInput(
-            f"Le fichier {file.name} n'est pas un CSV lisible ({';'.join(_COLUMNS)})."
-        ) from None
-    missing = [c for c in _COLUMNS[:3] if c not in (reader.fieldnames or [])]
+    rows, header = read_rows(file, ";".join(_COLUMNS), max_bytes=REPAID_FILE_MAX_BYTES)
+    missing = [c for c in _COLUMNS[:3] if c not in header]
     if missing:
         raise InvalidInput(
             f"Colonne(s) absente(s) du fichier {file.name} : {', '.join(missing)} (attendu : "

@@ -6,9 +6,7 @@ what it paid, and a caseworker may cancel one with a reason. Statuses: due → e
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -20,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from workflow import validation
+from workflow.csvfiles import read_rows
 from workflow.db import UnitOfWork
 from workflow.errors import InvalidInput, NotFound
 from workflow.models import Case, Employer, Learner, Offer, Payment, SepaBatch, utcnow
@@ -336,23 +335,7 @@ PAID_FILE_MAX_BYTES = 10 * 1024 * 1024  # a month of transfers is a few hundred 
 def import_paid(uow: UnitOfWork, file: Path, *, actor: str) -> int:
     """The treasury's confirmation, CSV with `end_to_end_id;paid_on` (or `,`): exported Région
     payments become paid. Every row is checked first; one bad row and nothing is written."""
-    try:
-        if file.stat().st_size > PAID_FILE_MAX_BYTES:
-            raise InvalidInput(
-                f"Le fichier {file.name} dépasse {PAID_FILE_MAX_BYTES // (1024 * 1024)} Mo."
-            )
-        text = file.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InvalidInput(f"Fichier illisible : {file} ({exc.strerror}).") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"Le fichier {file.name} n'est pas un CSV en UTF-8.") from None
-    try:
-        dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else ",", delimiters=",;")
-        rows = list(csv.DictReader(io.StringIO(text), dialect=dialect))
-    except csv.Error:
-        raise InvalidInput(
-            f"Le fichier {file.name} n'est pas un CSV lisible (end_to_end_id;paid_on)."
-        ) from None
+    rows, _ = read_rows(file, "end_to_end_id;paid_on", max_bytes=PAID_FILE_MAX_BYTES)
     errors: list[str] = []
     parsed: list[tuple[int, date]] = []
     for line, row in enumerate(rows, start=2):

@@ -9,27 +9,16 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_cli import Cli, build_setup
+from tests.e2e.test_cli import Cli
 from tests.e2e.test_cli import cli as cli  # the fixture
+from tests.e2e.test_cli_regularisation import signed
 
 
 @pytest.fixture
 def breached(cli: Cli) -> str:
     """The SPEC example: a resignation on 2028-03-16, 1 078,93 € owed to each funder."""
-    setup = build_setup(cli)
-    case = cli.new("case", "open", "--offer", setup["offer"], "--learner", setup["learner"],
-                   "--on", "2026-05-30")  # fmt: skip
+    case = signed(cli)
     for args in (
-        ("submit", "--on", "2026-06-01"),
-        ("interview", "--on", "2026-06-10", "--set", "interview_date=2026-06-09"),
-        ("select", "--on", "2026-06-12"),
-    ):
-        cli.ok("case", "fire", case, *args)
-    cli.ok("contract", "generate", case, "--tier", "2x150", "--on", "2026-06-20")
-    for party in ("learner", "employer", "region"):
-        cli.ok("contract", "sign", case, "--party", party, "--on", "2026-07-01", "--name", "X")
-    for args in (
-        ("sign", "--on", "2026-07-06"),
         ("start_training", "--on", "2026-09-07"),
         ("start_service", "--on", "2027-09-01", "--set", "diploma_date=2027-07-09"),
         ("breach", "--on", "2028-03-16", "--reason", "Démission", "--set", "category=resignation"),
