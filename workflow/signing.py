@@ -12,12 +12,21 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from workflow.documents.store import current_contract
 from workflow.errors import NotFound
-from workflow.esign import CODE_TTL, CONSENT, LINK_TTL, read_token
+from workflow.esign import CODE_TTL, CONSENT, LINK_TTL, read_token, signing_link
 from workflow.models import Case, Document, EsignRequest
-from workflow.schemes import registry
+from workflow.schemes import EMPLOYER, LEARNER, SchemeRegistry, registry
 
-__all__ = ["RESEND_AFTER", "SigningPage", "contract_pdf", "mask_email", "signing_page"]
+__all__ = [
+    "RESEND_AFTER",
+    "SigningPage",
+    "contract_pdf",
+    "mask_email",
+    "signing_page",
+    "turn_email",
+    "unsigned_context",
+]
 
 # A new code at most once a minute: the page must not become a way to flood someone's inbox.
 RESEND_AFTER = timedelta(minutes=1)
@@ -129,3 +138,55 @@ def contract_pdf(s: Session, page: SigningPage) -> Document:
     if doc is None:
         raise NotFound("Document", page.pdf_id)
     return doc
+
+
+def turn_email(contract_id: object) -> sa.ScalarSelect[str]:
+    """SQL: the e-mail of the party whose turn it is to sign contract `contract_id` (a column
+    or a value) electronically; NULL when no electronic signature is under way."""
+    return (
+        sa.select(EsignRequest.email)
+        .where(EsignRequest.contract_id == contract_id, EsignRequest.status == "pending")
+        .order_by(EsignRequest.position)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def unsigned_context(
+    s: Session, case_id: int, recipient: str, schemes: SchemeRegistry
+) -> dict[str, object]:
+    """What the reminder of an unsigned contract says (SPEC §6): who has not signed yet, in
+    the scheme's order, and — when an electronic signature is under way and it is the
+    recipient's turn — the link to their signing page. A link is a credential: it goes only to
+    the address its request names."""
+    case = s.get(Case, case_id)
+    assert case is not None
+    scheme = schemes[case.scheme_id]
+    doc = current_contract(s, case_id)
+    signed = {sig.party for sig in doc.signatures} if doc is not None else set()
+    requests = (
+        list(
+            s.scalars(
+                sa.select(EsignRequest)
+                .where(EsignRequest.contract_id == doc.id, EsignRequest.status != "invalidated")
+                .order_by(EsignRequest.position)
+            )
+        )
+        if doc is not None
+        else []
+    )
+    named = {r.party: r.signer_name for r in requests}
+    named.setdefault(LEARNER, case.learner.full_name)
+    named.setdefault(EMPLOYER, case.offer.employer.name)
+    missing = [
+        {"label": scheme.party_label(p), "name": named.get(p, "")}
+        for p in scheme.signing_parties()
+        if p not in signed
+    ]
+    turn = next((r for r in requests if r.status == "pending"), None)
+    mine = turn is not None and turn.email.casefold() == recipient.strip().casefold()
+    return {
+        "missing": missing,
+        "electronic": bool(requests),
+        "link": signing_link(turn.id) if turn is not None and mine else "",
+    }
