@@ -522,9 +522,9 @@ def _seal(
     actor: str,
 ) -> Document:
     content = read_document(store, pdf)
-    with_page = sealing.signature_page(content, _evidence(s, requests, pdf, scheme))
-    sealed = sealing.seal(
-        with_page,
+    sealed = sealing.seal_contract(
+        content,
+        _evidence(s, requests, pdf, scheme),
         sealing.seal_key(),
         reason=f"Contrat {pdf.number or ''} signé par toutes les parties",
         location=scheme.documents.place,
