@@ -21,9 +21,9 @@ from tests.integration.test_esign import (  # noqa: F401 (fixtures)
     seal_files,
     smtp,
 )
-from tests.integration.test_web import csrf_of
+from tests.integration.test_web import PASSWORD, csrf_of, login
 from tests.smtpserver import LocalSmtpServer
-from workflow import esign
+from workflow import accounts, esign
 from workflow.models import Case, Document, EsignRequest, Signature, utcnow
 from workflow.web import create_app
 
@@ -110,12 +110,20 @@ def test_the_three_parties_sign_through_the_page(signing: Web) -> None:
     assert {r.consent_text for r in rows.values()} == {esign.CONSENT}
     with w.uow() as uow:
         s = uow.session
-        sealed = s.scalars(sa.select(Document).where(Document.kind == "contract_sealed")).all()
+        sealed = s.scalars(sa.select(Document.id).where(Document.kind == "contract_sealed")).all()
         methods = s.scalars(sa.select(Signature.method)).all()
         state = s.get(Case, case).state  # type: ignore[union-attr]
     assert len(sealed) == 1 and methods == ["electronic"] * 3
     assert state in ("contracted", "selected")
     assert "Vous avez signé ce contrat" in client.get(links["learner"]).text
+    # The case page offers the sealed contract for download.
+    accounts.add_user(w.uow(), email="region@exemple.fr", name="Région", role="region",
+                      password=PASSWORD)  # fmt: skip
+    login(client, "region")
+    case_page = client.get(f"/dossiers/{case}").text
+    assert f'href="/documents/{sealed[0]}">télécharger le contrat scellé' in case_page
+    download = client.get(f"/documents/{sealed[0]}")
+    assert download.status_code == 200 and download.content.startswith(b"%PDF")
 
 
 def test_a_wrong_code_is_refused_next_to_its_field(signing: Web) -> None:
