@@ -2,7 +2,13 @@
 through the full path — render, hash, store, record, in one transaction per contract — against a
 bare docxtpl render loop of the same template and context, in the same process.
 
-    python -m bench.contracts --contracts 200 [--db-url postgresql+psycopg://…]
+And the seal of a signed contract (issue 16, `seal_run`): the signature page with the evidence
+then the PAdES seal, as workflow.esign does after the last party, against a bare pyHanko
+signature of the same PDF (the contract rendered by LibreOffice), with the same key; the target
+is within 1.5× (`seal_over_bare_time`). The seal is FIDELIS_SEAL_PKCS12's when set, else a
+throw-away one (tests/sealcerts.py); no timestamp on either side (a TSA would time the network).
+
+    python -m bench.contracts --contracts 200 --seals 20 [--db-url postgresql+psycopg://…]
 
 Prints one JSON line.
 """
@@ -14,19 +20,23 @@ import json
 import os
 import tempfile
 import time
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from docxtpl import DocxTemplate
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
 
 from bench.databases import Databases
 from bench.synthetic import AS_OF
 from workflow import contracts
 from workflow.clock import injected
 from workflow.db import UnitOfWork, make_engine, session_factory
-from workflow.documents import store
+from workflow.documents import seal, store
 from workflow.documents.context import contract_context
+from workflow.documents.pdf import to_pdf
 from workflow.documents.render import environment
 from workflow.models import Case
 from workflow.paths import templates_dir
@@ -35,9 +45,87 @@ from workflow.states import State
 from workflow.territory import default_territory
 
 ON = AS_OF
+SEALS = 20
 
 
-def run(n: int, work: Path, dbs: Databases) -> dict[str, Any]:
+def seal_key(work: Path) -> seal.SealKey:
+    """The configured seal, else a throw-away one; never its timestamper (see above)."""
+    if os.environ.get("FIDELIS_SEAL_PKCS12"):
+        return seal.SealKey(seal.seal_key().signer)
+    from tests.sealcerts import make_seal
+
+    files = make_seal(work / "seal")
+    return seal.SealKey(seal.seal_key(files.pkcs12, files.passphrase).signer)
+
+
+def _evidence(pdf: bytes) -> dict[str, Any]:
+    """Three signers' evidence, shaped as workflow.esign records it."""
+    import hashlib
+
+    digest = hashlib.sha256(pdf).hexdigest()
+    return {
+        "document": {
+            "sha256": digest,
+            "length": len(pdf),
+            "number": "OCC-AS-2026-00001",
+            "filename": "OCC-AS-2026-00001.pdf",
+        },
+        "signature_level": "signature électronique simple (règlement eIDAS, article 25)",
+        "signers": [
+            {
+                "party": party,
+                "label": party,
+                "name": name,
+                "email": f"{party}@exemple.fr",
+                "signed_at": "2026-06-21T10:00:00+02:00",
+                "ip": "192.0.2.7",
+                "user_agent": "Mozilla/5.0 (banc d'essai)",
+                "document_sha256": digest,
+                "consent": "J'ai lu le contrat…",
+                "method": "code à usage unique",
+            }
+            for party, name in (
+                ("learner", "Zoé Martin"),
+                ("employer", "Clinique du Parc"),
+                ("region", "Claire Élue"),
+            )
+        ],
+    }
+
+
+def seal_run(pdf: bytes, n: int, key: seal.SealKey) -> dict[str, Any]:
+    """`n` seals of `pdf` through workflow.documents.seal against `n` bare pyHanko signatures
+    of it with the same key, in the same process."""
+    evidence = _evidence(pdf)
+    # Once before timing: the per-process costs (the page's font cut down, pyHanko's imports).
+    seal.seal_contract(pdf, evidence, key, reason="Contrat signé")
+    start = time.perf_counter()
+    for _ in range(n):
+        sealed = seal.seal_contract(pdf, evidence, key, reason="Contrat signé", location="Toulouse")
+    full = time.perf_counter() - start
+    meta = signers.PdfSignatureMetadata(
+        field_name="Signature", md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES
+    )
+    start = time.perf_counter()
+    for _ in range(n):
+        writer = IncrementalPdfFileWriter(BytesIO(pdf))
+        bare = bytes(signers.sign_pdf(writer, meta, signer=key.signer).getvalue())
+    plain = time.perf_counter() - start
+    # Both signed this very PDF, as incremental updates after its bytes: else we timed the
+    # wrong thing.
+    assert sealed.startswith(pdf) and bare.startswith(pdf), "not the same PDF signed"
+    assert len(sealed) > len(bare), "no signature page nor evidence in the seal"
+    return {
+        "seals": n,
+        "seal_pdf_bytes": len(pdf),
+        "seal_per_s": round(n / full, 2),
+        "bare_pyhanko_per_s": round(n / plain, 2),
+        "seal_over_bare_time": round(full / plain, 2),
+        "seal_target": 1.5,
+    }
+
+
+def run(n: int, work: Path, dbs: Databases, seals: int = SEALS) -> dict[str, Any]:
     # 1 % of synthetic cases are `selected` (5 % of the open campaign's)
     url = dbs.fresh(max(2_000, n * 130))
     engine = make_engine(url)
@@ -70,6 +158,9 @@ def run(n: int, work: Path, dbs: Databases) -> dict[str, Any]:
         tpl.save(work / "bare.docx")
     bare = time.perf_counter() - start
     engine.dispose()
+    # The seal's benchmark on this very contract, rendered once by LibreOffice.
+    pdf = to_pdf(work / "bare.docx", work / "pdf").read_bytes()
+    sealing = seal_run(pdf, seals, seal_key(work)) if seals else {}
     dbs.drop(url)
     return {
         "benchmark": "contracts",
@@ -78,18 +169,19 @@ def run(n: int, work: Path, dbs: Databases) -> dict[str, Any]:
         "full_path_per_s": round(n / full, 1),
         "bare_docxtpl_per_s": round(n / bare, 1),
         "full_over_bare_time": round(full / bare, 2),
-    }
+    } | sealing
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--contracts", type=int, default=200)
+    parser.add_argument("--seals", type=int, default=SEALS)
     parser.add_argument("--db-url")
     args = parser.parse_args()
     # The synthetic picture is as of AS_OF: the benchmark's "today" (workflow.clock).
     with tempfile.TemporaryDirectory(prefix="fidelis-bench-") as tmp, injected(lambda: AS_OF):
         dbs = Databases(Path(tmp), args.db_url)
-        print(json.dumps(run(args.contracts, Path(tmp), dbs)), flush=True)
+        print(json.dumps(run(args.contracts, Path(tmp), dbs, args.seals)), flush=True)
 
 
 if __name__ == "__main__":

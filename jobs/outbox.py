@@ -48,6 +48,7 @@ from workflow.mailer import (
 )
 from workflow.models import Case, Debt, Employer, Offer, OutboxMessage, Payment, utcnow
 from workflow.schemes import SchemeRegistry
+from workflow.signing import unsigned_context
 from workflow.states import STATE_LABELS
 
 # Longer than any one send can take (SMTP's own timeouts are 30 s per exchange).
@@ -145,6 +146,10 @@ def render(s: Session, message: OutboxMessage, schemes: SchemeRegistry) -> Messa
         if "esign_request_id" in (message.context or {}):  # workflow.esign (issue 16)
             context["esign"] = esign.mail_context(
                 s, int(message.context["esign_request_id"]), schemes
+            )
+        if message.kind == "contract_unsigned":  # who has not signed, their link (issue 16)
+            context["unsigned"] = unsigned_context(
+                s, message.case_id, message.recipient or "", schemes
             )
     context["due_date"] = message.due_date
     email = render_email(message.kind, context)

@@ -37,6 +37,7 @@ from workflow.models import (
     Signature,
 )
 from workflow.schemes import SchemeRegistry
+from workflow.signing import turn_email
 from workflow.states import State
 
 if TYPE_CHECKING:
@@ -280,7 +281,10 @@ def reminders(ctx: StepContext) -> int:
                     not_yet_sent("contract_unsigned", due),
                 )
             )
-            created += insert_case_messages(s, "contract_unsigned", found, due, Learner.email)
+            # To the party whose turn it is when the contract is signed electronically (its
+            # reminder carries its signing link), else to the learner.
+            to = sa.func.coalesce(turn_email(Document.id), Learner.email)
+            created += insert_case_messages(s, "contract_unsigned", found, due, to)
         for scheme_id, days in _delays(ctx, "training_ended_without_service").items():
             kind = "training_ended_without_service"
             due = sqldates.add_days(Learner.training_end, days)

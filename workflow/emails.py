@@ -5,7 +5,8 @@ and may have `KIND.html.j2`. Context keys: `case` {id, contract_number, state_la
 {full_name, email}, `employer` {name, email}, `scheme` {label, funding_body}, `due_date` (a date);
 the employer statement takes `period` (a date), `lines` [{learner, contract_number, amount}] and
 `total` (amounts already formatted, « 150,00 € »); a debt's reminders take `debt` {number,
-funder, amount, balance, due_date} (amounts formatted)."""
+funder, amount, balance, due_date} (amounts formatted); the reminder of an unsigned contract may
+take `unsigned` {missing [{label, name}], electronic, link} (workflow.signing)."""
 
 from __future__ import annotations
 

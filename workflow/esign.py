@@ -25,7 +25,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,6 +56,7 @@ from workflow.states import CaseAction, Trigger
 __all__ = [
     "CODE_TTL",
     "CONSENT",
+    "LINK_TTL",
     "MAX_TRIES",
     "EsignRefused",
     "Invited",
@@ -65,6 +66,7 @@ __all__ = [
     "confirm",
     "mail_context",
     "new_code",
+    "read_token",
     "refuse",
     "request_for_token",
     "send_code",
@@ -74,6 +76,8 @@ __all__ = [
 ]
 
 CODE_TTL = timedelta(minutes=10)
+# How long an invitation's link opens the signing page; a reminder sends a fresh one.
+LINK_TTL = timedelta(days=30)
 MAX_TRIES = 5
 CONSENT = (
     "J'ai lu le contrat ci-dessus. En saisissant le code à usage unique reçu par courriel, je le "
@@ -175,20 +179,30 @@ def _signatory(scheme: Scheme, case: Case, party: str) -> tuple[str, str]:
     return name or scheme.funder(party).label, email
 
 
-def signing_link(request_id: int) -> str:
-    token = URLSafeSerializer(_secret(), salt=_SALT).dumps(request_id)
+def signing_link(request_id: int, at: datetime | None = None) -> str:
+    """The link of a request's invitation: its token names the request and when it was made
+    (the link expires LINK_TTL later; workflow.signing judges it)."""
+    made = int((at or utcnow()).timestamp())
+    token = URLSafeSerializer(_secret(), salt=_SALT).dumps([request_id, made])
     return f"{settings().public_url.rstrip('/')}/signature/{token}"
 
 
-def request_for_token(token: str) -> int:
-    """The request id a link's token names; NotFound when it was not made here."""
+def read_token(token: str) -> tuple[int, datetime]:
+    """The request id a link's token names and when the link was made; NotFound when it was
+    not made here."""
     try:
         value = URLSafeSerializer(_secret(), salt=_SALT).loads(token)
     except BadSignature:
         raise NotFound("Lien de signature", token[:12]) from None
-    if not isinstance(value, int):
-        raise NotFound("Lien de signature", token[:12])
-    return value
+    match value:
+        case [int(request_id), int(made)]:
+            return request_id, datetime.fromtimestamp(made, UTC)
+    raise NotFound("Lien de signature", token[:12])
+
+
+def request_for_token(token: str) -> int:
+    """The request id a link's token names; NotFound when it was not made here."""
+    return read_token(token)[0]
 
 
 def _invite(s: Session, request: EsignRequest, kind: str = "esign_invitation") -> None:
@@ -508,9 +522,9 @@ def _seal(
     actor: str,
 ) -> Document:
     content = read_document(store, pdf)
-    with_page = sealing.signature_page(content, _evidence(s, requests, pdf, scheme))
-    sealed = sealing.seal(
-        with_page,
+    sealed = sealing.seal_contract(
+        content,
+        _evidence(s, requests, pdf, scheme),
         sealing.seal_key(),
         reason=f"Contrat {pdf.number or ''} signé par toutes les parties",
         location=scheme.documents.place,

@@ -7,6 +7,9 @@ what the accounts and statistics need stays (states, dates, amounts, contract nu
 
 - the `learners` row: names, e-mail, birth date, IBAN;
 - the signers' names of the learner's contracts (`signatures`; party and date stay);
+- the electronic signatures' evidence on the learner's cases (`esign_requests`: every signer's
+  name and e-mail, IP address, user-agent, refusal reason and code; party, times, the
+  document's SHA-256 and the consent text stay);
 - the reasons and notes of the learner's case histories (`case_texts`; the append-only
   `case_events` hold ids, dates, codes and amounts only — workflow.events);
 - the learner's messages (`outbox`: recipient, context, last error; a pending one is cancelled);
@@ -43,6 +46,7 @@ from workflow.models import (
     CaseEvent,
     CaseText,
     Document,
+    EsignRequest,
     Institute,
     JobRun,
     Learner,
@@ -117,6 +121,17 @@ def purge_learner(
     counts = {
         "signatures": _update(
             s, Signature, [Signature.document_id.in_(documents)], signer_name=ANONYMOUS
+        ),
+        "esign": _update(
+            s,
+            EsignRequest,
+            [EsignRequest.case_id.in_(cases)],
+            signer_name=ANONYMOUS,
+            email=ANONYMOUS_EMAIL,
+            ip=None,
+            user_agent=None,
+            reason=sa.case((EsignRequest.reason.is_(None), None), else_=ERASED),
+            code_hash=None,
         ),
         "texts": _update(
             s,

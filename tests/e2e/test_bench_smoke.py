@@ -36,3 +36,15 @@ def test_transitions_and_web_benchmarks_run(dbs: Databases) -> None:
     assert fired["full_service_per_s"] > 0 and fired["raw_sql_floor_per_s"] > 0
     pages = web.run(2_000, dbs)
     assert pages["api_list"]["p95_ms"] > 0 and pages["list"]["p95_ms"] > 0
+
+
+def test_seal_benchmark_signs_the_same_pdf(tmp_path: Path) -> None:
+    """The seal against a bare pyHanko signature: seal_run checks inside that both signed the
+    very PDF given and that the seal carries more (the page and its evidence)."""
+    from bench import contracts
+    from tests.sealcerts import blank_pdf
+
+    result = contracts.seal_run(blank_pdf(), 2, contracts.seal_key(tmp_path))
+    assert result["seals"] == 2 and result["seal_pdf_bytes"] > 0
+    assert result["seal_per_s"] > 0 and result["bare_pyhanko_per_s"] > 0
+    assert result["seal_over_bare_time"] > 0

@@ -28,6 +28,14 @@ from workflow.web.deps import current_user
 
 # Open without an account: signing in, and signing out (which only clears the session).
 PUBLIC = {("GET", "/connexion"), ("POST", "/connexion"), ("POST", "/deconnexion")}
+# The signing page of an invitation's link (issue 16): its token is the credential.
+PUBLIC |= {
+    ("GET", "/signature/{token}"),
+    ("GET", "/signature/{token}/contrat.pdf"),
+    ("POST", "/signature/{token}/code"),
+    ("POST", "/signature/{token}/signer"),
+    ("POST", "/signature/{token}/refus"),
+}
 SIGNED_IN = {current_user, api_user}
 MAX_LINES = 250
 # Where roles may be read: the dependencies that check them.

@@ -46,6 +46,7 @@ from workflow.web import (
     payments,
     reference,
     reports,
+    signing,
 )
 from workflow.web.limits import IMPORT_PATHS, BodyLimit
 from workflow.web.security import SecurityHeaders
@@ -64,6 +65,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     reference.router,
     documents.router,
     admin.router,
+    signing.router,  # the signers' page: no account, the link's token (issue 16)
 )
 
 
