@@ -35,6 +35,7 @@ from workflow.web import (
     actions,
     admin,
     api,
+    api_spaces,
     auth,
     cases,
     debts,
@@ -42,6 +43,7 @@ from workflow.web import (
     errors,
     forecast,
     imports,
+    learner,
     operations,
     payments,
     reference,
@@ -52,6 +54,7 @@ from workflow.web.security import SecurityHeaders
 
 ROUTERS: tuple[APIRouter, ...] = (
     api.router,
+    api_spaces.router,
     imports.router,
     reports.router,
     forecast.router,
@@ -64,6 +67,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     reference.router,
     documents.router,
     admin.router,
+    # The participants' spaces (issue 15).
+    learner.router,
 )
 
 
@@ -83,6 +88,7 @@ def templates() -> Jinja2Templates:
         EMPLOYERS=accounts.EMPLOYERS,
         ATTESTERS=accounts.ATTESTERS,
         ADMINS=accounts.ADMINS,
+        LEARNERS=accounts.LEARNERS,
     )
     return found
 
