@@ -65,6 +65,11 @@ class Principal:
 
     @property
     def actor(self) -> str:
+        """Who acted, as the case's history records it. A learner by their account's number,
+        not their name: the append-only history keeps no learner's name (docs/ARCHITECTURE.md),
+        and the retention purge could not erase it there."""
+        if self.role == "learner":
+            return f"apprenant (compte n° {self.id})"
         return f"{self.name} ({ROLE_LABELS.get(self.role, self.role)})"
 
 

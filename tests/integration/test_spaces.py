@@ -221,6 +221,21 @@ def test_an_invitation_is_queued_with_its_link_and_opens_one_session(space: Spac
     assert sp.client.get("/mon-espace", follow_redirects=False).status_code == 303
 
 
+def test_the_invitation_email_renders_in_french_with_its_link(space: Space) -> None:
+    from jobs.outbox import render
+
+    sp, w = space, space.w
+    invitation = invitations.invite(w.uow(), sp.users["lea"], now=T0)
+    with w.uow() as uow:
+        message = uow.session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.kind == "invitation")
+        ).one()
+        mail = render(uow.session, message, w.schemes)
+    assert mail.to == "lea@exemple.fr" and mail.subject == "Votre accès à Fidelis"
+    assert invitation.link in mail.text and "Bonjour Apprenant0 Test" in mail.text
+    assert "8 décembre 2029" in mail.text  # seven days
+
+
 def test_an_expired_or_unknown_link_is_refused(space: Space) -> None:
     sp, w = space, space.w
     link = invitations.invite(w.uow(), sp.users["lea"], now=T0, valid_for=timedelta(days=7)).link
@@ -262,7 +277,8 @@ def test_a_learner_applies_to_two_employers_with_a_letter_and_follows_them(space
         actors = uow.session.scalars(
             sa.select(CaseEvent.actor).where(CaseEvent.case_id == ids[0])
         ).all()
-    assert actors == ["Apprenant0 Test (apprenant)"] * 2
+    # No learner's name in the append-only history: their account's number.
+    assert actors == [f"apprenant (compte n° {sp.users['lea']})"] * 2
     home = sp.client.get("/mon-espace?envoye=2").text
     assert "Candidature envoyée (2)" in home and "EHPAD 0" in home and "Candidature envoyée" in home
     page = sp.client.get(f"/mon-espace/dossiers/{ids[0]}").text
@@ -281,6 +297,25 @@ def test_the_learner_follows_the_interview_and_the_decision(space: Space) -> Non
     sign_in(sp, "lea")
     page = sp.client.get(f"/mon-espace/dossiers/{case}").text
     assert "Entretien le 30/11/2029" in page and "Non retenu" in page
+
+
+def test_the_retention_purge_closes_and_erases_the_learners_account(space: Space) -> None:
+    from workflow import privacy
+    from workflow.models import User
+
+    sp, w = space, space.w
+    with w.uow() as uow:
+        counts = privacy.purge_learner(uow.session, w.learners[0], as_of=D("2035-01-01"))
+        uow.commit()
+    assert counts["accounts"] == 1
+    with w.uow() as uow:
+        user = uow.session.get_one(User, sp.users["lea"])
+        assert (user.name, user.email) == ("Anonymisé", f"anonyme-{user.id}@invalid")
+        assert user.disabled_at is not None and user.api_token_hash is None
+        other = uow.session.get_one(User, sp.users["max"])
+        assert other.email == "max@exemple.fr" and other.disabled_at is None
+    link = invitations.invite(w.uow(), sp.users["lea"], now=T0).link
+    assert use_link(sp.client, link) == 403
 
 
 # -- the commitment: what leaving today would cost -------------------------------------------
