@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.lease import holder_id
-from workflow import esign
+from workflow import esign, invitations
 from workflow.db import UnitOfWork
 from workflow.debts import balance_of
 from workflow.documents.french import date_fr, euros
@@ -131,7 +131,9 @@ def _statement_context(
 
 
 def render(s: Session, message: OutboxMessage, schemes: SchemeRegistry) -> Message:
-    if message.kind == "employer_statement":
+    if message.kind == invitations.KIND:
+        context = invitations.invitation_context(message.context)
+    elif message.kind == "employer_statement":
         context = _statement_context(
             s,
             int(message.context["employer_id"]),

@@ -1,7 +1,8 @@
 """Accounts of the web application: argon2 password hashes checked against the password policy
 (workflow.passwords), API tokens, their administration (list, disable, enable, reset a password,
 revoke a token — each change that should end a sign-in revokes the account's web sessions), and
-what each role may see (SPEC roles: `region` caseworker, `employer`, `institute`, `admin`).
+what each role may see (SPEC roles: `region` caseworker, `employer`, `institute`, `admin`, and
+`learner` — issue 15 — who sees their own cases only).
 Signing in itself, its throttling and the sessions' life are workflow.signin."""
 
 from __future__ import annotations
@@ -23,19 +24,24 @@ from workflow.errors import InvalidInput, NotFound
 from workflow.models import Case, Employer, Institute, Learner, Offer, User, WebSession, utcnow
 from workflow.states import ACTIONS, STAFF
 
-ROLES = ("region", "employer", "institute", "admin")
+ROLES = ("region", "employer", "institute", "admin", "learner")
 # Who may do what, named once; the web's dependencies (workflow.web.deps) and pages use these.
 # STAFF (workflow.states): the caseworkers' service — every page, every case, every action.
 EMPLOYERS = frozenset({"employer"})  # « Mes paiements »: an employer's own allowance shares
 ATTESTERS = STAFF | EMPLOYERS  # the yearly attestation of service (SPEC §4)
 LEARNER_READERS = STAFF | {"institute"}  # the learners' list (an institute sees its own)
 ADMINS = frozenset({"admin"})  # the accounts' administration
+LEARNERS = frozenset({"learner"})  # « Mon espace »: a learner's own applications and commitment
+INSTITUTES = frozenset({"institute"})  # « Mes apprenants »: an institute's own learners
+# The participants: their accounts are invited (a one-time sign-in link), a password optional.
+PARTICIPANTS = LEARNERS | EMPLOYERS | INSTITUTES
 # How a role is named where people read it: the actor of an event, the accounts list.
 ROLE_LABELS = {
     "region": "Région",
     "employer": "employeur",
     "institute": "institut de formation",
     "admin": "administrateur",
+    "learner": "apprenant",
 }
 _hasher = PasswordHasher()
 
@@ -49,13 +55,21 @@ class Principal:
     role: str
     employer_id: int | None
     institute_id: int | None
+    learner_id: int | None = None
 
     @classmethod
     def of(cls, user: User) -> Principal:
-        return cls(user.id, user.name, user.role, user.employer_id, user.institute_id)
+        return cls(
+            user.id, user.name, user.role, user.employer_id, user.institute_id, user.learner_id
+        )
 
     @property
     def actor(self) -> str:
+        """Who acted, as the case's history records it. A learner by their account's number,
+        not their name: the append-only history keeps no learner's name (docs/ARCHITECTURE.md),
+        and the retention purge could not erase it there."""
+        if self.role == "learner":
+            return f"apprenant (compte n° {self.id})"
         return f"{self.name} ({ROLE_LABELS.get(self.role, self.role)})"
 
 
@@ -63,48 +77,88 @@ def add_user(
     uow: UnitOfWork,
     *,
     email: str,
-    name: str,
+    name: str | None,
     role: str,
-    password: str,
+    password: str | None,
     employer_id: int | None = None,
     institute_id: int | None = None,
+    learner_id: int | None = None,
 ) -> tuple[int, str]:
-    """Create an account; return its id and its API token (shown once, stored hashed)."""
+    """Create an account; return its id and its API token (shown once, stored hashed). A
+    participant's account (learner, employer, institute) may have no password — it signs in by
+    an invitation's one-time link (workflow.invitations) — and takes by default the name of the
+    learner, employer or institute it is tied to."""
     if role not in ROLES:
         raise InvalidInput(f"Rôle inconnu « {role} » (rôles : {', '.join(ROLES)}).", "role")
-    clean_name = validation.non_blank(name, "name", "Le nom")
-    passwords.check(password, name=name, email=email)
-    if (role == "employer") != (employer_id is not None):
-        raise InvalidInput(
-            "Un compte employeur est rattaché à un employeur (--employer), et lui seul."
-        )
-    if (role == "institute") != (institute_id is not None):
-        raise InvalidInput(
-            "Un compte institut est rattaché à un institut (--institute), et lui seul."
-        )
+    _check_ties(role, employer_id, institute_id, learner_id)
+    if password is None and role not in PARTICIPANTS:
+        raise InvalidInput("Un compte du service instructeur a un mot de passe.", "password")
     clean_email = validation.email(email)
     token = secrets.token_urlsafe(32)
     with uow:
         s = uow.session
-        if employer_id is not None and s.get(Employer, employer_id) is None:
-            raise NotFound("Employeur", employer_id)
-        if institute_id is not None and s.get(Institute, institute_id) is None:
-            raise NotFound("Institut", institute_id)
+        tied_name = _tied_name(s, employer_id, institute_id, learner_id)
+        clean_name = validation.non_blank(name or tied_name or "", "name", "Le nom")
+        if password is not None:
+            passwords.check(password, name=clean_name, email=clean_email)
         if s.scalars(sa.select(User.id).where(User.email == clean_email)).first() is not None:
             raise InvalidInput(f"Un compte existe déjà pour {clean_email}.", "email")
+        if learner_id is not None:
+            taken = s.scalars(sa.select(User.email).where(User.learner_id == learner_id)).first()
+            if taken is not None:
+                raise InvalidInput(f"Cet apprenant a déjà un compte ({taken}).", "learner")
         user = User(
             email=clean_email,
             name=clean_name,
             role=role,
-            password_hash=_hasher.hash(password),
+            # No password yet: the hash of a secret nobody knows (no sign-in by password).
+            password_hash=_hasher.hash(password or secrets.token_urlsafe(32)),
             api_token_hash=hash_token(token),
             employer_id=employer_id,
             institute_id=institute_id,
+            learner_id=learner_id,
         )
         s.add(user)
         s.flush()
         uow.commit()
         return user.id, token
+
+
+def _check_ties(
+    role: str, employer_id: int | None, institute_id: int | None, learner_id: int | None
+) -> None:
+    """An employer's, institute's or learner's account is tied to its record, and only it."""
+    for tied_role, ident, option, what in (
+        ("employer", employer_id, "--employer", "employeur"),
+        ("institute", institute_id, "--institute", "institut"),
+        ("learner", learner_id, "--learner", "apprenant"),
+    ):
+        if (role == tied_role) != (ident is not None):
+            raise InvalidInput(
+                f"Un compte {what} est rattaché à un {what} ({option}), et lui seul."
+            )
+
+
+def _tied_name(
+    s: Session, employer_id: int | None, institute_id: int | None, learner_id: int | None
+) -> str | None:
+    """The name of the record the account is tied to; NotFound for an unknown id."""
+    if employer_id is not None:
+        employer = s.get(Employer, employer_id)
+        if employer is None:
+            raise NotFound("Employeur", employer_id)
+        return employer.name
+    if institute_id is not None:
+        institute = s.get(Institute, institute_id)
+        if institute is None:
+            raise NotFound("Institut", institute_id)
+        return institute.name
+    if learner_id is not None:
+        learner = s.get(Learner, learner_id)
+        if learner is None:
+            raise NotFound("Apprenant", learner_id)
+        return learner.full_name
+    return None
 
 
 def hash_token(token: str) -> str:
@@ -147,6 +201,12 @@ def _account(uow: UnitOfWork, who: str | int) -> User:
     if user is None:
         raise InvalidInput(f"Aucun compte pour {who}.", "email")
     return user
+
+
+def account_id(uow: UnitOfWork, who: str) -> int:
+    """The id of the account of this address (InvalidInput if none)."""
+    with uow:
+        return _account(uow, who).id
 
 
 def revoke_sessions(s: Session, user_id: int, now: datetime) -> None:
@@ -224,7 +284,9 @@ def is_staff(who: Principal) -> bool:
 
 def visible_cases(who: Principal) -> sa.ColumnElement[bool]:
     """The SQL condition on `Case` for what `who` may see: employers their offers' cases,
-    institutes their learners' cases, caseworkers and admins everything."""
+    institutes their learners' cases, a learner their own, caseworkers and admins everything."""
+    if who.role == "learner":
+        return Case.learner_id == who.learner_id
     if who.role == "employer":
         return Case.offer_id.in_(sa.select(Offer.id).where(Offer.employer_id == who.employer_id))
     if who.role == "institute":
@@ -236,7 +298,10 @@ def visible_cases(who: Principal) -> sa.ColumnElement[bool]:
 
 def visible_learners(who: Principal) -> sa.ColumnElement[bool]:
     """The SQL condition on `Learner` for what `who` may see: an institute its own learners,
-    everyone else every learner (employers are kept off the list by `LEARNER_READERS`)."""
+    a learner themselves, everyone else every learner (employers are kept off the list by
+    `LEARNER_READERS`)."""
+    if who.role == "learner":
+        return Learner.id == who.learner_id
     if who.role == "institute":
         return Learner.institute_id == who.institute_id
     return sa.true()
@@ -272,10 +337,15 @@ __all__ = [
     "ADMINS",
     "ATTESTERS",
     "EMPLOYERS",
+    "INSTITUTES",
+    "LEARNERS",
     "LEARNER_READERS",
+    "PARTICIPANTS",
+    "ROLES",
     "ROLE_LABELS",
     "STAFF",
     "Principal",
+    "account_id",
     "add_user",
     "disable",
     "enable",

@@ -150,39 +150,53 @@ def open_case(
 ) -> int:
     """Register a learner against a listed offer: a new case in state `listed`."""
     with uow:
-        s = uow.session
-        offer = s.get(Offer, offer_id)
-        if offer is None:
-            raise NotFound("Offre", offer_id)
-        learner = s.get(Learner, learner_id)
-        if learner is None:
-            raise NotFound("Apprenant", learner_id)
-        if not offer.campaign.is_open:
-            raise InvalidInput(f"La campagne {offer.campaign.year} de cette offre est close.")
-        duplicate = s.scalars(
-            sa.select(Case.id).where(Case.offer_id == offer_id, Case.learner_id == learner_id)
-        ).first()
-        if duplicate is not None:
-            raise InvalidInput(
-                f"Cet apprenant a déjà un dossier sur cette offre (dossier n° {duplicate})."
-            )
-        effective = on or clock()
-        events.check_horizon(events.OPEN, effective, clock())
-        case = Case(
-            offer=offer,
-            learner=learner,
-            campaign_id=offer.campaign_id,
-            scheme_id=offer.campaign.scheme_id,
-            state=State.LISTED,
-            last_effective_date=effective,
-        )
-        s.add(case)
-        s.flush()
-        events.write(
-            s, case, events.OPEN, on=effective, actor=actor or default_actor(), scheme=None
+        case = opened(
+            uow.session, offer_id, learner_id, actor=actor or default_actor(), on=on, clock=clock
         )
         uow.commit()
         return case.id
+
+
+def opened(
+    s: Session,
+    offer_id: int,
+    learner_id: int,
+    *,
+    actor: str,
+    on: date | None = None,
+    clock: Clock = today_paris,
+) -> Case:
+    """`open_case` inside the caller's transaction (a learner's application opens and submits
+    in one: workflow.spaces)."""
+    offer = s.get(Offer, offer_id)
+    if offer is None:
+        raise NotFound("Offre", offer_id)
+    learner = s.get(Learner, learner_id)
+    if learner is None:
+        raise NotFound("Apprenant", learner_id)
+    if not offer.campaign.is_open:
+        raise InvalidInput(f"La campagne {offer.campaign.year} de cette offre est close.")
+    duplicate = s.scalars(
+        sa.select(Case.id).where(Case.offer_id == offer_id, Case.learner_id == learner_id)
+    ).first()
+    if duplicate is not None:
+        raise InvalidInput(
+            f"Cet apprenant a déjà un dossier sur cette offre (dossier n° {duplicate})."
+        )
+    effective = on or clock()
+    events.check_horizon(events.OPEN, effective, clock())
+    case = Case(
+        offer=offer,
+        learner=learner,
+        campaign_id=offer.campaign_id,
+        scheme_id=offer.campaign.scheme_id,
+        state=State.LISTED,
+        last_effective_date=effective,
+    )
+    s.add(case)
+    s.flush()
+    events.write(s, case, events.OPEN, on=effective, actor=actor, scheme=None)
+    return case
 
 
 def fire(
@@ -718,6 +732,7 @@ __all__ = [
     "default_actor",
     "fire",
     "open_case",
+    "opened",
     "parse_params",
     "record_payments",
     "resume",

@@ -6,7 +6,8 @@ and may have `KIND.html.j2`. Context keys: `case` {id, contract_number, state_la
 the employer statement takes `period` (a date), `lines` [{learner, contract_number, amount}] and
 `total` (amounts already formatted, « 150,00 € »); a debt's reminders take `debt` {number,
 funder, amount, balance, due_date} (amounts formatted); the reminder of an unsigned contract may
-take `unsigned` {missing [{label, name}], electronic, link} (workflow.signing)."""
+take `unsigned` {missing [{label, name}], electronic, link} (workflow.signing); an invitation
+(workflow.invitations) takes only `name`, `link` and `expires_on` (a date)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ from workflow.schemes import REMINDER_KINDS
 # reminders of a debt (SPEC §4b).
 DEBT_REMINDER_KINDS = ("debt_overdue", "debt_instalment_missed")
 KINDS = (*REMINDER_KINDS, "employer_statement", "completion", *DEBT_REMINDER_KINDS)
+# E-mails about an account rather than a case: a participant's one-time sign-in link (issue 15).
+ACCOUNT_KINDS = ("invitation",)
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,9 @@ def _environment(autoescape: bool) -> Environment:
 
 
 def render_email(kind: str, context: Mapping[str, Any]) -> RenderedEmail:
-    if kind not in KINDS:
-        raise FidelisError(f"Type de courriel inconnu : « {kind} » (types : {', '.join(KINDS)}).")
+    if kind not in KINDS + ACCOUNT_KINDS:
+        known = ", ".join(KINDS + ACCOUNT_KINDS)
+        raise FidelisError(f"Type de courriel inconnu : « {kind} » (types : {known}).")
     try:
         text_template = _environment(False).get_template(f"{kind}.txt.j2")
         subject = "".join(

@@ -34,6 +34,8 @@ FidelisError                  anything the user can fix; the CLI prints it and e
 └── SignInRefused             a sign-in refused (workflow.signin)
     ├── BadCredentials        …unknown address or wrong password (one message for both)
     ├── AccountDisabled       …the right password of a disabled account
+    ├── LinkRefused           …a one-time sign-in link unknown, used or expired
+    │                          (workflow.invitations)
     └── TooManyAttempts       …too many failures: `retry_after` says how long to wait
 
 Each is defined beside the code that raises it; `tests/unit/test_public_surface.py` checks that

@@ -780,7 +780,9 @@ class User(Base):
 
     __tablename__ = "users"
     __table_args__ = (
-        sa.CheckConstraint("role IN ('region', 'employer', 'institute', 'admin')", name="role"),
+        sa.CheckConstraint(
+            "role IN ('region', 'employer', 'institute', 'admin', 'learner')", name="role"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -792,10 +794,27 @@ class User(Base):
     api_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     employer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("employers.id"))
     institute_id: Mapped[int | None] = mapped_column(sa.ForeignKey("institutes.id"))
+    # A learner's own account (issue 15): they see their own cases only.
+    learner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("learners.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # A disabled account cannot sign in, its sessions are revoked and its token refused.
     disabled_at: Mapped[datetime | None]
     last_sign_in_at: Mapped[datetime | None]
+
+
+class SignInLink(Base):
+    """A one-time sign-in link (an invitation, workflow.invitations): the e-mail carries a
+    random token, stored here only as its SHA-256; it opens one session, once, before
+    `expires_at`."""
+
+    __tablename__ = "sign_in_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class WebSession(Base):

@@ -17,7 +17,9 @@ what the accounts and statistics need stays (states, dates, amounts, contract nu
   database allows to an issued document, migration 0013) and its file leaves the store once no
   document kept elsewhere shares it;
 - the free text around the cases: payment cancellation reasons, the nightly anomalies' messages
-  and notes, and the learner's name in the nightly runs' error texts.
+  and notes, and the learner's name in the nightly runs' error texts;
+- the learner's own web account (issue 15): disabled, its name, address and API token erased
+  (the history names it by its number only: `accounts.Principal.actor`).
 
 Each purged learner gets a `learner_purges` row with what was erased; the run counts learners and
 documents. The files go after the transaction commits (a rolled-back purge keeps them); a run
@@ -56,6 +58,7 @@ from workflow.models import (
     Payment,
     RunAnomaly,
     Signature,
+    User,
     utcnow,
 )
 from workflow.schemes import SchemeRegistry
@@ -174,6 +177,16 @@ def purge_learner(
             resolution_note=sa.case((RunAnomaly.resolution_note.is_(None), None), else_=ERASED),
         ),
         "run_errors": sum(_scrub_run_errors(s, name) for name in sorted(names - _ALREADY)),
+        # The learner's own web account (issue 15): closed, its name and address erased.
+        "accounts": _update(
+            s,
+            User,
+            [User.learner_id == learner_id],
+            name=ANONYMOUS,
+            email=sa.literal("anonyme-") + sa.cast(User.id, sa.String) + sa.literal("@invalid"),
+            api_token_hash=None,
+            disabled_at=sa.func.coalesce(User.disabled_at, utcnow()),
+        ),
     }
     learner.first_name = learner.last_name = ANONYMOUS
     learner.email = ANONYMOUS_EMAIL

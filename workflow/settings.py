@@ -18,6 +18,9 @@ FIDELIS_INSECURE_COOKIES=1   development over plain http only: cookies without `
 FIDELIS_SESSION_IDLE_MINUTES / _LIFETIME_HOURS   a web session ends after 30 min idle, 12 h in all
 FIDELIS_SIGNIN_*        how sign-in failures slow down then lock an account or an address
                         (workflow.signin.SignInPolicy)
+FIDELIS_PUBLIC_URL      the web application's address as users reach it, for the links in e-mails
+                        (http://localhost:8000)
+FIDELIS_INVITATION_DAYS how long an invitation's one-time sign-in link stays valid (7 days)
 FIDELIS_IBAN_KEY        the Fernet key learners' IBANs are encrypted with (see workflow.iban)
 FIDELIS_PUBLIC_URL      the address the e-mails' links start with (https://fidelis.example.fr)
 FIDELIS_SEAL_PKCS12 / FIDELIS_SEAL_PASSPHRASE   the funding body's seal certificate and key (a
@@ -65,11 +68,14 @@ class Settings(BaseSettings):
     signin_lock_minutes: int = Field(default=15, ge=1)
     signin_max_delay_seconds: int = Field(default=60, ge=1)
     signin_forget_minutes: int = Field(default=60, ge=1)
+    # The address of the web application in the links Fidelis sends (invitations, signatures).
+    public_url: str = "http://localhost:8000"
+    # The participants' invitations (workflow.invitations, issue 15).
+    invitation_days: int = Field(default=7, ge=1, le=60)
     # No default: a key in the code would encrypt nothing (workflow.iban says when it is missing).
     iban_key: SecretStr | None = None
     # Electronic signatures and the seal (workflow.esign, workflow.documents.seal; issue 16).
     secret_key: SecretStr | None = None
-    public_url: str = "http://localhost:8000"
     seal_pkcs12: Path | None = None
     seal_passphrase: SecretStr | None = None
     seal_tsa_url: str | None = None

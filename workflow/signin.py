@@ -214,19 +214,27 @@ def sign_in(
         if user.disabled_at is not None:
             raise AccountDisabled()
         user_id = user.id
-    token = secrets.token_urlsafe(32)
     with factory() as s:
         _take_back(s, keys, now, policy)
-        s.execute(
-            sa.delete(WebSession).where(
-                WebSession.user_id == user_id, WebSession.created_at < now - KEEP_SESSIONS
-            )
-        )
-        s.add(WebSession(id_hash=_hash(token), user_id=user_id, created_at=now, last_seen_at=now))
-        user = s.get_one(User, user_id)
-        user.last_sign_in_at = now
+        who, token = open_session(s, user_id, now)
         s.commit()
-        return Principal.of(user), token
+        return who, token
+
+
+def open_session(s: Session, user_id: int, now: datetime) -> tuple[Principal, str]:
+    """Open a web session for the account, in the caller's transaction (after a password, or a
+    one-time link: workflow.invitations); return who it is and the session's id for the cookie.
+    The account's sessions ended long ago are deleted on the way."""
+    token = secrets.token_urlsafe(32)
+    s.execute(
+        sa.delete(WebSession).where(
+            WebSession.user_id == user_id, WebSession.created_at < now - KEEP_SESSIONS
+        )
+    )
+    s.add(WebSession(id_hash=_hash(token), user_id=user_id, created_at=now, last_seen_at=now))
+    user = s.get_one(User, user_id)
+    user.last_sign_in_at = now
+    return Principal.of(user), token
 
 
 def session_user(
@@ -280,6 +288,7 @@ __all__ = [
     "SignInPolicy",
     "SignInRefused",
     "TooManyAttempts",
+    "open_session",
     "session_user",
     "sign_in",
     "sign_out",

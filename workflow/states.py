@@ -757,7 +757,7 @@ ACTIONS: Mapping[str, Action] = {
             frozenset({_S.LISTED}),
             _S.APPLIED,
             ("campaign_open", "learner_authorised"),
-            roles=STAFF | {"institute"},
+            roles=STAFF | {"institute", "learner"},  # a learner applies (issue 15)
         ),
         Action(
             Trigger.INTERVIEW,

@@ -26,8 +26,15 @@ from workflow.web.api import api_user
 from workflow.web.app import ROUTERS
 from workflow.web.deps import current_user
 
-# Open without an account: signing in, and signing out (which only clears the session).
-PUBLIC = {("GET", "/connexion"), ("POST", "/connexion"), ("POST", "/deconnexion")}
+# Open without an account: signing in (by password or one-time link), and signing out (which
+# only clears the session).
+PUBLIC = {
+    ("GET", "/connexion"),
+    ("POST", "/connexion"),
+    ("GET", "/connexion/lien/{token}"),
+    ("POST", "/connexion/lien/{token}"),
+    ("POST", "/deconnexion"),
+}
 # The signing page of an invitation's link (issue 16): its token is the credential.
 PUBLIC |= {
     ("GET", "/signature/{token}"),

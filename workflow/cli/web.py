@@ -1,5 +1,6 @@
-"""`fidelis user add|list|disable|enable|reset-password|revoke-token` (the web's accounts) and
-`fidelis serve` (the web application)."""
+"""`fidelis user add|invite|list|disable|enable|reset-password|revoke-token` (the web's
+accounts; a participant's account — learner, employer, institute — is invited by a one-time
+link, workflow.invitations) and `fidelis serve` (the web application)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ from workflow.cli.common import (
     id_option,
     out,
 )
+from workflow.documents.french import date_fr
 from workflow.errors import InvalidInput
 from workflow.validation import shown
+
+EmailArg = Annotated[str, typer.Argument(help="Adresse électronique du compte.")]
 
 # -- web -------------------------------------------------------------------------------------
 
@@ -32,46 +36,86 @@ class RoleChoice(StrEnum):
     employer = "employer"
     institute = "institute"
     admin = "admin"
+    learner = "learner"
 
 
 @user_app.command("add")
 def user_add(
     ctx: typer.Context,
     email: Annotated[str, typer.Option("--email")],
-    name: Annotated[str, typer.Option("--name")],
     role: Annotated[RoleChoice, typer.Option("--role")],
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Par défaut : celui de l'apprenant, employeur ou institut."),
+    ] = None,
     password: Annotated[
-        str, typer.Option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-    ],
+        str | None,
+        typer.Option(
+            "--password",
+            help="Demandé pour un compte du service instructeur ; sans lui, un apprenant, un "
+            "employeur ou un institut reçoit un lien d'invitation.",
+        ),
+    ] = None,
     employer: Annotated[int | None, id_option("--employer")] = None,
     institute: Annotated[int | None, id_option("--institute")] = None,
+    learner: Annotated[int | None, id_option("--learner")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Créer un compte (mot de passe haché argon2, au moins 12 caractères, difficile à deviner) ;
-    affiche son id et son jeton d'API."""
-    from workflow.accounts import add_user
+    affiche son id, son jeton d'API et, pour un participant sans mot de passe, son lien
+    d'invitation (à usage unique, envoyé aussi par courriel via la boîte d'envoi)."""
+    from workflow.accounts import PARTICIPANTS, add_user
+    from workflow.invitations import invite
 
+    if password is None and role.value not in PARTICIPANTS:
+        password = typer.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
+    c = context_of(ctx)
     ident, token = add_user(
-        context_of(ctx).uow(),
+        c.uow(),
         email=email,
         name=name,
         role=role.value,
         password=password,
         employer_id=employer,
         institute_id=institute,
+        learner_id=learner,
     )
-    if not emit({"id": ident, "api_token": token}, as_json):
+    invitation = invite(c.uow(), ident) if password is None else None
+    shown_link = {"invitation": invitation.link} if invitation else {}
+    if not emit({"id": ident, "api_token": token, **shown_link}, as_json):
         typer.echo(str(ident))
+        if invitation is not None:
+            typer.echo(invitation.link)
+            err.print(
+                "Lien d'invitation à usage unique, valable jusqu'au "
+                f"{date_fr(invitation.expires_at.date())} (aussi envoyé par courriel).",
+                highlight=False,
+            )
         err.print(f"Jeton d'API (affiché une seule fois) : {token}", highlight=False)
+
+
+@user_app.command("invite")
+def user_invite(ctx: typer.Context, email: EmailArg, as_json: JsonOpt = False) -> None:
+    """Envoyer au compte un nouveau lien de connexion à usage unique (invitation perdue ou
+    expirée) ; affiche le lien."""
+    from workflow.accounts import account_id
+    from workflow.invitations import invite
+
+    c = context_of(ctx)
+    invitation = invite(c.uow(), account_id(c.uow(), email))
+    if not emit({"id": invitation.user_id, "invitation": invitation.link}, as_json):
+        typer.echo(invitation.link)
+        err.print(
+            f"Lien envoyé à {invitation.email}, valable une fois jusqu'au "
+            f"{date_fr(invitation.expires_at.date())}.",
+            highlight=False,
+        )
 
 
 def _port(text: str) -> int:
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 65_535:
         raise InvalidInput(f"Port invalide : « {shown(text)} » (de 1 à 65535).", "--port")
     return int(text)
-
-
-EmailArg = Annotated[str, typer.Argument(help="Adresse électronique du compte.")]
 
 
 @user_app.command("list")

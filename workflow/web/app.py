@@ -35,6 +35,7 @@ from workflow.web import (
     actions,
     admin,
     api,
+    api_spaces,
     auth,
     cases,
     debts,
@@ -42,6 +43,7 @@ from workflow.web import (
     errors,
     forecast,
     imports,
+    learner,
     operations,
     payments,
     reference,
@@ -53,6 +55,7 @@ from workflow.web.security import SecurityHeaders
 
 ROUTERS: tuple[APIRouter, ...] = (
     api.router,
+    api_spaces.router,
     imports.router,
     reports.router,
     forecast.router,
@@ -66,6 +69,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     documents.router,
     admin.router,
     signing.router,  # the signers' page: no account, the link's token (issue 16)
+    # The participants' spaces (issue 15).
+    learner.router,
 )
 
 
@@ -85,6 +90,7 @@ def templates() -> Jinja2Templates:
         EMPLOYERS=accounts.EMPLOYERS,
         ATTESTERS=accounts.ATTESTERS,
         ADMINS=accounts.ADMINS,
+        LEARNERS=accounts.LEARNERS,
     )
     return found
 

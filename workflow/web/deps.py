@@ -17,13 +17,31 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from workflow import signin
-from workflow.accounts import ADMINS, ATTESTERS, EMPLOYERS, LEARNER_READERS, STAFF, Principal
+from workflow.accounts import (
+    ADMINS,
+    ATTESTERS,
+    EMPLOYERS,
+    INSTITUTES,
+    LEARNER_READERS,
+    LEARNERS,
+    ROLES,
+    STAFF,
+    Principal,
+)
 from workflow.validation import MAX_ID
 
 NOT_YOURS = "Cette page n'est pas accessible avec votre compte."
 STAFF_PAGE = "Page réservée au service instructeur."
 EMPLOYERS_ONLY = "Page réservée aux employeurs."
 ADMINS_ONLY = "Page réservée aux administrateurs de Fidelis."
+LEARNERS_ONLY = "Page réservée aux apprenants."
+INSTITUTES_ONLY = "Page réservée aux instituts de formation."
+LEARNER_ELSEWHERE = "Votre espace est la page « Mon espace »."
+# The pages written for the caseworkers, employers and institutes; a learner has their own space
+# (workflow.web.learner), where nothing of another case or of the caseworkers' notes shows.
+NOT_LEARNERS = frozenset(ROLES) - LEARNERS
+# Where each role lands after signing in (a role without a space of its own: the dashboard).
+HOMES = {"learner": "/mon-espace"}
 
 
 def db(request: Request) -> Iterator[Session]:
@@ -87,7 +105,7 @@ def require(
 # An id in a path or a query, as either database can store it; else a French 422 (errors.py).
 Ident = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryIdent = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-Who = Annotated[Principal, Depends(current_user)]
+Who = Annotated[Principal, Depends(require(NOT_LEARNERS, LEARNER_ELSEWHERE))]
 Db = Annotated[Session, Depends(db)]
 # The caseworkers' service (region, admin).
 Staff = Annotated[Principal, Depends(require(STAFF, STAFF_PAGE))]
@@ -102,6 +120,33 @@ Admin = Annotated[Principal, Depends(require(ADMINS, ADMINS_ONLY))]
 LearnerReader = Annotated[
     Principal, Depends(require(LEARNER_READERS, "Page réservée aux instituts et à la Région."))
 ]
+
+
+LearnerUser = Annotated[Principal, Depends(require(LEARNERS, LEARNERS_ONLY))]
+InstituteUser = Annotated[Principal, Depends(require(INSTITUTES, INSTITUTES_ONLY))]
+
+
+def home_of(who: Principal) -> str:
+    """The page `who` lands on after signing in."""
+    return HOMES.get(who.role, "/")
+
+
+def own_learner(who: LearnerUser) -> int:
+    """The learner a learner account is (accounts.add_user always sets one)."""
+    if who.learner_id is None:
+        raise HTTPException(status_code=403, detail=LEARNERS_ONLY)
+    return who.learner_id
+
+
+def own_institute(who: InstituteUser) -> int:
+    """The institute an institute account acts for (accounts.add_user always sets one)."""
+    if who.institute_id is None:
+        raise HTTPException(status_code=403, detail=INSTITUTES_ONLY)
+    return who.institute_id
+
+
+OwnLearner = Annotated[int, Depends(own_learner)]
+OwnInstitute = Annotated[int, Depends(own_institute)]
 
 
 def own_employer(who: Employer) -> int:
