@@ -48,6 +48,7 @@ from workflow.mailer import (
 from workflow.models import Case, Debt, Employer, Offer, OutboxMessage, Payment, utcnow
 from workflow.schemes import SchemeRegistry
 from workflow.states import STATE_LABELS
+from workflow.threads import NOTIFICATION, link_to
 
 # Longer than any one send can take (SMTP's own timeouts are 30 s per exchange).
 CLAIM_TTL = timedelta(minutes=10)
@@ -141,6 +142,8 @@ def render(s: Session, message: OutboxMessage, schemes: SchemeRegistry) -> Messa
         context = _case_context(s, message.case_id, schemes)
         if "debt_id" in (message.context or {}):
             context["debt"] = _debt_context(s, int(message.context["debt_id"]))
+        if message.kind == NOTIFICATION:
+            context["link"] = link_to(message.case_id)  # the text stays on the case's page
     context["due_date"] = message.due_date
     email = render_email(message.kind, context)
     if not message.recipient:

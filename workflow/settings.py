@@ -19,6 +19,8 @@ FIDELIS_SESSION_IDLE_MINUTES / _LIFETIME_HOURS   a web session ends after 30 min
 FIDELIS_SIGNIN_*        how sign-in failures slow down then lock an account or an address
                         (workflow.signin.SignInPolicy)
 FIDELIS_IBAN_KEY        the Fernet key learners' IBANs are encrypted with (see workflow.iban)
+FIDELIS_PUBLIC_URL      the address people reach the web application at, for the links of the
+                        e-mails (default http://127.0.0.1:8000)
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class Settings(BaseSettings):
     signin_forget_minutes: int = Field(default=60, ge=1)
     # No default: a key in the code would encrypt nothing (workflow.iban says when it is missing).
     iban_key: SecretStr | None = None
+    # Where the e-mails' links point (a new message in a case's thread, workflow.threads).
+    public_url: str = "http://127.0.0.1:8000"
 
 
 def settings() -> Settings:

@@ -85,6 +85,7 @@ class CaseAction(StrEnum):
     SCAN_ATTACHED = "scan_attached"
     CORRECT_TRAINING = "correct_training"
     CHANGE_WORKING_TIME = "change_working_time"
+    MESSAGE = "message"  # a message of the case's thread (workflow.threads)
 
 
 # Who may do what: caseworkers and admins everything, the other roles what their action lists.
@@ -601,6 +602,13 @@ GUARDS: Mapping[str, Guard] = {
             needs_input=True,
         ),
         Guard(
+            "message_given",
+            "message rédigé",
+            lambda c: bool((c.params.get("text") or "").strip()),
+            lambda c: "le texte du message est obligatoire",
+            needs_input=True,
+        ),
+        Guard(
             "contract_current",
             "contrat à jour émis",
             lambda c: c.facts.contract_issued,
@@ -924,6 +932,17 @@ ACTIONS: Mapping[str, Action] = {
             None,
             ("text_given",),
             (Param("text", "Note", limit="note"),),
+        ),
+        Action(
+            CaseAction.MESSAGE,
+            "Envoyer un message",
+            "Message",
+            frozenset(State),
+            None,
+            ("message_given",),
+            (Param("text", "Message", limit="note"),),
+            # Whoever has a thread on the case (workflow.threads); the learner's role to come.
+            roles=STAFF | {"employer", "learner"},
         ),
         Action(
             CaseAction.CONTRACT_ISSUED,

@@ -57,6 +57,7 @@ MESSAGE_KIND_LABELS = {
     "completion": "engagement honoré",
     "debt_overdue": "dette impayée à l'échéance",
     "debt_instalment_missed": "échéance de remboursement manquée",
+    "case_message": "nouveau message sur le dossier",
 }
 
 # Debts (SPEC §4b): their life, their origin, their payment plan and its instalments.

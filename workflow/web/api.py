@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from workflow import accounts, cases, payments
+from workflow import accounts, cases, payments, threads
 from workflow.accounts import STAFF, Principal
 from workflow.db import UnitOfWork
 from workflow.states import State
@@ -62,7 +62,10 @@ def list_cases(
 def get_case(who: Who, s: Db, case_id: Ident) -> dict[str, Any]:
     """Un dossier : état, échéancier, paiements, historique, actions possibles."""
     accounts.ensure_visible(s, who, case_id)  # else the 404 of a missing case
-    return case_detail(s, case_id)
+    detail = case_detail(s, case_id)
+    # Notes for the Région's agents only, messages for their thread's readers only.
+    detail["events"] = threads.visible_history(who, detail["events"])
+    return detail
 
 
 @router.get("/payments", tags=["paiements"])

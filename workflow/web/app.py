@@ -46,8 +46,9 @@ from workflow.web import (
     payments,
     reference,
     reports,
+    threads,
 )
-from workflow.web.limits import IMPORT_PATHS, BodyLimit
+from workflow.web.limits import BodyLimit, takes_files
 from workflow.web.security import SecurityHeaders
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -64,6 +65,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     reference.router,
     documents.router,
     admin.router,
+    threads.router,
 )
 
 
@@ -115,9 +117,7 @@ def create_app(
     conf = settings()
     app.add_middleware(
         BodyLimit,
-        limit_of=lambda path: (
-            conf.max_import_bytes if path in IMPORT_PATHS else conf.max_body_bytes
-        ),
+        limit_of=lambda path: conf.max_import_bytes if takes_files(path) else conf.max_body_bytes,
     )
     app.state.clock = clock
     app.state.policy = policy or SignInPolicy.from_settings()

@@ -114,9 +114,16 @@ def own_employer(who: Employer) -> int:
 OwnEmployer = Annotated[int, Depends(own_employer)]
 
 
+def flash(request: Request, message: str) -> None:
+    """A message for the next page the user sees (« Contrat émis. »), shown once."""
+    request.session["flash"] = [*request.session.get("flash", []), message][-5:]
+
+
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """The page `name` rendered with `context` (plus the session's CSRF token)."""
+    """The page `name` rendered with `context` (plus the session's CSRF token and the messages
+    `flash` left for it)."""
     context.setdefault("csrf", csrf_token(request))
+    context.setdefault("flashes", request.session.pop("flash", []))
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
         request, name, context, status_code=status
     )

@@ -4,13 +4,14 @@ call one of these and render; the case list and case page themselves are `workfl
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from workflow import accounts, debts
+from workflow import accounts, debts, threads
 from workflow.accounts import Principal
 from workflow.anomalies import open_anomaly_count
 from workflow.clock import today_paris
@@ -86,9 +87,16 @@ def case_page(s: Session, who: Principal, case_id: int) -> dict[str, Any]:
     detail = case_detail(s, case_id)
     detail["available"] = [a for a in detail["available"] if accounts.may_fire(who, a["trigger"])]
     detail["actions"] = [a for a in detail["actions"] if accounts.may_fire(who, a["trigger"])]
+    # A message's attachments are shown in its thread, to its readers only (workflow.threads).
     documents = s.scalars(
-        sa.select(Document).where(Document.case_id == case_id).order_by(Document.id)
+        sa.select(Document)
+        .where(Document.case_id == case_id, Document.kind != threads.ATTACHMENT_KIND)
+        .order_by(Document.id)
     ).all()
+    detail["events"] = threads.visible_history(who, detail["events"])
+    # The messages and notes have their own forms: not in the list of other actions.
+    detail["actions"] = [a for a in detail["actions"] if a["trigger"] not in threads.PRIVATE_EVENTS]
+    last = max(date.fromisoformat(e["effective_date"]) for e in detail["events"])
     reminders = s.scalars(
         sa.select(OutboxMessage).where(OutboxMessage.case_id == case_id).order_by(OutboxMessage.id)
     ).all()
@@ -100,7 +108,12 @@ def case_page(s: Session, who: Principal, case_id: int) -> dict[str, Any]:
         "documents": documents,
         "reminders": reminders,
         "suspension_reasons": scheme.commitment.suspension_reasons,
-        "today": today_paris().isoformat(),
+        # The forms' date by default: today, or the case's last event if later (its dates
+        # never go backwards, workflow.events).
+        "today": max(today_paris(), last).isoformat(),
+        "threads": threads.readable_threads(who),
+        "thread_labels": threads.THREAD_LABELS,
+        "messages": threads.messages(s, who, case_id),
         "tiers": {code: t.label for code, t in scheme.tiers.items()},
         # Who signs this scheme's contracts: the learner and its signing funders.
         "signing_parties": {p: scheme.party_label(p) for p in scheme.signing_parties()},
@@ -131,7 +144,11 @@ def employer_debts(s: Session, employer_id: int) -> list[dict[str, Any]]:
 def document(s: Session, who: Principal, document_id: int) -> Document:
     """The document, if `who` may download it: otherwise the same NotFound as a missing one."""
     doc = s.get(Document, document_id)
-    if doc is None or not accounts.can_see_document(s, who, doc.case_id):
+    if (
+        doc is None
+        or not accounts.can_see_document(s, who, doc.case_id)
+        or not threads.may_download(s, who, doc)  # an attachment goes with its thread
+    ):
         raise NotFound("Document", document_id)
     return doc
 
