@@ -18,7 +18,7 @@ An assignment is work distribution, not a fact of the case: it is no event of it
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from workflow import accounts
 from workflow.accounts import Principal
 from workflow.db import UnitOfWork
-from workflow.errors import InvalidInput, NotFound
+from workflow.errors import FidelisError, InvalidInput, NotFound
 from workflow.models import (
     Case,
     CaseAssignment,
@@ -68,6 +68,15 @@ def agents(s: Session) -> list[dict[str, Any]]:
         .order_by(User.name, User.id)
     )
     return [{"id": i, "name": n, "email": e} for i, n, e in rows]
+
+
+def tier_labels(schemes: SchemeRegistry | None = None) -> dict[str, str]:
+    """Every scheme's tiers by code, with their labels (the bulk issue of contracts)."""
+    return {
+        code: tier.label
+        for scheme in (schemes or registry()).values()
+        for code, tier in scheme.tiers.items()
+    }
 
 
 def _agent(s: Session, user_id: int) -> User:
@@ -297,6 +306,36 @@ def _cases(s: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
     }
 
 
+@dataclass(frozen=True)
+class BulkResult:
+    """What a bulk action did: how many cases it changed, and each refusal, in French."""
+
+    done: int
+    refused: list[str]
+
+    def summary(self, what: str) -> str:
+        said = f"{what} : {self.done} dossier(s)."
+        if self.refused:
+            said += " Refusé pour " + " ; ".join(self.refused) + "."
+        return said
+
+
+def each_case(case_ids: Iterable[int], act: Callable[[int], object]) -> BulkResult:
+    """`act` on each case in its own transaction: one refusal stops none of the others."""
+    wanted = sorted(set(case_ids))
+    if not wanted:
+        raise InvalidInput("Cochez au moins un dossier.", "dossiers")
+    done, refused = 0, []
+    for case_id in wanted:
+        try:
+            act(case_id)
+        except FidelisError as exc:
+            refused.append(f"le dossier n° {case_id} ({exc})")
+        else:
+            done += 1
+    return BulkResult(done, refused)
+
+
 def signatures(s: Session, case_id: int) -> list[dict[str, Any]]:
     """Who signed the case's contracts, when, and who recorded it (the case page)."""
     rows = s.execute(
@@ -320,10 +359,13 @@ def signatures(s: Session, case_id: int) -> list[dict[str, Any]]:
 __all__ = [
     "PAGE",
     "REASONS",
+    "BulkResult",
     "agents",
     "assign",
     "assign_by_rule",
+    "each_case",
     "mine",
     "signatures",
+    "tier_labels",
     "to_do",
 ]

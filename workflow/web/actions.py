@@ -17,13 +17,14 @@ from workflow.accounts import Principal
 from workflow.clock import today_paris
 from workflow.db import UnitOfWork
 from workflow.errors import FidelisError
+from workflow.states import label
 from workflow.web.cases import show_case
-from workflow.web.deps import Attester, ContractStaff, Ident, Staff, Who, check_csrf
+from workflow.web.deps import Attester, ContractStaff, Ident, Staff, Who, check_csrf, flash
 
 router = APIRouter()
 
 # Form fields that are not the trigger's own parameters.
-NOT_PARAMS = ("csrf", "on", "reason")
+NOT_PARAMS = ("csrf", "on", "reason", "confirm")
 
 
 async def _form(request: Request) -> FormData:
@@ -48,15 +49,21 @@ def _visible(request: Request, who: Principal, case_id: int) -> None:
 
 
 def _run(
-    request: Request, who: Principal, case_id: int, act: Callable[[UnitOfWork], None]
+    request: Request,
+    who: Principal,
+    case_id: int,
+    act: Callable[[UnitOfWork], None],
+    done: str = "Enregistré.",
 ) -> Response:
-    """`act` in a unit of work, then the case page: its refusal shown there with a 400."""
+    """`act` in a unit of work, then the case page: `done` shown there (a flash), or its
+    refusal with a 400."""
     factory = request.app.state.factory
     try:
         act(UnitOfWork(factory))
     except FidelisError as exc:
         with factory() as s:
             return show_case(request, who, s, case_id, error=str(exc), status=400)
+    flash(request, done)
     return RedirectResponse(f"/dossiers/{case_id}", status_code=303)
 
 
@@ -79,7 +86,7 @@ async def fire(request: Request, who: Who, case_id: Ident, trigger: str) -> Resp
             params=params,
         )
 
-    return _run(request, who, case_id, act)
+    return _run(request, who, case_id, act, f"« {label(trigger)} » : enregistré.")
 
 
 @router.post("/dossiers/{case_id}/contrat", response_model=None)
@@ -91,7 +98,7 @@ async def issue_contract(request: Request, who: ContractStaff, case_id: Ident) -
         tier = _text(form, "tier") or None
         contracts.generate_contract(uow, case_id, tier=tier, on=on, actor=who.actor)
 
-    return _run(request, who, case_id, act)
+    return _run(request, who, case_id, act, "Contrat émis.")
 
 
 @router.post("/dossiers/{case_id}/signatures", response_model=None)
@@ -108,7 +115,7 @@ async def sign_contract(request: Request, who: ContractStaff, case_id: Ident) ->
             actor=who.actor,
         )
 
-    return _run(request, who, case_id, act)
+    return _run(request, who, case_id, act, "Signature enregistrée.")
 
 
 @router.post("/dossiers/{case_id}/suspension", response_model=None)
@@ -125,7 +132,7 @@ async def suspend(request: Request, who: Staff, case_id: Ident) -> Response:
             actor=who.actor,
         )
 
-    return _run(request, who, case_id, act)
+    return _run(request, who, case_id, act, "Suspension enregistrée.")
 
 
 @router.post("/dossiers/{case_id}/attestation", response_model=None)
@@ -137,4 +144,4 @@ async def attest(request: Request, who: Attester, case_id: Ident) -> Response:
         on = _day(form, "on", "date") or today_paris()
         cases.attest_service(uow, case_id, actor=who.actor, on=on)
 
-    return _run(request, who, case_id, act)
+    return _run(request, who, case_id, act, "Attestation de service enregistrée.")

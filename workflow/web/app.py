@@ -44,6 +44,7 @@ from workflow.web import (
     imports,
     operations,
     payments,
+    queue,
     reference,
     reports,
     threads,
@@ -66,6 +67,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     documents.router,
     admin.router,
     threads.router,
+    queue.router,
 )
 
 

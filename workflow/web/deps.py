@@ -114,9 +114,10 @@ def own_employer(who: Employer) -> int:
 OwnEmployer = Annotated[int, Depends(own_employer)]
 
 
-def flash(request: Request, message: str) -> None:
+def flash(request: Request, message: str, *, error: bool = False) -> None:
     """A message for the next page the user sees (« Contrat émis. »), shown once."""
-    request.session["flash"] = [*request.session.get("flash", []), message][-5:]
+    said = {"text": message, "error": error}
+    request.session["flash"] = [*request.session.get("flash", []), said][-5:]
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from workflow import accounts, debts, threads
+from workflow import accounts, debts, queue, threads
 from workflow.accounts import Principal
 from workflow.anomalies import open_anomaly_count
 from workflow.clock import today_paris
@@ -36,6 +36,7 @@ from workflow.territory import default_territory
 from workflow.views import case_detail
 
 ZERO = Decimal("0.00")
+IRREVERSIBLE = frozenset({"breach", "withdraw", "reject"})
 OUTBOX_ROWS = 500
 RUN_ROWS = 200
 LEARNER_ROWS = 500
@@ -111,6 +112,9 @@ def case_page(s: Session, who: Principal, case_id: int) -> dict[str, Any]:
         # The forms' date by default: today, or the case's last event if later (its dates
         # never go backwards, workflow.events).
         "today": max(today_paris(), last).isoformat(),
+        # Actions that cannot be undone: the form asks to confirm first.
+        "irreversible": IRREVERSIBLE,
+        "signatures": queue.signatures(s, case_id),
         "threads": threads.readable_threads(who),
         "thread_labels": threads.THREAD_LABELS,
         "messages": threads.messages(s, who, case_id),
