@@ -33,7 +33,7 @@ from workflow.debts import balance_of
 from workflow.documents.french import date_fr, euros
 from workflow.documents.labels import funder_label
 from workflow.emails import render_email
-from workflow.errors import FidelisError
+from workflow.errors import FidelisError, NotFound
 from workflow.mailer import (
     MAX_ATTEMPTS,
     Message,
@@ -211,6 +211,35 @@ def send_outbox(
     return done
 
 
+def preview(s: Session, message_id: int, schemes: SchemeRegistry) -> dict[str, Any]:
+    """One message as it would be sent now (the outbox page): its row and its rendered subject
+    and text, or why it cannot be rendered."""
+    message = s.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFound("Courriel", message_id)
+    try:
+        rendered = render(s, message, schemes)
+        subject, text, problem = rendered.subject, rendered.text, None
+    except (FidelisError, PermanentMailError) as exc:
+        subject, text, problem = "", "", str(exc)
+    return {"message": message, "subject": subject, "text": text, "problem": problem}
+
+
+def resend(uow: UnitOfWork, message_id: int) -> None:
+    """Queue the message again (sent, failed or cancelled): the next pass sends it, under the
+    same Message-ID, so that mail systems can recognise a copy."""
+    with uow:
+        message = uow.session.get(OutboxMessage, message_id)
+        if message is None:
+            raise NotFound("Courriel", message_id)
+        if message.status == "pending":
+            raise FidelisError("Ce courriel est déjà en attente d'envoi.")
+        message.status, message.attempts = "pending", 0
+        message.next_attempt_at = message.last_error = None
+        message.claimed_by = message.claimed_until = None
+        uow.commit()
+
+
 class Mailing:
     """The sending step of one nightly run, across the days of its catch-up: the server is read
     once; once mail could not go out (no server configured, or the server unreachable) the
@@ -328,6 +357,8 @@ __all__ = [
     "NOT_CONFIGURED",
     "Mailing",
     "Sending",
+    "preview",
+    "resend",
     "send_outbox",
     "send_pending",
 ]

@@ -22,7 +22,7 @@ from tests.integration.test_web import web as web  # the fixture
 from workflow import accounts, cases, queue
 from workflow.clock import today_paris
 from workflow.errors import InvalidInput
-from workflow.models import CaseAssignment
+from workflow.models import CaseAssignment, OutboxMessage
 from workflow.paths import config_dir
 from workflow.schemes import Assignment, SchemeError, SchemeRegistry, load_scheme
 
@@ -224,3 +224,50 @@ def test_the_queue_does_not_grow_with_the_cases(world: World) -> None:
         case = cases.open_case(w.uow(), w.offers[i], w.learners[i], on=D("2026-05-30"))
         to_selected(w, case)
     assert queries_for_queue(w) == few <= 4
+
+
+def test_the_signed_scan_is_attached_from_the_case_page(web: Web) -> None:
+    w, client, _ = web
+    case = signed_case(w)
+    login(client, "region")
+    page = client.get(f"/dossiers/{case}").text
+    bad = client.post(f"/dossiers/{case}/contrat-signe", data={"csrf": csrf_of(page)},
+                      files={"file": ("scan.txt", b"hello", "text/plain")})  # fmt: skip
+    assert bad.status_code == 400 and "ni un PDF ni une image" in bad.text
+    done = client.post(f"/dossiers/{case}/contrat-signe", data={"csrf": csrf_of(page)},
+                       files={"file": ("scan.pdf", b"%PDF-1.4 scan", "application/pdf")})  # fmt: skip
+    assert done.status_code == 200 and "Contrat signé numérisé joint au dossier." in done.text
+    assert "-signe-v1.pdf" in done.text
+
+
+def test_an_outbox_message_shows_its_text_and_can_be_sent_again(web: Web) -> None:
+    w, client, tokens = web
+    case = cases.open_case(w.uow(), w.offers[0], w.learners[0], on=D("2026-05-30"))
+    client.post(f"/api/v1/cases/{case}/messages", json={"body": "Bonjour", "thread": "employer"},
+                headers={"Authorization": f"Bearer {tokens['region']}"})  # fmt: skip
+    login(client, "region")
+    listing = client.get("/courriels").text
+    assert 'href="/courriels/1"' in listing
+    shown = client.get("/courriels/1").text
+    assert "Un nouveau message vous attend" in shown and "Renvoyer" not in shown  # pending
+    with w.uow() as uow:
+        uow.session.execute(sa.update(OutboxMessage).values(status="failed", attempts=8))
+        uow.commit()
+    again = client.post(
+        "/courriels/1/renvoi", data={"csrf": csrf_of(client.get("/courriels/1").text)}
+    )
+    assert "Courriel remis en file d&#39;envoi" in again.text
+    with w.uow() as uow:
+        message = uow.session.get(OutboxMessage, 1)
+        assert message is not None and (message.status, message.attempts) == ("pending", 0)
+
+
+def test_the_error_page_keeps_the_menu_and_the_runs_page_is_paginated(web: Web) -> None:
+    _, client, _ = web
+    login(client, "employer")
+    refused = client.get("/a-traiter")
+    assert refused.status_code == 403 and 'aria-label="Navigation principale"' in refused.text
+    login(client, "region")
+    runs = client.get("/traitements?page=1")
+    assert runs.status_code == 200 and "page 1" in runs.text
+    assert client.get("/traitements?page=0").status_code == 422

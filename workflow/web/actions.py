@@ -10,12 +10,13 @@ from datetime import date
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from workflow import accounts, cases, contracts, validation
 from workflow.accounts import Principal
 from workflow.clock import today_paris
 from workflow.db import UnitOfWork
+from workflow.documents.scans import SCAN_MAX_BYTES
 from workflow.errors import FidelisError
 from workflow.states import label
 from workflow.web.cases import show_case
@@ -96,7 +97,8 @@ async def issue_contract(request: Request, who: ContractStaff, case_id: Ident) -
     def act(uow: UnitOfWork) -> None:
         on = _day(form, "on", "date") or today_paris()
         tier = _text(form, "tier") or None
-        contracts.generate_contract(uow, case_id, tier=tier, on=on, actor=who.actor)
+        pdf = bool(form.get("pdf"))  # the PDF beside the Word file (LibreOffice)
+        contracts.generate_contract(uow, case_id, tier=tier, on=on, actor=who.actor, pdf=pdf)
 
     return _run(request, who, case_id, act, "Contrat émis.")
 
@@ -116,6 +118,26 @@ async def sign_contract(request: Request, who: ContractStaff, case_id: Ident) ->
         )
 
     return _run(request, who, case_id, act, "Signature enregistrée.")
+
+
+@router.post("/dossiers/{case_id}/contrat-signe", response_model=None)
+async def attach_scan(request: Request, who: ContractStaff, case_id: Ident) -> Response:
+    """The signed contract's scan, from the case page (PDF or image, SCAN_MAX_BYTES at most)."""
+    form = await _form(request)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        content, name = b"", "(aucun fichier)"
+    else:
+        try:
+            content, name = await upload.read(SCAN_MAX_BYTES + 1), upload.filename
+        finally:
+            await upload.close()
+    on = _day(form, "on", "date")
+
+    def act(uow: UnitOfWork) -> None:
+        contracts.attach_scan_content(uow, case_id, content, name, on=on, actor=who.actor)
+
+    return _run(request, who, case_id, act, "Contrat signé numérisé joint au dossier.")
 
 
 @router.post("/dossiers/{case_id}/suspension", response_model=None)

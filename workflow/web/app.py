@@ -43,6 +43,7 @@ from workflow.web import (
     forecast,
     imports,
     operations,
+    outbox,
     payments,
     queue,
     reference,
@@ -68,6 +69,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     threads.router,
     queue.router,
+    outbox.router,
 )
 
 

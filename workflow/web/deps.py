@@ -87,6 +87,8 @@ def require(
 # An id in a path or a query, as either database can store it; else a French 422 (errors.py).
 Ident = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryIdent = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+# A page of a paginated list (`?page=N`); past the bound, a French 422 (errors.py).
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 Who = Annotated[Principal, Depends(current_user)]
 Db = Annotated[Session, Depends(db)]
 # The caseworkers' service (region, admin).

@@ -18,8 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The only route whose body may reach the larger limit (workflow.web.imports).
 IMPORT_PATHS = frozenset({"/imports"})
-# A message with its attachment (workflow.web.threads): the attachment's own bound applies.
-_MESSAGE_PATH = re.compile(r"/dossiers/[0-9]{1,19}/messages")
+# A message with its attachment (workflow.web.threads), a signed contract's scan
+# (workflow.web.actions): the file's own bound applies (workflow.documents.scans).
+_MESSAGE_PATH = re.compile(r"/dossiers/[0-9]{1,19}/(messages|contrat-signe)")
 
 
 def takes_files(path: str) -> bool:

@@ -38,7 +38,7 @@ from workflow.views import case_detail
 ZERO = Decimal("0.00")
 IRREVERSIBLE = frozenset({"breach", "withdraw", "reject"})
 OUTBOX_ROWS = 500
-RUN_ROWS = 200
+RUN_ROWS = 50
 LEARNER_ROWS = 500
 
 
@@ -124,6 +124,15 @@ def case_page(s: Session, who: Principal, case_id: int) -> dict[str, Any]:
     }
 
 
+def payment_totals(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
+    """The payments' total per funder, the cancelled ones left out (the payments page's foot)."""
+    totals: dict[str, Decimal] = {}
+    for r in rows:
+        if r["status"] != "cancelled":
+            totals[r["funder"]] = totals.get(r["funder"], ZERO) + Decimal(r["amount"])
+    return totals
+
+
 def debts_list(s: Session, status: str, funder: str) -> dict[str, Any]:
     """The debts, narrowed by status and funder (an unknown status is ignored), and the
     figures per funder."""
@@ -163,9 +172,17 @@ def outbox(s: Session) -> list[OutboxMessage]:
     return list(s.scalars(query))
 
 
-def runs(s: Session) -> list[JobRun]:
-    """The latest nightly runs, newest first."""
-    return list(s.scalars(sa.select(JobRun).order_by(JobRun.id.desc()).limit(RUN_ROWS)))
+def runs(s: Session, page: int = 1) -> tuple[list[JobRun], bool]:
+    """One page of the nightly runs, newest first, and whether an older page exists."""
+    found = list(
+        s.scalars(
+            sa.select(JobRun)
+            .order_by(JobRun.id.desc())
+            .limit(RUN_ROWS + 1)
+            .offset((max(page, 1) - 1) * RUN_ROWS)
+        )
+    )
+    return found[:RUN_ROWS], len(found) > RUN_ROWS
 
 
 def employers(s: Session) -> list[dict[str, Any]]:
