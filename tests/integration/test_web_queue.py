@@ -271,3 +271,22 @@ def test_the_error_page_keeps_the_menu_and_the_runs_page_is_paginated(web: Web) 
     runs = client.get("/traitements?page=1")
     assert runs.status_code == 200 and "page 1" in runs.text
     assert client.get("/traitements?page=0").status_code == 422
+
+
+def test_filters_offer_names_and_refuse_what_they_cannot_read_in_french(web: Web) -> None:
+    w, client, _ = web
+    cases.open_case(w.uow(), w.offers[0], w.learners[0], on=D("2026-05-30"))
+    login(client, "region")
+    page = client.get("/dossiers").text
+    assert '<select id="employeur" name="employeur">' in page and ">EHPAD 0</option>" in page
+    assert '<select id="dispositif" name="dispositif">' in page
+    assert ">IFAS de Mende</option>" in page
+    for query, said in (("employeur=abc", "Filtre « employeur » invalide"),
+                        ("dispositif=inconnu", "Dispositif inconnu"),
+                        ("etat=volant", "État inconnu"),
+                        ("departement=999", "Département invalide")):  # fmt: skip
+        refused = client.get(f"/dossiers?{query}")
+        assert refused.status_code == 400 and said in refused.text, query
+    login(client, "employer")
+    mine = client.get("/dossiers").text
+    assert 'name="employeur"' not in mine  # an employer sees its own cases: no employer filter

@@ -154,6 +154,31 @@ def employer_debts(s: Session, employer_id: int) -> list[dict[str, Any]]:
     )
 
 
+# Past this many employers or institutes, the case list's filter takes a number, not a list.
+CHOICES_MAX = 1000
+
+
+def case_filter_choices(s: Session, who: Principal) -> dict[str, Any]:
+    """What the case list's filters offer by name: the schemes (by label), the campaigns'
+    years, and — for the caseworkers — the employers and institutes (None: too many to list)."""
+    staff = accounts.is_staff(who)
+
+    def named(model: type[Employer] | type[Institute]) -> list[tuple[int, str]] | None:
+        if not staff:
+            return None
+        rows = s.execute(
+            sa.select(model.id, model.name).order_by(model.name, model.id).limit(CHOICES_MAX + 1)
+        ).all()
+        return None if len(rows) > CHOICES_MAX else [(i, n) for i, n in rows]
+
+    return {
+        "schemes": {sid: sc.label for sid, sc in registry().items()},
+        "years": sorted(set(s.scalars(sa.select(Campaign.year))), reverse=True),
+        "employers": named(Employer),
+        "institutes": named(Institute),
+    }
+
+
 def document(s: Session, who: Principal, document_id: int) -> Document:
     """The document, if `who` may download it: otherwise the same NotFound as a missing one."""
     doc = s.get(Document, document_id)
