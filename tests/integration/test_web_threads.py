@@ -11,10 +11,12 @@ from fastapi.testclient import TestClient
 from jobs.outbox import render
 from tests.conftest import World
 from tests.integration.test_case_service import D
+from tests.integration.test_query_counts import counting
 from tests.integration.test_web import csrf_of, events, login
 from tests.integration.test_web import web as web  # the fixture
-from workflow import accounts, cases, queue
-from workflow.models import CaseEvent, CaseMessage, CaseText, OutboxMessage
+from tests.integration.test_web_queue import agent_id
+from workflow import accounts, cases, queue, threads
+from workflow.models import CaseEvent, CaseMessage, CaseText, OutboxMessage, User
 from workflow.schemes import registry
 
 Web = tuple[World, TestClient, dict[str, str]]
@@ -199,3 +201,26 @@ def test_an_employers_message_is_e_mailed_to_the_agent_the_case_is_assigned_to(w
         headers=bearer(tokens["employer"]),
     )
     assert [r for _, r in outbox(w)] == ["region@exemple.fr"]
+
+
+def test_reading_a_thread_does_not_grow_with_its_messages(web: Web) -> None:
+    w, client, tokens = web
+    case = cases.open_case(w.uow(), w.offers[0], w.learners[0], on=D("2026-05-30"))
+    region = bearer(tokens["region"])
+    with w.uow() as uow:
+        who = accounts.Principal.of(uow.session.get_one(User, agent_id(w)))
+
+    def queries() -> int:
+        with counting(w.engine) as statements, w.uow() as uow:
+            found = threads.messages(uow.session, who, case)
+        assert found
+        return len(statements)
+
+    client.post(f"/api/v1/cases/{case}/messages", json={"body": "1", "thread": "employer"},
+                headers=region)  # fmt: skip
+    few = queries()
+    for i in range(4):
+        client.post(f"/api/v1/cases/{case}/messages",
+                    json={"body": f"n° {i}", "thread": "learner" if i % 2 else "employer"},
+                    headers=region)  # fmt: skip
+    assert queries() == few == 1
