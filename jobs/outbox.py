@@ -34,7 +34,7 @@ from workflow.debts import balance_of
 from workflow.documents.french import date_fr, euros
 from workflow.documents.labels import funder_label
 from workflow.emails import render_email
-from workflow.errors import FidelisError
+from workflow.errors import FidelisError, NotFound
 from workflow.mailer import (
     MAX_ATTEMPTS,
     Message,
@@ -50,6 +50,7 @@ from workflow.models import Case, Debt, Employer, Offer, OutboxMessage, Payment,
 from workflow.schemes import SchemeRegistry
 from workflow.signing import unsigned_context
 from workflow.states import STATE_LABELS
+from workflow.threads import NOTIFICATION, link_to
 
 # Longer than any one send can take (SMTP's own timeouts are 30 s per exchange).
 CLAIM_TTL = timedelta(minutes=10)
@@ -153,6 +154,8 @@ def render(s: Session, message: OutboxMessage, schemes: SchemeRegistry) -> Messa
             context["unsigned"] = unsigned_context(
                 s, message.case_id, message.recipient or "", schemes
             )
+        if message.kind == NOTIFICATION:
+            context["link"] = link_to(message.case_id)  # the text stays on the case's page
     context["due_date"] = message.due_date
     email = render_email(message.kind, context)
     if not message.recipient:
@@ -218,6 +221,35 @@ def send_outbox(
             done.stopped = f"{exc} : les courriels restent en attente"
             break
     return done
+
+
+def preview(s: Session, message_id: int, schemes: SchemeRegistry) -> dict[str, Any]:
+    """One message as it would be sent now (the outbox page): its row and its rendered subject
+    and text, or why it cannot be rendered."""
+    message = s.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFound("Courriel", message_id)
+    try:
+        rendered = render(s, message, schemes)
+        subject, text, problem = rendered.subject, rendered.text, None
+    except (FidelisError, PermanentMailError) as exc:
+        subject, text, problem = "", "", str(exc)
+    return {"message": message, "subject": subject, "text": text, "problem": problem}
+
+
+def resend(uow: UnitOfWork, message_id: int) -> None:
+    """Queue the message again (sent, failed or cancelled): the next pass sends it, under the
+    same Message-ID, so that mail systems can recognise a copy."""
+    with uow:
+        message = uow.session.get(OutboxMessage, message_id)
+        if message is None:
+            raise NotFound("Courriel", message_id)
+        if message.status == "pending":
+            raise FidelisError("Ce courriel est déjà en attente d'envoi.")
+        message.status, message.attempts = "pending", 0
+        message.next_attempt_at = message.last_error = None
+        message.claimed_by = message.claimed_until = None
+        uow.commit()
 
 
 class Mailing:
@@ -337,6 +369,8 @@ __all__ = [
     "NOT_CONFIGURED",
     "Mailing",
     "Sending",
+    "preview",
+    "resend",
     "send_outbox",
     "send_pending",
 ]

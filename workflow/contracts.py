@@ -187,13 +187,30 @@ def attach_scan(
     """Attach the scan of the signed contract to the current contract. Unless given, its date is
     the case's last event's: an attachment recorded months later neither moves the case's
     dates forward nor blocks the automatic transitions due in between."""
-    docs = store or default_store()
     try:
         with file.open("rb") as handle:  # a byte past the limit is enough to refuse it
             content = handle.read(SCAN_MAX_BYTES + 1)
     except OSError as exc:
         raise InvalidInput(f"Fichier illisible : {file} ({exc.strerror}).", "file") from None
-    suffix = scan_suffix(content, shown(file.name))
+    return attach_scan_content(
+        uow, case_id, content, file.name, on=on, actor=actor, store=store, schemes=schemes
+    )
+
+
+def attach_scan_content(
+    uow: UnitOfWork,
+    case_id: int,
+    content: bytes,
+    name: str,
+    *,
+    on: date | None = None,
+    actor: str = "système",
+    store: DocumentStore | None = None,
+    schemes: SchemeRegistry | None = None,
+) -> DocumentInfo:
+    """`attach_scan` for a file already read (the case page's upload), named `name`."""
+    docs = store or default_store()
+    suffix = scan_suffix(content, shown(name))
     with cases.changing(uow, case_id, schemes) as (s, case, scheme):
         doc = current_contract(s, case.id)
         effective = on or case.last_effective_date
@@ -300,6 +317,7 @@ def cases_awaiting_contract(uow: UnitOfWork, campaign_id: int) -> list[int]:
 __all__ = [
     "DocumentInfo",
     "attach_scan",
+    "attach_scan_content",
     "campaign_employer_list",
     "cases_awaiting_contract",
     "document_rows",

@@ -36,6 +36,8 @@ from workflow.states import STATE_LABELS, State
 SCHEME = "occitanie-fidelisation-as"
 DEMO_TODAY = date(2028, 4, 15)
 DEMO_MARKER = "demo"
+# Who the demo's events are by, as a page shows it (never a code such as « demo »).
+DEMO_ACTOR = "Agent de démonstration (Région)"
 DEMO_PASSWORD = "fidelis-demo-2026"
 # Published, hence worthless as a secret: for the demo's invented IBANs only, when no key is set.
 DEMO_IBAN_KEY = "K1vxIs5byK7mEHlRpnzk_drAdAnbhjHIj04SkGvb5wA="
@@ -81,7 +83,7 @@ class Demo:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.factory)
 
-    def fire(self, case: int, trigger: str, on: date, actor: str = "demo", **kw: Any) -> None:
+    def fire(self, case: int, trigger: str, on: date, actor: str = DEMO_ACTOR, **kw: Any) -> None:
         cases.fire(self.uow(), case, trigger, on=on, actor=actor, **kw)
 
     def walk(self, case: int, steps: list[tuple[str, date, dict[str, Any]]]) -> None:
@@ -93,13 +95,15 @@ class Demo:
 
     def contract(self, case: int, on: date, tier: str) -> None:
         """Issue the contract and collect the three signatures on the same day."""
-        contracts.generate_contract(self.uow(), case, tier=tier, on=on, actor="demo")
+        contracts.generate_contract(self.uow(), case, tier=tier, on=on, actor=DEMO_ACTOR)
         for party, name in (
             ("learner", "l'apprenant"),
             ("employer", "la direction de l'établissement"),
             ("region", "la vice-présidente de la Région"),
         ):
-            contracts.sign_contract(self.uow(), case, party=party, on=on, name=name, actor="demo")
+            contracts.sign_contract(
+                self.uow(), case, party=party, on=on, name=name, actor=DEMO_ACTOR
+            )
 
     def refused(self, label: str, action: Callable[[], object]) -> None:
         """Show a refusal, as the caseworker would see it."""
@@ -218,7 +222,7 @@ def build(url: str) -> Demo:
 
     def case(year: int, employer: int, learner_id: int, on: date) -> int:
         return cases.open_case(
-            demo.uow(), offers[(year, employer)], learner_id, actor="demo", on=on
+            demo.uow(), offers[(year, employer)], learner_id, actor=DEMO_ACTOR, on=on
         )
 
     def to_selected(start: date) -> list[tuple[str, date, dict[str, Any]]]:
@@ -350,7 +354,7 @@ def build(url: str) -> Demo:
         start=date(2027, 12, 1),
         end=date(2028, 3, 22),
         reason="maternity",
-        actor="demo",
+        actor=DEMO_ACTOR,
     )
 
     # 9. Campaign 2027: signed on the 2x200 tier; the nightly run starts the training on its

@@ -33,6 +33,7 @@ from workflow.reports.labels import (
     funder_title,
     state_label,
 )
+from workflow.schemes import registry
 
 
 def amount_fr(value: Decimal | str | int | None) -> str:
@@ -92,6 +93,12 @@ def _lookup(labels: Mapping[str, str]) -> Callable[[Any], str]:
     return _blank_or(lambda code: labels.get(code, code))
 
 
+def scheme_label(code: str) -> str:
+    """A scheme by its label (« Fidélisation des aides-soignants… »), never its file's id."""
+    found = registry()
+    return found[code].label if code in found else code
+
+
 # A signing party: the learner, or a funder by its code (workflow.schemes, `signs`).
 PARTY_LABELS = {"learner": "apprenant"}
 
@@ -116,6 +123,7 @@ FILTERS: dict[str, Callable[..., str]] = {
     "state": state_label,
     "suspension_reason": _blank_or(suspension_reason_label),
     "sector": _blank_or(sector_label),
+    "scheme": _blank_or(scheme_label),
 }
 
 

@@ -27,7 +27,9 @@ from workflow.schemes import REMINDER_KINDS
 # The reminders of SPEC §6, plus the employer's monthly statement, the completion notice and the
 # reminders of a debt (SPEC §4b).
 DEBT_REMINDER_KINDS = ("debt_overdue", "debt_instalment_missed")
-KINDS = (*REMINDER_KINDS, "employer_statement", "completion", *DEBT_REMINDER_KINDS)
+# A new message in a case's thread (workflow.threads) takes `link` (the case's page).
+MESSAGE_KINDS = ("case_message",)
+KINDS = (*REMINDER_KINDS, "employer_statement", "completion", *DEBT_REMINDER_KINDS, *MESSAGE_KINDS)
 # E-mails about an account rather than a case: a participant's one-time sign-in link (issue 15).
 ACCOUNT_KINDS = ("invitation",)
 

@@ -865,6 +865,48 @@ class Setting(Base):
     value: Mapped[str] = mapped_column(sa.Text)
 
 
+# -- threads and the queue (issue 15) ---------------------------------------------------------
+
+
+class CaseMessage(Base):
+    """One message of a case's thread: the learner's or the employer's, each with the Région
+    (workflow.threads). Its text is in `case_texts`, referenced by its history event as a note's
+    is, so the retention purge can erase it; an attachment is a `documents` row."""
+
+    __tablename__ = "case_messages"
+    __table_args__ = (
+        sa.CheckConstraint("thread IN ('learner', 'employer')", name="thread"),
+        sa.Index("ix_case_messages_case_thread", "case_id", "thread", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    thread: Mapped[str] = mapped_column(sa.String(12))
+    # Written by the Région's side (an agent) or by the thread's other party.
+    from_region: Mapped[bool]
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("case_events.id"))
+    text_id: Mapped[int] = mapped_column(sa.ForeignKey("case_texts.id"))
+    document_id: Mapped[int | None] = mapped_column(sa.ForeignKey("documents.id"))
+    written_at: Mapped[datetime] = mapped_column(default=utcnow)
+    text: Mapped[CaseText] = relationship()
+    event: Mapped[CaseEvent] = relationship()
+    document: Mapped[Document | None] = relationship()
+
+
+class CaseAssignment(Base):
+    """The agent a case is assigned to (workflow.queue): one at most, by hand or by the scheme's
+    rule. Work distribution, not a fact of the case: it is no event of its history."""
+
+    __tablename__ = "case_assignments"
+    __table_args__ = (sa.Index("ix_case_assignments_user_id", "user_id", "case_id"),)
+
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    assigned_by: Mapped[str] = mapped_column(sa.String(200))
+
+
 # The case list's search box: the beginning of a learner's names or of a contract number
 # (workflow.sqltext.starts_with_ci), served by an index at any number of cases.
 prefix_index("ix_learners_last_name_prefix", Learner.last_name)
@@ -878,7 +920,9 @@ __all__ = [
     "ERASED_TEXT",
     "Campaign",
     "Case",
+    "CaseAssignment",
     "CaseEvent",
+    "CaseMessage",
     "CaseText",
     "Debt",
     "DebtCounter",

@@ -399,6 +399,16 @@ def check_funders_agree(schemes: Mapping[str, Scheme]) -> None:
 # -- the scheme ----------------------------------------------------------------------------------
 
 
+class Assignment(_Strict):
+    """Who a running case nobody assigned by hand goes to (workflow.queue.assign_by_rule): by
+    the employer's département (its INSEE code's first two characters), an agent's address."""
+
+    by_departement: dict[
+        Annotated[str, Field(pattern=r"^(\d{2}|2A|2B)$")],
+        Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)],
+    ] = Field(min_length=1)
+
+
 class Scheme(_Strict):
     # A scheme dumped (`model_dump`) names its funders by the field's name: read both back.
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -433,6 +443,8 @@ class Scheme(_Strict):
     ] = Field(default_factory=dict)
     retention: Retention
     documents: Documents
+    # The queue's automatic assignment (optional; workflow.queue).
+    assignment: Assignment | None = None
 
     @model_validator(mode="after")
     def _every_tier_pays_every_funder(self) -> Scheme:
@@ -789,6 +801,7 @@ __all__ = [
     "FUNDER_CHANNELS",
     "LEARNER",
     "SECTORS",
+    "Assignment",
     "CespRule",
     "DebtorAccount",
     "FullRefundRule",

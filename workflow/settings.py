@@ -22,7 +22,6 @@ FIDELIS_PUBLIC_URL      the web application's address as users reach it, for the
                         (http://localhost:8000)
 FIDELIS_INVITATION_DAYS how long an invitation's one-time sign-in link stays valid (7 days)
 FIDELIS_IBAN_KEY        the Fernet key learners' IBANs are encrypted with (see workflow.iban)
-FIDELIS_PUBLIC_URL      the address the e-mails' links start with (https://fidelis.example.fr)
 FIDELIS_SEAL_PKCS12 / FIDELIS_SEAL_PASSPHRASE   the funding body's seal certificate and key (a
                         PKCS#12 file outside the repository) the signed contracts are sealed with
 FIDELIS_SEAL_TSA_URL    a timestamping authority (RFC 3161): the seal then carries a timestamp

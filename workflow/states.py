@@ -88,6 +88,7 @@ class CaseAction(StrEnum):
     # Electronic signature (workflow.esign, issue 16): invitations sent, a party's refusal.
     ESIGN_STARTED = "esign_started"
     ESIGN_REFUSED = "esign_refused"
+    MESSAGE = "message"  # a message of the case's thread (workflow.threads)
 
 
 # Who may do what: caseworkers and admins everything, the other roles what their action lists.
@@ -604,6 +605,13 @@ GUARDS: Mapping[str, Guard] = {
             needs_input=True,
         ),
         Guard(
+            "message_given",
+            "message rédigé",
+            lambda c: bool((c.params.get("text") or "").strip()),
+            lambda c: "le texte du message est obligatoire",
+            needs_input=True,
+        ),
+        Guard(
             "contract_current",
             "contrat à jour émis",
             lambda c: c.facts.contract_issued,
@@ -927,6 +935,17 @@ ACTIONS: Mapping[str, Action] = {
             None,
             ("text_given",),
             (Param("text", "Note", limit="note"),),
+        ),
+        Action(
+            CaseAction.MESSAGE,
+            "Envoyer un message",
+            "Message",
+            frozenset(State),
+            None,
+            ("message_given",),
+            (Param("text", "Message", limit="note"),),
+            # Whoever has a thread on the case (workflow.threads); the learner's role to come.
+            roles=STAFF | {"employer", "learner"},
         ),
         Action(
             CaseAction.CONTRACT_ISSUED,

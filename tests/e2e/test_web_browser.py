@@ -260,3 +260,50 @@ def test_pages_keep_to_the_content_security_policy(
     page.goto(f"{base}/administration/comptes")
     shot(page, "comptes")
     assert blocked == []
+
+
+def test_the_region_and_an_employer_exchange_messages_and_the_queue_shows_the_reply(
+    server: tuple[str, dict[str, str]], browser: Browser
+) -> None:
+    base, accounts = server
+    employer = browser.new_context(locale="fr-FR").new_page()
+    login(employer, base, accounts["employer"])
+    employer.goto(f"{base}/dossiers")
+    case_url = base + str(
+        employer.locator("table a[href^='/dossiers/']").first.get_attribute("href")
+    )
+    region = browser.new_context(locale="fr-FR").new_page()
+    login(region, base, accounts["region"])
+    region.goto(case_url)
+    region.select_option("#message-thread", "employer")
+    region.fill("#message-body", "Pouvez-vous nous transmettre l'attestation annuelle ?")
+    region.click("form[action$='/messages'] button")
+    region.wait_for_load_state()
+    assert "Message envoyé." in region.inner_text("[role=status]")
+    employer.goto(case_url)
+    assert "l'attestation annuelle" in employer.inner_text("#thread-employer + article")
+    employer.fill("#message-body", "Elle part aujourd'hui.")
+    employer.click("form[action$='/messages'] button")
+    employer.wait_for_load_state()
+    assert "Note privée" not in employer.content()
+    region.goto(f"{base}/a-traiter")
+    assert "Message en attente de réponse" in region.inner_text("table")
+    shot(region, "a-traiter")
+    employer.context.close()
+    region.context.close()
+
+
+def test_an_irreversible_action_waits_for_its_confirmation(
+    server: tuple[str, dict[str, str]], page: Page
+) -> None:
+    base, accounts = server
+    login(page, base, accounts["region"])
+    page.goto(f"{base}/dossiers?etat=serving")
+    page.click("table a[href^='/dossiers/']")
+    case_url = page.url
+    heading = page.inner_text("h1")
+    page.select_option("#category-breach", index=1)
+    page.click("form[action$='/actions/breach'] button[type=submit]")
+    # The browser keeps the form until the box is ticked: nothing was sent.
+    assert page.url == case_url and page.inner_text("h1") == heading
+    assert page.locator("#confirm-breach:invalid").count() == 1

@@ -19,6 +19,7 @@ CONTEXT = {
         {"learner": "Zoé <b>&", "contract_number": "OCC-AS-2026-00001", "amount": "120,00 €"}
     ],
     "total": "120,00 €",
+    "link": "https://fidelis.exemple.fr/dossiers/7#messages",  # a new message (case_message)
     "debt": {
         "number": "OCC-AS-TR-2028-00001",
         "funder": "Région",

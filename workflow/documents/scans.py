@@ -39,4 +39,28 @@ def scan_suffix(content: bytes, name: str) -> str:
     )
 
 
-__all__ = ["SCAN_MAX_BYTES", "scan_suffix"]
+# A message's attachment (workflow.threads): an RIB, an identity document, a diploma, an
+# attestation — the same formats, a smaller bound (a phone's photo or a PDF of a few pages).
+ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+
+
+def attachment_suffix(content: bytes, name: str) -> str:
+    """The suffix of a message's attachment; InvalidInput (French) for an empty, too large or
+    unknown file."""
+    if not content:
+        raise InvalidInput(f"Le fichier {name} est vide.", "file")
+    if len(content) > ATTACHMENT_MAX_BYTES:
+        raise InvalidInput(
+            f"Le fichier {name} dépasse {ATTACHMENT_MAX_BYTES // (1024 * 1024)} Mo.", "file"
+        )
+    for magic, suffix in SIGNATURES.items():
+        if content.startswith(magic):
+            return suffix
+    raise InvalidInput(
+        f"Le fichier {name} n'est ni un PDF ni une image (PNG, JPEG, TIFF) : une pièce jointe "
+        "s'envoie dans l'un de ces formats.",
+        "file",
+    )
+
+
+__all__ = ["ATTACHMENT_MAX_BYTES", "SCAN_MAX_BYTES", "attachment_suffix", "scan_suffix"]

@@ -58,6 +58,7 @@ MESSAGE_KIND_LABELS = {
     "debt_overdue": "dette impayée à l'échéance",
     "debt_instalment_missed": "échéance de remboursement manquée",
     "invitation": "invitation (lien de connexion)",
+    "case_message": "nouveau message sur le dossier",
 }
 
 # Debts (SPEC §4b): their life, their origin, their payment plan and its instalments.

@@ -10,20 +10,22 @@ from datetime import date
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from workflow import accounts, cases, contracts, validation
 from workflow.accounts import Principal
 from workflow.clock import today_paris
 from workflow.db import UnitOfWork
+from workflow.documents.scans import SCAN_MAX_BYTES
 from workflow.errors import FidelisError
+from workflow.states import label
 from workflow.web.cases import show_case
-from workflow.web.deps import Attester, ContractStaff, Ident, Staff, Who, check_csrf
+from workflow.web.deps import Attester, ContractStaff, Ident, Staff, Who, check_csrf, flash
 
 router = APIRouter()
 
 # Form fields that are not the trigger's own parameters.
-NOT_PARAMS = ("csrf", "on", "reason")
+NOT_PARAMS = ("csrf", "on", "reason", "confirm")
 
 
 async def _form(request: Request) -> FormData:
@@ -48,15 +50,21 @@ def _visible(request: Request, who: Principal, case_id: int) -> None:
 
 
 def _run(
-    request: Request, who: Principal, case_id: int, act: Callable[[UnitOfWork], None]
+    request: Request,
+    who: Principal,
+    case_id: int,
+    act: Callable[[UnitOfWork], None],
+    done: str = "Enregistré.",
 ) -> Response:
-    """`act` in a unit of work, then the case page: its refusal shown there with a 400."""
+    """`act` in a unit of work, then the case page: `done` shown there (a flash), or its
+    refusal with a 400."""
     factory = request.app.state.factory
     try:
         act(UnitOfWork(factory))
     except FidelisError as exc:
         with factory() as s:
             return show_case(request, who, s, case_id, error=str(exc), status=400)
+    flash(request, done)
     return RedirectResponse(f"/dossiers/{case_id}", status_code=303)
 
 
@@ -79,7 +87,7 @@ async def fire(request: Request, who: Who, case_id: Ident, trigger: str) -> Resp
             params=params,
         )
 
-    return _run(request, who, case_id, act)
+    return _run(request, who, case_id, act, f"« {label(trigger)} » : enregistré.")
 
 
 @router.post("/dossiers/{case_id}/contrat", response_model=None)
@@ -89,9 +97,10 @@ async def issue_contract(request: Request, who: ContractStaff, case_id: Ident) -
     def act(uow: UnitOfWork) -> None:
         on = _day(form, "on", "date") or today_paris()
         tier = _text(form, "tier") or None
-        contracts.generate_contract(uow, case_id, tier=tier, on=on, actor=who.actor)
+        pdf = bool(form.get("pdf"))  # the PDF beside the Word file (LibreOffice)
+        contracts.generate_contract(uow, case_id, tier=tier, on=on, actor=who.actor, pdf=pdf)
 
-    return _run(request, who, case_id, act)
+    return _run(request, who, case_id, act, "Contrat émis.")
 
 
 @router.post("/dossiers/{case_id}/signatures", response_model=None)
@@ -108,7 +117,27 @@ async def sign_contract(request: Request, who: ContractStaff, case_id: Ident) ->
             actor=who.actor,
         )
 
-    return _run(request, who, case_id, act)
+    return _run(request, who, case_id, act, "Signature enregistrée.")
+
+
+@router.post("/dossiers/{case_id}/contrat-signe", response_model=None)
+async def attach_scan(request: Request, who: ContractStaff, case_id: Ident) -> Response:
+    """The signed contract's scan, from the case page (PDF or image, SCAN_MAX_BYTES at most)."""
+    form = await _form(request)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        content, name = b"", "(aucun fichier)"
+    else:
+        try:
+            content, name = await upload.read(SCAN_MAX_BYTES + 1), upload.filename
+        finally:
+            await upload.close()
+    on = _day(form, "on", "date")
+
+    def act(uow: UnitOfWork) -> None:
+        contracts.attach_scan_content(uow, case_id, content, name, on=on, actor=who.actor)
+
+    return _run(request, who, case_id, act, "Contrat signé numérisé joint au dossier.")
 
 
 @router.post("/dossiers/{case_id}/suspension", response_model=None)
@@ -125,7 +154,7 @@ async def suspend(request: Request, who: Staff, case_id: Ident) -> Response:
             actor=who.actor,
         )
 
-    return _run(request, who, case_id, act)
+    return _run(request, who, case_id, act, "Suspension enregistrée.")
 
 
 @router.post("/dossiers/{case_id}/attestation", response_model=None)
@@ -137,4 +166,4 @@ async def attest(request: Request, who: Attester, case_id: Ident) -> Response:
         on = _day(form, "on", "date") or today_paris()
         cases.attest_service(uow, case_id, actor=who.actor, on=on)
 
-    return _run(request, who, case_id, act)
+    return _run(request, who, case_id, act, "Attestation de service enregistrée.")

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from workflow import accounts, cases, payments, spaces
+from workflow import accounts, cases, payments, spaces, threads
 from workflow.accounts import STAFF, Principal
 from workflow.db import UnitOfWork
 from workflow.states import State
@@ -64,7 +64,10 @@ def get_case(who: Who, s: Db, case_id: Ident) -> dict[str, Any]:
     accounts.ensure_visible(s, who, case_id)  # else the 404 of a missing case
     if who.learner_id is not None:  # a learner reads their case without the staff's notes
         return spaces.learner_case(s, who.learner_id, case_id)
-    return case_detail(s, case_id)
+    detail = case_detail(s, case_id)
+    # Notes for the Région's agents only, messages for their thread's readers only.
+    detail["events"] = threads.visible_history(who, detail["events"])
+    return detail
 
 
 @router.get("/payments", tags=["paiements"])

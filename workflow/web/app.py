@@ -45,12 +45,15 @@ from workflow.web import (
     imports,
     learner,
     operations,
+    outbox,
     payments,
+    queue,
     reference,
     reports,
     signing,
+    threads,
 )
-from workflow.web.limits import IMPORT_PATHS, BodyLimit
+from workflow.web.limits import BodyLimit, takes_files
 from workflow.web.security import SecurityHeaders
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -71,6 +74,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     signing.router,  # the signers' page: no account, the link's token (issue 16)
     # The participants' spaces (issue 15).
     learner.router,
+    threads.router,
+    queue.router,
+    outbox.router,
 )
 
 
@@ -123,9 +129,7 @@ def create_app(
     conf = settings()
     app.add_middleware(
         BodyLimit,
-        limit_of=lambda path: (
-            conf.max_import_bytes if path in IMPORT_PATHS else conf.max_body_bytes
-        ),
+        limit_of=lambda path: conf.max_import_bytes if takes_files(path) else conf.max_body_bytes,
     )
     app.state.clock = clock
     app.state.policy = policy or SignInPolicy.from_settings()

@@ -4,6 +4,7 @@ keyset, HTMX partial), its CSV and XLSX exports, and the case page (`/dossiers/{
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from urllib.parse import urlencode
 
@@ -33,24 +34,46 @@ def dashboard(request: Request, who: Who, s: Db) -> HTMLResponse:
     return render(request, "dashboard.html", who=who, **pages.dashboard(s, who))
 
 
+DEPARTEMENT = re.compile(r"[0-9]{2}|2A|2B|97[0-9]")
+
+
 def _filters(request: Request) -> CaseFilter:
+    """The case list's filters; one that cannot be read is said in French (a 400)."""
     q = request.query_params
 
-    def number(name: str) -> int | None:
+    def number(name: str, label: str) -> int | None:
         value = q.get(name, "").strip()
-        if not value.isascii() or not value.isdigit():
+        if not value:
             return None
+        if not value.isascii() or not value.isdigit():
+            raise InvalidInput(
+                f"Filtre « {label} » invalide : « {validation.shown(value)} » (choisissez dans "
+                "la liste).",
+                name,
+            )
         # A number no id can be selects nothing, as any unknown one (and never reaches SQL).
         return int(value) if validation.in_id_range(int(value)) else 0
 
-    state = q.get("etat", "")
+    state = q.get("etat", "").strip()
+    if state and state not in State._value2member_map_:
+        raise InvalidInput(f"État inconnu : « {validation.shown(state)} ».", "etat")
+    scheme = q.get("dispositif", "").strip()
+    if scheme and scheme not in registry():
+        raise InvalidInput(f"Dispositif inconnu : « {validation.shown(scheme)} ».", "dispositif")
+    departement = q.get("departement", "").strip().upper()
+    if departement and not DEPARTEMENT.fullmatch(departement):
+        raise InvalidInput(
+            f"Département invalide : « {validation.shown(departement)} » (deux chiffres, 2A "
+            "ou 2B, ou 97x).",
+            "departement",
+        )
     return CaseFilter(
-        state=State(state) if state in State._value2member_map_ else None,
-        scheme=q.get("dispositif") or None,
-        campaign=number("campagne"),
-        employer=number("employeur"),
-        institute=number("institut"),
-        departement=q.get("departement") or None,
+        state=State(state) if state else None,
+        scheme=scheme or None,
+        campaign=number("campagne", "campagne"),
+        employer=number("employeur", "employeur"),
+        institute=number("institut", "institut"),
+        departement=departement or None,
         search=validation.optional_text(q.get("q") or "", "search", field="q"),
     )
 
@@ -108,6 +131,7 @@ def case_list(request: Request, who: Who, s: Db) -> HTMLResponse:
         who=who,
         rows=rows[:PAGE],
         f=filters,
+        choices=pages.case_filter_choices(s, who),
         sort=sort,
         next_query=urlencode({**params, "apres": next_cursor}) if next_cursor else None,
         export_query=urlencode(params),

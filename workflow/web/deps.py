@@ -105,6 +105,8 @@ def require(
 # An id in a path or a query, as either database can store it; else a French 422 (errors.py).
 Ident = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryIdent = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+# A page of a paginated list (`?page=N`); past the bound, a French 422 (errors.py).
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 Who = Annotated[Principal, Depends(require(NOT_LEARNERS, LEARNER_ELSEWHERE))]
 Db = Annotated[Session, Depends(db)]
 # The caseworkers' service (region, admin).
@@ -159,9 +161,17 @@ def own_employer(who: Employer) -> int:
 OwnEmployer = Annotated[int, Depends(own_employer)]
 
 
+def flash(request: Request, message: str, *, error: bool = False) -> None:
+    """A message for the next page the user sees (« Contrat émis. »), shown once."""
+    said = {"text": message, "error": error}
+    request.session["flash"] = [*request.session.get("flash", []), said][-5:]
+
+
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """The page `name` rendered with `context` (plus the session's CSRF token)."""
+    """The page `name` rendered with `context` (plus the session's CSRF token and the messages
+    `flash` left for it)."""
     context.setdefault("csrf", csrf_token(request))
+    context.setdefault("flashes", request.session.pop("flash", []))
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
         request, name, context, status_code=status
     )

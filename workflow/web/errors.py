@@ -14,10 +14,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
+from workflow import signin
+from workflow.accounts import Principal
 from workflow.errors import ConcurrentModification, DatabaseBusy, FidelisError, NotFound
 from workflow.validation import shown
+from workflow.web.deps import csrf_token
 from workflow.web.security import add_headers
 
 log = logging.getLogger("fidelis.web")
@@ -48,11 +52,33 @@ def status_of(exc: FidelisError) -> int:
     return 400
 
 
+def _signed_in(request: Request) -> Principal | None:
+    """Who the request's session belongs to, if anyone (the error page's menu)."""
+    token = request.session.get("sid") if "session" in request.scope else None
+    if not token:
+        return None
+    state = request.app.state
+    try:
+        return signin.session_user(
+            state.factory, str(token), now=state.clock(), policy=state.policy
+        )
+    except SQLAlchemyError:  # the page still answers, without its menu
+        return None
+
+
 def install(app: FastAPI, templates: Jinja2Templates) -> None:
     def answer(request: Request, status: int, message: str) -> Response:
         if request.url.path.startswith("/api"):
             return JSONResponse({"detail": message}, status)
-        context = {"message": message, "status": status, "who": None, "csrf": ""}
+        # The page keeps its menu for whoever is signed in (never on a 500: the cause may be
+        # the database itself).
+        who = _signed_in(request) if status < 500 else None
+        context = {
+            "message": message,
+            "status": status,
+            "who": who,
+            "csrf": csrf_token(request) if who else "",
+        }
         return templates.TemplateResponse(request, "error.html", context, status_code=status)
 
     @app.exception_handler(FidelisError)

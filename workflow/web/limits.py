@@ -9,6 +9,7 @@ plain text, and replaces any response to a request declared too large by its own
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from starlette.datastructures import Headers
@@ -17,6 +18,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The only route whose body may reach the larger limit (workflow.web.imports).
 IMPORT_PATHS = frozenset({"/imports"})
+# A message with its attachment (workflow.web.threads), a signed contract's scan
+# (workflow.web.actions): the file's own bound applies (workflow.documents.scans).
+_MESSAGE_PATH = re.compile(r"/dossiers/[0-9]{1,19}/(messages|contrat-signe)")
+
+
+def takes_files(path: str) -> bool:
+    """Whether the route at `path` receives files, and so the larger limit."""
+    return path in IMPORT_PATHS or _MESSAGE_PATH.fullmatch(path) is not None
 
 
 def size_fr(n: int) -> str:
@@ -68,4 +77,4 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
-__all__ = ["BodyLimit", "BodyTooLarge"]
+__all__ = ["IMPORT_PATHS", "BodyLimit", "BodyTooLarge", "takes_files"]

@@ -13,7 +13,7 @@ from workflow.anomalies import anomaly_rows, resolve
 from workflow.db import UnitOfWork
 from workflow.states import GUARD_LABELS, TRANSITIONS, State
 from workflow.web import pages
-from workflow.web.deps import Db, Ident, Staff, Who, check_csrf, render
+from workflow.web.deps import Db, Ident, PageNumber, Staff, Who, check_csrf, render
 from workflow.web.diagram import state_diagram_svg
 
 router = APIRouter()
@@ -25,9 +25,16 @@ def outbox_page(request: Request, who: Staff, s: Db) -> HTMLResponse:
 
 
 @router.get("/traitements", response_class=HTMLResponse)
-def runs_page(request: Request, who: Staff, s: Db) -> HTMLResponse:
+def runs_page(request: Request, who: Staff, s: Db, page: PageNumber = 1) -> HTMLResponse:
+    runs, older = pages.runs(s, page)
     return render(
-        request, "runs.html", who=who, runs=pages.runs(s), anomalies=anomaly_rows(s, limit=200)
+        request,
+        "runs.html",
+        who=who,
+        runs=runs,
+        page=page,
+        older=older,
+        anomalies=anomaly_rows(s, limit=200),
     )
 
 

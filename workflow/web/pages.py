@@ -4,13 +4,14 @@ call one of these and render; the case list and case page themselves are `workfl
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from workflow import accounts, debts
+from workflow import accounts, debts, queue, threads
 from workflow.accounts import Principal
 from workflow.anomalies import open_anomaly_count
 from workflow.clock import today_paris
@@ -35,8 +36,9 @@ from workflow.territory import default_territory
 from workflow.views import case_detail
 
 ZERO = Decimal("0.00")
+IRREVERSIBLE = frozenset({"breach", "withdraw", "reject"})
 OUTBOX_ROWS = 500
-RUN_ROWS = 200
+RUN_ROWS = 50
 LEARNER_ROWS = 500
 
 
@@ -86,9 +88,16 @@ def case_page(s: Session, who: Principal, case_id: int) -> dict[str, Any]:
     detail = case_detail(s, case_id)
     detail["available"] = [a for a in detail["available"] if accounts.may_fire(who, a["trigger"])]
     detail["actions"] = [a for a in detail["actions"] if accounts.may_fire(who, a["trigger"])]
+    # A message's attachments are shown in its thread, to its readers only (workflow.threads).
     documents = s.scalars(
-        sa.select(Document).where(Document.case_id == case_id).order_by(Document.id)
+        sa.select(Document)
+        .where(Document.case_id == case_id, Document.kind != threads.ATTACHMENT_KIND)
+        .order_by(Document.id)
     ).all()
+    detail["events"] = threads.visible_history(who, detail["events"])
+    # The messages and notes have their own forms: not in the list of other actions.
+    detail["actions"] = [a for a in detail["actions"] if a["trigger"] not in threads.PRIVATE_EVENTS]
+    last = max(date.fromisoformat(e["effective_date"]) for e in detail["events"])
     reminders = s.scalars(
         sa.select(OutboxMessage).where(OutboxMessage.case_id == case_id).order_by(OutboxMessage.id)
     ).all()
@@ -100,11 +109,28 @@ def case_page(s: Session, who: Principal, case_id: int) -> dict[str, Any]:
         "documents": documents,
         "reminders": reminders,
         "suspension_reasons": scheme.commitment.suspension_reasons,
-        "today": today_paris().isoformat(),
+        # The forms' date by default: today, or the case's last event if later (its dates
+        # never go backwards, workflow.events).
+        "today": max(today_paris(), last).isoformat(),
+        # Actions that cannot be undone: the form asks to confirm first.
+        "irreversible": IRREVERSIBLE,
+        "signatures": queue.signatures(s, case_id),
+        "threads": threads.readable_threads(who),
+        "thread_labels": threads.THREAD_LABELS,
+        "messages": threads.messages(s, who, case_id),
         "tiers": {code: t.label for code, t in scheme.tiers.items()},
         # Who signs this scheme's contracts: the learner and its signing funders.
         "signing_parties": {p: scheme.party_label(p) for p in scheme.signing_parties()},
     }
+
+
+def payment_totals(rows: list[dict[str, Any]]) -> dict[str, Decimal]:
+    """The payments' total per funder, the cancelled ones left out (the payments page's foot)."""
+    totals: dict[str, Decimal] = {}
+    for r in rows:
+        if r["status"] != "cancelled":
+            totals[r["funder"]] = totals.get(r["funder"], ZERO) + Decimal(r["amount"])
+    return totals
 
 
 def debts_list(s: Session, status: str, funder: str) -> dict[str, Any]:
@@ -128,10 +154,39 @@ def employer_debts(s: Session, employer_id: int) -> list[dict[str, Any]]:
     )
 
 
+# Past this many employers or institutes, the case list's filter takes a number, not a list.
+CHOICES_MAX = 1000
+
+
+def case_filter_choices(s: Session, who: Principal) -> dict[str, Any]:
+    """What the case list's filters offer by name: the schemes (by label), the campaigns'
+    years, and — for the caseworkers — the employers and institutes (None: too many to list)."""
+    staff = accounts.is_staff(who)
+
+    def named(model: type[Employer] | type[Institute]) -> list[tuple[int, str]] | None:
+        if not staff:
+            return None
+        rows = s.execute(
+            sa.select(model.id, model.name).order_by(model.name, model.id).limit(CHOICES_MAX + 1)
+        ).all()
+        return None if len(rows) > CHOICES_MAX else [(i, n) for i, n in rows]
+
+    return {
+        "schemes": {sid: sc.label for sid, sc in registry().items()},
+        "years": sorted(set(s.scalars(sa.select(Campaign.year))), reverse=True),
+        "employers": named(Employer),
+        "institutes": named(Institute),
+    }
+
+
 def document(s: Session, who: Principal, document_id: int) -> Document:
     """The document, if `who` may download it: otherwise the same NotFound as a missing one."""
     doc = s.get(Document, document_id)
-    if doc is None or not accounts.can_see_document(s, who, doc.case_id):
+    if (
+        doc is None
+        or not accounts.can_see_document(s, who, doc.case_id)
+        or not threads.may_download(s, who, doc)  # an attachment goes with its thread
+    ):
         raise NotFound("Document", document_id)
     return doc
 
@@ -142,9 +197,17 @@ def outbox(s: Session) -> list[OutboxMessage]:
     return list(s.scalars(query))
 
 
-def runs(s: Session) -> list[JobRun]:
-    """The latest nightly runs, newest first."""
-    return list(s.scalars(sa.select(JobRun).order_by(JobRun.id.desc()).limit(RUN_ROWS)))
+def runs(s: Session, page: int = 1) -> tuple[list[JobRun], bool]:
+    """One page of the nightly runs, newest first, and whether an older page exists."""
+    found = list(
+        s.scalars(
+            sa.select(JobRun)
+            .order_by(JobRun.id.desc())
+            .limit(RUN_ROWS + 1)
+            .offset((max(page, 1) - 1) * RUN_ROWS)
+        )
+    )
+    return found[:RUN_ROWS], len(found) > RUN_ROWS
 
 
 def employers(s: Session) -> list[dict[str, Any]]:

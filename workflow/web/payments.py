@@ -12,6 +12,7 @@ from workflow.clock import today_paris
 from workflow.db import UnitOfWork
 from workflow.errors import FidelisError
 from workflow.reports.labels import funder_title
+from workflow.web import pages
 from workflow.web.deps import Db, Employer, OwnEmployer, Staff, attachment, check_csrf, render
 
 router = APIRouter()
@@ -22,7 +23,13 @@ def payments_page(request: Request, who: Staff, s: Db, mois: str = "") -> HTMLRe
     period = payments.parse_period(mois) if mois else None
     rows = payments.payment_rows(s, period)
     return render(
-        request, "payments.html", who=who, rows=rows, mois=mois, transfer_funders=_funders()
+        request,
+        "payments.html",
+        who=who,
+        rows=rows,
+        totals=pages.payment_totals(rows),
+        mois=mois,
+        transfer_funders=_funders(),
     )
 
 
