@@ -22,6 +22,7 @@ from workflow.sqltext import starts_with_ci
 from workflow.states import (
     STATE_LABELS,
     Availability,
+    CaseAction,
     GuardContext,
     State,
     available_actions,
@@ -146,7 +147,12 @@ def case_detail(
         ),
         # What can be done now, and why not: the triggers, then the actions that keep the state.
         "available": [_availability(a) for a in actions if a.changes_state],
-        "actions": [_availability(a) for a in actions if not a.changes_state],
+        # A message belongs to the case's threads (workflow.threads), read by some only.
+        "actions": [
+            _availability(a)
+            for a in actions
+            if not a.changes_state and a.trigger != CaseAction.MESSAGE
+        ],
         "events": [
             {
                 "seq": e.seq,
