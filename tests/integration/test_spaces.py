@@ -390,3 +390,29 @@ def test_the_api_lists_offers_and_a_learner_applies(space: Space) -> None:
         "/api/v1/cases", json={"offer": w.offers[1]}, headers=bearer(sp, "lea")
     )
     assert duplicate.status_code == 400 and "déjà un dossier" in duplicate.json()["detail"]
+
+
+def test_a_learner_writes_in_their_own_thread_and_no_one_elses(space: Space) -> None:
+    """The per-case thread (workflow.threads) seen from a learner's account: their own case's
+    learner thread through the API, another learner's case a 404 that writes nothing, and the
+    agents' private notes out of reach."""
+    sp, w = space, space.w
+    theirs = cases.open_case(w.uow(), w.offers[0], w.learners[1], on=D("2026-05-30"))
+    mine = cases.open_case(w.uow(), w.offers[1], w.learners[0], on=D("2026-05-30"))
+    sent = sp.client.post(
+        f"/api/v1/cases/{mine}/messages", json={"body": "Bonjour, voici ma question."},
+        headers=bearer(sp, "lea"),
+    )  # fmt: skip
+    assert sent.status_code in (200, 201), sent.text
+    read = sp.client.get(f"/api/v1/cases/{mine}/messages", headers=bearer(sp, "lea"))
+    assert read.status_code == 200 and "voici ma question" in read.text
+    before = count(w, CaseEvent)
+    for path, body in ((f"/api/v1/cases/{theirs}/messages", {"body": "Intrusion"}),
+                       (f"/api/v1/cases/{mine}/notes", {"body": "Note d'apprenant"})):  # fmt: skip
+        refused = sp.client.post(path, json=body, headers=bearer(sp, "lea"))
+        assert refused.status_code in (403, 404), (path, refused.status_code)
+    assert (
+        sp.client.get(f"/api/v1/cases/{theirs}/messages", headers=bearer(sp, "lea")).status_code
+        == 404
+    )
+    assert count(w, CaseEvent) == before
