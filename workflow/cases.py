@@ -365,9 +365,7 @@ def _breach(
             )
         )
     # One debt per funder owed something (SPEC §4b), numbered before the recovery order states it.
-    seq = (
-        s.scalar(sa.select(sa.func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id)) or 0
-    ) + 1
+    seq = events.next_seq(s, case)
     opened = [
         debts.open_debt(
             s, case, scheme, funder=f, kind="breach", amount=a, on=on, due=due, event_seq=seq

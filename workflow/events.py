@@ -125,6 +125,12 @@ def _last_link(s: Session, case: Case) -> tuple[int, str]:
     return (1, GENESIS) if last is None else (last[0] + 1, last[1] or GENESIS)
 
 
+def next_seq(s: Session, case: Case) -> int:
+    """The sequence number the case's next event will get (what a row written in the event's
+    transaction, before the event itself, records as its origin: a debt's `event_seq`)."""
+    return _last_link(s, case)[0]
+
+
 def refresh_projections(s: Session, case: Case, scheme: Scheme) -> None:
     """The columns the nightly run selects its work by, kept equal to what the case's facts say:
     the commitment end (None before service or while a suspension runs), and the next payment's
@@ -153,4 +159,11 @@ def _schedule_done(s: Session, case: Case, scheme: Scheme) -> bool:
     return all((i.period, i.funder) in created for i in schedule)
 
 
-__all__ = ["OPEN", "check_chronology", "check_horizon", "refresh_projections", "write"]
+__all__ = [
+    "OPEN",
+    "check_chronology",
+    "check_horizon",
+    "next_seq",
+    "refresh_projections",
+    "write",
+]

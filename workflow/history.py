@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from workflow import ledger, regularisation
 from workflow.events import OPEN
-from workflow.models import Case, CaseEvent, Payment
+from workflow.models import Case, CaseEvent
 from workflow.schemes import Scheme
 from workflow.states import ACTIONS, STATE_LABELS, State, Trigger
 
@@ -216,15 +216,12 @@ def _money(case: Case, scheme: Scheme, r: Replayed) -> Iterator[Difference]:
     overpaid == entitlement (or less while a complementary payment is pending); and the
     overpayment debts hold what was overpaid."""
     owed = regularisation.entitlement(ledger.CaseTerms.of(case, scheme))
-    months: dict[tuple[date, str], list[Payment]] = defaultdict(list)
-    for p in case.payments:
-        months[(p.period, p.funder)].append(p)
     overpaid: dict[str, Decimal] = defaultdict(Decimal)
-    for (period, funder), rows in sorted(months.items()):
+    for (period, funder), rows in sorted(regularisation.by_month(case.payments).items()):
         overpaid[funder] += sum((p.overpaid for p in rows), Decimal(0))
         if regularisation.decided_cancelled(rows):
             continue
-        net = sum((p.amount - p.overpaid for p in rows if p.status != "cancelled"), Decimal(0))
+        net = regularisation.held(rows)
         right = owed.get((period, funder), Decimal(0))
         pending = case.complement_due is not None and net < right
         if net != right and not pending:

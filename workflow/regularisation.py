@@ -26,16 +26,16 @@ that the month is not owed: such a month is left alone."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from workflow import ledger
+from workflow import events, ledger
 from workflow.debts import open_debt
-from workflow.models import Case, CaseEvent, Payment
+from workflow.models import Case, Payment
 from workflow.schemes import Scheme
 
 SENT = frozenset({"exported", "notified", "paid"})
@@ -54,6 +54,19 @@ def is_regularisation(p: Payment) -> bool:
 def decided_cancelled(rows: list[Payment]) -> bool:
     """A month a caseworker decided is not owed (a cancellation that is no regularisation)."""
     return any(p.status == "cancelled" and not is_regularisation(p) for p in rows)
+
+
+def by_month(payments: Iterable[Payment]) -> dict[tuple[date, str], list[Payment]]:
+    """A case's payments per (month, funder): the instalment and its complements."""
+    months: dict[tuple[date, str], list[Payment]] = defaultdict(list)
+    for p in payments:
+        months[(p.period, p.funder)].append(p)
+    return months
+
+
+def held(rows: Iterable[Payment]) -> Decimal:
+    """What a month's payments leave with the learner: those not cancelled, less overpaid."""
+    return sum((p.amount - p.overpaid for p in rows if p.status != "cancelled"), Decimal(0))
 
 
 def entitlement(terms: ledger.CaseTerms) -> dict[tuple[date, str], Decimal]:
@@ -108,15 +121,12 @@ def regularise(
     terms = ledger.CaseTerms.of(case, scheme)
     owed = entitlement(terms)
     reason = reason_for(why, on)
-    months: dict[tuple[date, str], list[Payment]] = defaultdict(list)
-    for p in case.payments:
-        months[(p.period, p.funder)].append(p)
     overpaid: dict[str, Decimal] = defaultdict(Decimal)
-    for key, rows in sorted(months.items()):
+    for key, rows in sorted(by_month(case.payments).items()):
         if decided_cancelled(rows):
             continue
         live = sorted((p for p in rows if p.status != "cancelled"), key=lambda p: -p.seq)
-        net = sum((p.amount - p.overpaid for p in live), Decimal(0))
+        net = held(live)
         right = owed.get(key, Decimal(0))
         if net > right:
             excess = net - right
@@ -156,12 +166,7 @@ def regularise(
         case.complement_due = min(current, out.complement_due) if current else out.complement_due
     recovery = terms.contract.recovery_days if terms.contract else scheme.recovery_days(on)
     # The event being written gives rise to the debts: its sequence number is the next one.
-    seq = (
-        1
-        + (s.scalar(sa.select(sa.func.max(CaseEvent.seq)).where(CaseEvent.case_id == case.id)) or 0)
-        if overpaid
-        else None
-    )
+    seq = events.next_seq(s, case) if overpaid else None
     for funder, amount in overpaid.items():
         out.overpaid[funder] = amount
         debt = open_debt(
@@ -183,9 +188,11 @@ def regularise(
 __all__ = [
     "SENT",
     "Outcome",
+    "by_month",
     "decided_cancelled",
     "entitlement",
     "entitlement_by_funder",
+    "held",
     "is_regularisation",
     "reason_for",
     "regularise",

@@ -20,23 +20,26 @@ SIGNATURES: Mapping[bytes, str] = {
 }
 
 
-def scan_suffix(content: bytes, name: str) -> str:
+def _suffix(content: bytes, name: str, max_bytes: int, what: str) -> str:
     """The suffix of the format `content` is in; InvalidInput (French) for an empty, too large
-    or unknown file."""
+    or unknown file. `what` ends the refusal: how such a file is sent."""
     if not content:
         raise InvalidInput(f"Le fichier {name} est vide.", "file")
-    if len(content) > SCAN_MAX_BYTES:
-        raise InvalidInput(
-            f"Le fichier {name} dépasse {SCAN_MAX_BYTES // (1024 * 1024)} Mo.", "file"
-        )
+    if len(content) > max_bytes:
+        raise InvalidInput(f"Le fichier {name} dépasse {max_bytes // (1024 * 1024)} Mo.", "file")
     for magic, suffix in SIGNATURES.items():
         if content.startswith(magic):
             return suffix
     raise InvalidInput(
-        f"Le fichier {name} n'est ni un PDF ni une image (PNG, JPEG, TIFF) : le contrat signé "
-        "se joint scanné dans l'un de ces formats.",
+        f"Le fichier {name} n'est ni un PDF ni une image (PNG, JPEG, TIFF) : {what} "
+        "dans l'un de ces formats.",
         "file",
     )
+
+
+def scan_suffix(content: bytes, name: str) -> str:
+    """The suffix of a signed contract's scan."""
+    return _suffix(content, name, SCAN_MAX_BYTES, "le contrat signé se joint scanné")
 
 
 # A message's attachment (workflow.threads): an RIB, an identity document, a diploma, an
@@ -45,22 +48,8 @@ ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 
 
 def attachment_suffix(content: bytes, name: str) -> str:
-    """The suffix of a message's attachment; InvalidInput (French) for an empty, too large or
-    unknown file."""
-    if not content:
-        raise InvalidInput(f"Le fichier {name} est vide.", "file")
-    if len(content) > ATTACHMENT_MAX_BYTES:
-        raise InvalidInput(
-            f"Le fichier {name} dépasse {ATTACHMENT_MAX_BYTES // (1024 * 1024)} Mo.", "file"
-        )
-    for magic, suffix in SIGNATURES.items():
-        if content.startswith(magic):
-            return suffix
-    raise InvalidInput(
-        f"Le fichier {name} n'est ni un PDF ni une image (PNG, JPEG, TIFF) : une pièce jointe "
-        "s'envoie dans l'un de ces formats.",
-        "file",
-    )
+    """The suffix of a message's attachment."""
+    return _suffix(content, name, ATTACHMENT_MAX_BYTES, "une pièce jointe s'envoie")
 
 
 __all__ = ["ATTACHMENT_MAX_BYTES", "SCAN_MAX_BYTES", "attachment_suffix", "scan_suffix"]
