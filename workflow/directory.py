@@ -9,12 +9,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from workflow import validation
+from workflow.clock import today_paris
 from workflow.db import UnitOfWork
 from workflow.documents.store import invalidate_stale_contracts
 from workflow.eligibility import employer_refusals
 from workflow.errors import InvalidInput, NotEligible, NotFound
 from workflow.iban import Iban
 from workflow.models import Campaign, Case, Employer, Institute, InstituteScheme, Learner, Offer
+from workflow.regularisation import regularise
 from workflow.schemes import SECTORS, SchemeRegistry, registry
 from workflow.states import PRE_CONTRACT_STATES
 from workflow.territory import Territory, default_territory
@@ -227,13 +229,24 @@ def learner_changed(s: Session, learner_id: int, *, training_changed: bool) -> l
     French message per contract invalidated."""
     if training_changed:
         # The allowance schedules of the learner's signed cases change: the nightly payments
-        # step recomputes them from the contract date (ON CONFLICT keeps what exists).
+        # step recomputes them from the contract date (ON CONFLICT keeps what exists), and the
+        # payments already created follow the new period now (SPEC §4b) — the same
+        # regularisation as `fidelis case correct-training`, which also records the event.
         s.execute(
             sa.update(Case)
             .where(Case.learner_id == learner_id, Case.contract_date.is_not(None))
             .values(next_payment_due=Case.contract_date)
             .execution_options(synchronize_session=False)
         )
+        schemes = registry()
+        signed = s.scalars(
+            sa.select(Case).where(Case.learner_id == learner_id, Case.contract_date.is_not(None))
+        )
+        for case in signed:
+            regularise(
+                s, case, schemes[case.scheme_id], on=today_paris(), actor="système",
+                why="Dates de formation corrigées",
+            )  # fmt: skip
     messages: list[str] = []
     open_cases = s.scalars(
         sa.select(Case).where(Case.learner_id == learner_id, Case.state.in_(PRE_CONTRACT_STATES))

@@ -16,7 +16,7 @@ import yaml
 from jobs.nightly import run_nightly
 from tests.conftest import SCHEME, World, build_world
 from tests.integration.test_case_service import contract_signed_by_all, to_selected
-from workflow import cases, contracts, payments
+from workflow import cases, contracts, directory, payments
 from workflow.errors import FidelisError
 from workflow.history import verify_case
 from workflow.models import Case, Debt, Payment
@@ -90,6 +90,10 @@ def _step(w: World, case: int, kind: str, arg: Any) -> None:
                 w.uow(), case, training_end=_d(arg["end"]), on=_d(arg["date"]), actor="agent",
                 schemes=w.schemes,
             )  # fmt: skip
+        case "update_learner":
+            with w.uow() as uow:
+                learner = uow.session.get(Case, case).learner_id  # type: ignore[union-attr]
+            directory.update_learner(w.uow(), learner, training_end=_d(arg["end"]))
         case "issue":
             contracts.generate_contract(
                 w.uow(), case, tier="2x150", on=_d(arg["date"]), schemes=w.schemes
