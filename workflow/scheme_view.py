@@ -22,7 +22,15 @@ from workflow.schemes import (
 
 T = TypeVar("T")
 
-__all__ = ["PART_TIME_TEXT", "PRORATION_TEXT", "dated_at", "in_force", "rule_text", "summary"]
+__all__ = [
+    "PART_TIME_TEXT",
+    "PRORATION_TEXT",
+    "dated_at",
+    "in_force",
+    "rule_text",
+    "shown",
+    "summary",
+]
 
 PRORATION_TEXT = {
     "calendar_days": "au prorata des jours calendaires du mois",
@@ -70,6 +78,14 @@ def rule_text(rule: object) -> str:
     return str(rule)
 
 
+def shown(scheme: Scheme) -> dict[str, Any]:
+    """The scheme file as `scheme show --json` gives it: `funders` stays the list of codes it
+    always was (a contract checked from outside, SPEC §7); the funders' declarations (label,
+    channel, signature, recovery) are added as `funder_declarations`."""
+    dumped = scheme.model_dump(mode="json", by_alias=True)
+    return {**dumped, "funders": list(scheme.funders), "funder_declarations": dumped["funders"]}
+
+
 def in_force(scheme: Scheme, on: date) -> dict[str, Any]:
     """Every dated value of `scheme` in force on `on`, and the rules that are not dated."""
     dumped = scheme.model_dump(mode="json", by_alias=True)
@@ -102,7 +118,9 @@ def in_force(scheme: Scheme, on: date) -> dict[str, Any]:
             for reason in commitment.suspension_reasons
         ],
         # As the scheme declares them, whatever their shape.
-        "funders": dumped["funders"],
+        # The codes, as `scheme show --json` always gave them; each one's declaration beside.
+        "funders": list(scheme.funders),
+        "funder_declarations": dumped["funders"],
     }
 
 

@@ -90,7 +90,8 @@ def test_show_on_a_date_gives_the_values_then_in_force(
         "adoption",
         "sick_leave",
     ]
-    assert current["funders"] == shown["funders"]
+    assert current["funders"] == shown["funders"] == ["ars"]  # the codes, as ever (SPEC §7)
+    assert shown["funder_declarations"]["ars"]["channel"] == "transfer"
 
 
 def test_show_before_the_first_value_says_none_is_in_force(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ from workflow.display import day_fr as day
 from workflow.documents.labels import breach_reason_label
 from workflow.eligibility import check_commune
 from workflow.reports.labels import funder_title
-from workflow.scheme_view import PART_TIME_TEXT, PRORATION_TEXT, in_force, rule_text, summary
+from workflow.scheme_view import PART_TIME_TEXT, PRORATION_TEXT, in_force, rule_text, shown, summary
 from workflow.schemes import load_scheme, registry
 from workflow.territory import default_territory
 
@@ -86,7 +86,7 @@ def scheme_show(
     when = optional_date(on, "--on") or today_paris()
     current = in_force(scheme, when)
     # The whole file as before, and what is in force on the date under `in_force`.
-    if emit({**scheme.model_dump(mode="json", by_alias=True), "in_force": current}, as_json):
+    if emit({**shown(scheme), "in_force": current}, as_json):
         return
     references: list[str] = []
 
