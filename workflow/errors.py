@@ -94,8 +94,9 @@ class GuardFailed(TriggerRefused, InvalidInput):
     ) -> None:
         self.failures = tuple(failures)
         detail = " ; ".join(message for _, message in self.failures)
-        # The action as the reader knows it, and its code as the command line spells it.
-        action = f"« {label} » ({trigger})" if label else f"« {trigger} »"
+        # The action as the reader knows it; no code (a page shows none, issue 15): the
+        # command line adds the trigger and how to give what is missing (cli.main).
+        action = f"« {label} »" if label else f"« {trigger} »"
         TriggerRefused.__init__(self, f"Action {action} refusée : {detail}", trigger)
         self.field = None
 

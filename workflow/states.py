@@ -194,6 +194,9 @@ class Guard:
     # True when the guard depends on what the user types (a date, a reason): it cannot be
     # judged before the form is filled, so it does not hide an action from the "available" list.
     needs_input: bool = False
+    # How the command line gives what is missing (printed by the CLI only: a web page shows no
+    # code or option name, issue 15).
+    hint: str = ""
 
 
 def _d(value: date | None) -> str:
@@ -226,7 +229,7 @@ def _contract_ok(c: GuardContext) -> bool:
 def _contract_message(c: GuardContext) -> str:
     f = c.facts
     if not f.contract_issued:
-        return "aucun contrat à jour n'est émis pour ce dossier (fidelis contract generate)"
+        return "aucun contrat à jour n'est émis pour ce dossier"
     missing = [
         label for party, label in f.signing_parties.items() if party not in f.contract_signed_by
     ]
@@ -313,8 +316,9 @@ GUARDS: Mapping[str, Guard] = {
             "interview_date_given",
             "date de l'entretien renseignée",
             lambda c: c.params.get("interview_date") is not None,
-            lambda c: "la date de l'entretien (interview_date) est obligatoire",
+            lambda c: "la date de l'entretien est obligatoire",
             needs_input=True,
+            hint="--set interview_date=AAAA-MM-JJ",
         ),
         Guard(
             "interview_date_not_after_effective",
@@ -345,8 +349,9 @@ GUARDS: Mapping[str, Guard] = {
             "reason_given",
             "motif renseigné",
             lambda c: bool(c.reason and c.reason.strip()),
-            lambda c: "un motif (--reason) est obligatoire",
+            lambda c: "un motif est obligatoire",
             needs_input=True,
+            hint="--reason TEXTE",
         ),
         Guard(
             "no_payment_if_contracted",
@@ -372,6 +377,7 @@ GUARDS: Mapping[str, Guard] = {
             "contrat signé par les trois parties",
             _contract_ok,
             _contract_message,
+            hint="fidelis contract generate, puis fidelis contract sign ou contract esign start",
         ),
         Guard(
             "contract_terms_in_force",
@@ -433,8 +439,9 @@ GUARDS: Mapping[str, Guard] = {
             "diploma_date_given",
             "date du diplôme renseignée",
             lambda c: c.params.get("diploma_date") is not None,
-            lambda c: "la date d'obtention du diplôme (diploma_date) est obligatoire",
+            lambda c: "la date d'obtention du diplôme est obligatoire",
             needs_input=True,
+            hint="--set diploma_date=AAAA-MM-JJ",
         ),
         Guard(
             "service_not_before_diploma",
@@ -462,12 +469,13 @@ GUARDS: Mapping[str, Guard] = {
             "motif de rupture choisi",
             lambda c: c.params.get("category") in c.facts.breach_reasons,
             lambda c: (
-                "le motif de rupture (category) est obligatoire, parmi : "
+                "le motif de rupture est obligatoire, parmi : "
                 + ", ".join(sorted(c.facts.breach_reasons))
                 if c.params.get("category") is None
                 else f"motif de rupture inconnu « {c.params['category']} »"
             ),
             needs_input=True,
+            hint="--set category=MOTIF",
         ),
         Guard(
             "exemption_allowed",
@@ -544,8 +552,9 @@ GUARDS: Mapping[str, Guard] = {
             "working_time_given",
             "quotité de temps de travail renseignée",
             lambda c: c.params.get("part_time") is not None,
-            lambda c: "la quotité de temps de travail (part_time, ex. 0,8) est obligatoire",
+            lambda c: "la quotité de temps de travail (ex. 0,8) est obligatoire",
             needs_input=True,
+            hint="--set part_time=0.8",
         ),
         Guard(
             "working_time_after_service_start",
@@ -671,6 +680,8 @@ GUARDS: Mapping[str, Guard] = {
 }
 # Each guard as the condition it checks (a view of GUARDS, for the state diagram's table).
 GUARD_LABELS: Mapping[str, str] = {name: g.label for name, g in GUARDS.items()}
+# What the command line adds to a refusal: how to give what is missing (never shown on a page).
+GUARD_HINTS: Mapping[str, str] = {name: g.hint for name, g in GUARDS.items() if g.hint}
 
 
 # -- the actions table ------------------------------------------------------------------------
@@ -1238,6 +1249,7 @@ __all__ = [
     "ACTIONS",
     "EVENT_LABELS",
     "GUARDS",
+    "GUARD_HINTS",
     "GUARD_LABELS",
     "STAFF",
     "STATE_LABELS",

@@ -119,6 +119,8 @@ def test_a_whole_case_life_through_the_cli(cli: Cli, setup: dict[str, str]) -> N
     assert (cli.db.parent / "contrat.docx").stat().st_size > 10_000
     refused = cli.run("case", "fire", case, "sign", "--on", "2026-07-06")
     assert refused.returncode == 1 and "pas signé par" in refused.stderr
+    # The command line, unlike a page, names the trigger and how to go on.
+    assert "Action : sign" in refused.stderr and "contract esign start" in refused.stderr
     for party, name in (("learner", "Léa Fabre"), ("employer", "M. Roux"), ("region", "Mme Élue")):
         cli.ok("contract", "sign", case, "--party", party, "--on", "2026-07-01", "--name", name)
     for args in (

@@ -124,9 +124,7 @@ def test_a_caseworker_takes_a_case_from_listed_to_contracted_by_clicking(
     case_url = page.url
     act(page, "submit", "2027-06-10")
     act(page, "interview", "2027-06-20")  # no interview date: the guard says why
-    assert "la date de l'entretien (interview_date) est obligatoire" in page.inner_text(
-        "[role=alert]"
-    )
+    assert "la date de l'entretien est obligatoire" in page.inner_text("[role=alert]")
     shot(page, "refus")
     page.goto(case_url)
     act(page, "interview", "2027-06-20", interview_date="2027-06-18")

@@ -84,7 +84,7 @@ def test_an_issued_document_never_changes_in_the_database(world: World) -> None:
 def test_sign_requires_the_contract_signed_by_the_three_parties(world: World) -> None:
     w = world
     case = selected_case(w)
-    with pytest.raises(GuardFailed, match="fidelis contract generate"):
+    with pytest.raises(GuardFailed, match="aucun contrat à jour"):
         fire(w, case, "sign", "2026-07-06", params={"tier": "2x150"})
     contracts.generate_contract(w.uow(), case, tier="2x150", on=D("2026-06-20"), schemes=w.schemes)
     missing = contracts.sign_contract(w.uow(), case, party="learner", on=D("2026-06-25"), name="A")

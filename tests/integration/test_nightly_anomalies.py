@@ -81,7 +81,7 @@ def test_a_refused_completion_is_an_anomaly_counted_in_the_run(world: World) -> 
     )
     assert (anomaly.run_id, anomaly.last_run_id) == (run["id"], run["id"])
     assert anomaly.guards == [{"name": "chronological", "message": CHRONOLOGICAL}]
-    assert anomaly.message == f"Action « {COMPLETE} » (complete) refusée : {CHRONOLOGICAL}"
+    assert anomaly.message == f"Action « {COMPLETE} » refusée : {CHRONOLOGICAL}"
     assert anomaly.resolved_at is None
     with w.uow() as uow:
         assert anomalies.open_anomaly_count(uow.session) == 1

@@ -87,8 +87,10 @@ def test_a_caseworker_fires_a_trigger_and_sees_a_guard_refusal(
     refused = client.post(f"/dossiers/{case}/actions/interview",
                           data={"csrf": csrf_of(page.text), "on": "2026-06-10"})  # fmt: skip
     assert refused.status_code == 400
-    assert "la date de l&#39;entretien (interview_date) est obligatoire" in refused.text
-    assert "Action « Enregistrer l&#39;entretien » (interview) refusée" in refused.text
+    assert "la date de l&#39;entretien est obligatoire" in refused.text
+    assert "Action « Enregistrer l&#39;entretien » refusée" in refused.text
+    # No code on a page (issue 15): neither the trigger nor the parameter's name.
+    assert "(interview)" not in refused.text and "(interview_date)" not in refused.text
     assert events(w) == before
 
 
@@ -142,7 +144,7 @@ def test_api_reads_and_fires_with_a_token(web: tuple[World, TestClient, dict[str
             422,
             "on : valeur invalide « 2026-13-45 »",
         ),
-        ("region", {"trigger": "interview", "on": "2026-06-10"}, 400, "interview_date"),
+        ("region", {"trigger": "interview", "on": "2026-06-10"}, 400, "date de l'entretien"),
         ("other_employer", {"trigger": "interview"}, 404, "Dossier introuvable"),
         ("employer", {"trigger": "sign"}, 403, "rôle"),
     ],
@@ -162,6 +164,8 @@ def test_api_bad_input_is_a_clear_json_error_and_writes_nothing(
                            headers={"Authorization": f"Bearer {tokens[token]}"})  # fmt: skip
     assert response.status_code == status, response.text
     assert words in str(response.json()["detail"])
+    if status == 400 and body["trigger"] == "interview":  # the guard by name, for a program
+        assert response.json()["guards"][0]["name"] == "interview_date_given"
     assert events(w) == before
 
 

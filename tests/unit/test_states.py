@@ -149,7 +149,7 @@ def test_one_shared_machine_without_models() -> None:
         ("sign", "selected", {"facts": Facts(training_end=date(2026, 1, 1))}, "training_dates",
          "dates de formation"),
         ("sign", "selected", {"facts": Facts(contract_issued=False)}, "contract_signed",
-         "fidelis contract generate"),
+         "aucun contrat à jour"),
         ("sign", "selected", {"facts": Facts(contract_signed_by=frozenset({"learner"}))},
          "contract_signed", "pas signé par l'employeur, le financeur"),
         ("sign", "selected", {"params": {"tier": "2x200"}}, "contract_signed",

@@ -26,7 +26,8 @@ from workflow.cli import (
     web,
 )
 from workflow.cli.common import app, err, plain
-from workflow.errors import FidelisError
+from workflow.errors import FidelisError, GuardFailed
+from workflow.states import GUARD_HINTS
 
 # Importing them registers their commands.
 COMMAND_MODULES = (
@@ -51,6 +52,12 @@ def main() -> None:
         app()
     except FidelisError as exc:
         err.print(f"[bold red]Erreur :[/bold red] {plain(exc)}", highlight=False)
+        if isinstance(exc, GuardFailed):
+            # The page shows no code; the command line says which trigger and how to go on.
+            err.print(f"Action : {exc.trigger}", highlight=False)
+            for guard in exc.guards:
+                if hint := GUARD_HINTS.get(guard):
+                    err.print(f"  {hint}", highlight=False)
         sys.exit(1)
 
 

@@ -19,7 +19,13 @@ from starlette.exceptions import HTTPException
 
 from workflow import signin
 from workflow.accounts import Principal
-from workflow.errors import ConcurrentModification, DatabaseBusy, FidelisError, NotFound
+from workflow.errors import (
+    ConcurrentModification,
+    DatabaseBusy,
+    FidelisError,
+    GuardFailed,
+    NotFound,
+)
 from workflow.validation import shown
 from workflow.web.deps import csrf_token
 from workflow.web.security import add_headers
@@ -67,9 +73,11 @@ def _signed_in(request: Request) -> Principal | None:
 
 
 def install(app: FastAPI, templates: Jinja2Templates) -> None:
-    def answer(request: Request, status: int, message: str) -> Response:
+    def answer(
+        request: Request, status: int, message: str, extra: dict[str, object] | None = None
+    ) -> Response:
         if request.url.path.startswith("/api"):
-            return JSONResponse({"detail": message}, status)
+            return JSONResponse({"detail": message, **(extra or {})}, status)
         # The page keeps its menu for whoever is signed in (never on a 500: the cause may be
         # the database itself).
         who = _signed_in(request) if status < 500 else None
@@ -83,7 +91,15 @@ def install(app: FastAPI, templates: Jinja2Templates) -> None:
 
     @app.exception_handler(FidelisError)
     async def fidelis_error(request: Request, exc: FidelisError) -> Response:
-        return answer(request, status_of(exc), str(exc))
+        extra: dict[str, object] | None = None
+        if isinstance(exc, GuardFailed):
+            # The French message names no code; an API client also gets the action and the
+            # failed guards by name, with what to send (the parameter's name).
+            extra = {
+                "trigger": exc.trigger,
+                "guards": [{"name": n, "message": m} for n, m in exc.failures],
+            }
+        return answer(request, status_of(exc), str(exc), extra)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
