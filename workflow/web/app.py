@@ -39,11 +39,13 @@ from workflow.web import (
     auth,
     cases,
     debts,
+    decisions,
     documents,
     errors,
     forecast,
     imports,
     learner,
+    learner_forms,
     operations,
     outbox,
     payments,
@@ -74,6 +76,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     signing.router,  # the signers' page: no account, the link's token (issue 16)
     # The participants' spaces (issue 15).
     learner.router,
+    learner_forms.router,
+    decisions.router,
     threads.router,
     queue.router,
     outbox.router,
