@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -125,7 +125,12 @@ def _employer_case(s: Session, employer_id: int, case_id: int) -> Case:
 
 
 def employer_case(
-    s: Session, employer_id: int, case_id: int, *, today: date | None = None
+    s: Session,
+    employer_id: int,
+    case_id: int,
+    *,
+    today: date | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """One application as its employer reads it: the learner, their letter and attachments,
     where it stands, the interview, the contract and its e-signature, the service."""
@@ -158,7 +163,8 @@ def employer_case(
         "interview_date": case.interview_date,
         "contract_number": case.contract_number,
         "contract_date": case.contract_date,
-        "esign_link": esign.signing_link(esign_request) if esign_request else None,
+        # A fresh link to the signing page (dated `now`, it opens for esign.LINK_TTL).
+        "esign_link": esign.signing_link(esign_request, now) if esign_request else None,
         "service_start": case.service_start,
         "attested_on": case.attested_on,
         # The forms' date: today, or the case's last event if later (its dates never go back).

@@ -5,6 +5,7 @@ line: nothing written), then each action through its page, written as an event o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -14,20 +15,21 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.conftest import SCHEME, World
-from tests.integration.test_case_service import D, fire, signed_case, snapshot
+from tests.integration.test_case_service import D, fire, signed_case, snapshot, to_selected
 from tests.integration.test_query_counts import counting
 from tests.integration.test_spaces import csrf_of, token_of
 from workflow import (
     accounts,
     attachments,
     cases,
+    contracts,
     declarations,
     directory,
     invitations,
     partner_spaces,
     spaces,
 )
-from workflow.models import Case, CaseEvent, Declaration, Offer
+from workflow.models import Case, CaseEvent, Declaration, Document, EsignRequest, Offer
 from workflow.states import State
 from workflow.threads import Attachment
 from workflow.web import create_app
@@ -422,3 +424,30 @@ def test_the_employer_declares_a_departure_and_the_region_decides(partners: Part
 def count(w: World, model: type[object]) -> int:
     with w.uow() as uow:
         return int(uow.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0)
+
+
+def test_a_contract_waiting_for_the_employers_e_signature_links_to_its_page(
+    partners: Partners, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, w = partners, partners.w
+    monkeypatch.setenv("FIDELIS_SECRET_KEY", "clé-de-test-des-signatures")  # signs the links
+    case = cases.open_case(w.uow(), w.offers[0], w.learners[0], on=D("2026-05-30"))
+    to_selected(w, case)
+    contracts.generate_contract(w.uow(), case, tier="2x150", on=D("2026-06-20"), schemes=w.schemes)
+    sign_in(p, "emp0")
+    page = f"/espace-employeur/candidatures/{case}"
+    assert "Signer le contrat en ligne" not in p.client.get(page).text
+    with w.uow() as uow:  # the request esign.start makes for the employer (its PDF aside)
+        doc = uow.session.scalars(sa.select(Document).where(Document.case_id == case)).first()
+        assert doc is not None
+        uow.session.add(
+            EsignRequest(case_id=case, contract_id=doc.id, pdf_id=doc.id, party="employer",
+                         document_sha256="0" * 64, position=2, signer_name="EHPAD 0",
+                         email="direction0@exemple.fr")
+        )  # fmt: skip
+        uow.commit()
+    assert "À signer en ligne" in p.client.get("/espace-employeur").text
+    text = p.client.get(page).text
+    found = re.search(r'href="[^"]*/signature/([^"]+)"', text)
+    assert "Signer le contrat en ligne" in text and found is not None
+    assert p.client.get(f"/signature/{found[1]}").status_code == 200
