@@ -39,6 +39,7 @@ from workflow.web import (
     auth,
     cases,
     debts,
+    decisions,
     documents,
     employer_space,
     errors,
@@ -46,6 +47,7 @@ from workflow.web import (
     imports,
     institute_space,
     learner,
+    learner_forms,
     operations,
     outbox,
     payments,
@@ -76,6 +78,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     signing.router,  # the signers' page: no account, the link's token (issue 16)
     # The participants' spaces (issue 15).
     learner.router,
+    learner_forms.router,
+    decisions.router,
     employer_space.router,  # items 2 and 3: the employer's and the institute's
     institute_space.router,
     threads.router,
