@@ -451,3 +451,69 @@ def test_a_contract_waiting_for_the_employers_e_signature_links_to_its_page(
     found = re.search(r'href="[^"]*/signature/([^"]+)"', text)
     assert "Signer le contrat en ligne" in text and found is not None
     assert p.client.get(f"/signature/{found[1]}").status_code == 200
+
+
+# -- the institute's declarations: an interruption, a diploma failed ---------------------------
+
+
+def test_the_institute_declares_an_interruption_and_the_region_decides(
+    partners: Partners,
+) -> None:
+    p, w = partners, partners.w
+    case = in_training(p, 0, 0)
+    sign_in(p, "ifsi")  # another institute: the 404 of a missing case, nothing written
+    csrf = csrf_of(p.client.get("/espace-institut").text)
+    answer = p.client.post(f"/espace-institut/dossiers/{case}/interruption",
+                           data={"csrf": csrf, "on": "2029-11-30"})  # fmt: skip
+    assert answer.status_code == 404 and count(w, Declaration) == 0
+    sign_in(p, "ifas")
+    page = f"/espace-institut/dossiers/{case}"
+    form = p.client.get(page)
+    assert "Déclarer une interruption de la formation" in form.text
+    done = p.client.post(
+        f"{page}/interruption",
+        data={"csrf": csrf_of(form.text), "on": "2029-11-30", "text": "Abandon en novembre"},
+        files={"proof": ("courrier.pdf", PDF, "application/pdf")},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and state(w, case) == State.IN_TRAINING  # the Région decides
+    with w.uow() as uow:
+        declared = uow.session.scalars(sa.select(Declaration)).one()
+        assert (declared.party, declared.details["category"]) == ("institute", "training_abandoned")
+        ident = declared.id
+    assert "en attente de décision" in p.client.get(page).text
+    agent = accounts.Principal(p.users["ifas"], "Agent", "region", None, None)
+    declarations.decide(w.uow(), agent, ident, accept=True)
+    assert state(w, case) == State.BREACHED
+
+
+def test_a_diploma_failed_is_declared_in_the_same_all_or_nothing_form(partners: Partners) -> None:
+    p, w = partners, partners.w
+    first, second = in_training(p, 0, 0), in_training(p, 1, 1)
+    with w.uow() as uow:
+        campaign = uow.session.get_one(Case, first).campaign_id
+    sign_in(p, "ifas")
+    url = f"/espace-institut/diplomes/{campaign}"
+    before = snapshot(w)
+    # The failed line is fine, the obtained one is refused: neither is written.
+    status, text = post(p, url, url, {
+        "case": [str(first), str(second)],
+        f"result-{first}": "failed", f"diploma-{first}": "2029-07-09",
+        f"result-{second}": "obtained", f"diploma-{second}": "2029-07-09",
+        f"start-{second}": "2029-07-01",
+    })  # fmt: skip
+    assert status == 400 and "Ligne 2 (Apprenant1 Test)" in text
+    assert snapshot(w) == before and count(w, Declaration) == 0
+    status, _ = post(p, url, url, {
+        "case": [str(first), str(second)],
+        f"result-{first}": "failed", f"diploma-{first}": "2029-07-09",
+        f"result-{second}": "obtained", f"diploma-{second}": "2029-07-09",
+        f"start-{second}": "2029-09-01",
+    })  # fmt: skip
+    assert status == 303
+    assert state(w, first) == State.IN_TRAINING and state(w, second) == State.SERVING
+    with w.uow() as uow:
+        declared = uow.session.scalars(sa.select(Declaration)).one()
+        assert (declared.case_id, declared.party, declared.details["category"]) == (
+            first, "institute", "diploma_failed",
+        )  # fmt: skip

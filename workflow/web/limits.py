@@ -26,8 +26,11 @@ _MESSAGE_PATH = re.compile(r"/dossiers/[0-9]{1,19}/(messages|contrat-signe)")
 _LEARNER_PATH = re.compile(
     r"/mon-espace/(candidatures|dossiers/[0-9]{1,19}/(pieces|rib|messages|declarations))"
 )
-# An employer's declaration with its proof (workflow.web.employer_space).
-_PARTNER_PATH = re.compile(r"/espace-employeur/candidatures/[0-9]{1,19}/declaration")
+# An employer's or an institute's declaration with its proof (workflow.web.employer_space,
+# workflow.web.institute_space).
+_PARTNER_PATH = re.compile(
+    r"/espace-(employeur/candidatures/[0-9]{1,19}/declaration|institut/dossiers/[0-9]{1,19}/interruption)"
+)
 
 
 def takes_files(path: str) -> bool:
