@@ -171,6 +171,10 @@ def test_an_institute_never_reaches_another_institutes_learner(partners: Partner
     answer = p.client.post(f"/espace-institut/dossiers/{theirs}/debut-formation",
                            data={"csrf": csrf, "on": "2026-09-07"})  # fmt: skip
     assert answer.status_code == 404 and snapshot(w) == before
+    # The API with the institute's token: the same 404; its own learner's case is there.
+    token = {"Authorization": f"Bearer {p.tokens['ifas']}"}
+    assert p.client.get(f"/api/v1/cases/{theirs}", headers=token).status_code == 404
+    assert p.client.get(f"/api/v1/cases/{mine}", headers=token).status_code == 200
 
 
 def test_a_cohorts_diplomas_never_reach_another_institutes_case(partners: Partners) -> None:
