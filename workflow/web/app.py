@@ -41,9 +41,11 @@ from workflow.web import (
     debts,
     decisions,
     documents,
+    employer_space,
     errors,
     forecast,
     imports,
+    institute_space,
     learner,
     learner_forms,
     operations,
@@ -78,6 +80,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     learner.router,
     learner_forms.router,
     decisions.router,
+    employer_space.router,  # items 2 and 3: the employer's and the institute's
+    institute_space.router,
     threads.router,
     queue.router,
     outbox.router,
@@ -101,6 +105,7 @@ def templates() -> Jinja2Templates:
         ATTESTERS=accounts.ATTESTERS,
         ADMINS=accounts.ADMINS,
         LEARNERS=accounts.LEARNERS,
+        INSTITUTES=accounts.INSTITUTES,
     )
     return found
 

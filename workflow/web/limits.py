@@ -26,6 +26,11 @@ _MESSAGE_PATH = re.compile(r"/dossiers/[0-9]{1,19}/(messages|contrat-signe)")
 _LEARNER_PATH = re.compile(
     r"/mon-espace/(candidatures|dossiers/[0-9]{1,19}/(pieces|rib|messages|declarations))"
 )
+# An employer's or an institute's declaration with its proof (workflow.web.employer_space,
+# workflow.web.institute_space).
+_PARTNER_PATH = re.compile(
+    r"/espace-(employeur/candidatures/[0-9]{1,19}/declaration|institut/dossiers/[0-9]{1,19}/interruption)"
+)
 
 
 def takes_files(path: str) -> bool:
@@ -34,6 +39,7 @@ def takes_files(path: str) -> bool:
         path in IMPORT_PATHS
         or _MESSAGE_PATH.fullmatch(path) is not None
         or _LEARNER_PATH.fullmatch(path) is not None
+        or _PARTNER_PATH.fullmatch(path) is not None
     )
 
 
