@@ -37,6 +37,7 @@ from workflow.web import (
     api,
     api_spaces,
     auth,
+    campaigns_admin,
     cases,
     debts,
     documents,
@@ -45,9 +46,11 @@ from workflow.web import (
     imports,
     learner,
     operations,
+    organisations,
     outbox,
     payments,
     queue,
+    refdata,
     reference,
     reports,
     signing,
@@ -77,6 +80,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     threads.router,
     queue.router,
     outbox.router,
+    # Reference data and accounts edited on the web (issue 15, item 6).
+    refdata.router,
+    organisations.router,
+    campaigns_admin.router,
 )
 
 
