@@ -29,10 +29,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # SQLite drops a column by copying the table: batch mode does it on both databases.
-    with op.batch_alter_table("offers") as batch:
-        batch.drop_column("closed_at")
-    with op.batch_alter_table("employers") as batch:
-        batch.drop_column("signatory")
-    with op.batch_alter_table("learners") as batch:
-        batch.drop_column("address")
+    # A plain DROP COLUMN (SQLite 3.35+): a batch copy of `employers` would lose its expression
+    # index on the département.
+    op.drop_column("offers", "closed_at")
+    op.drop_column("employers", "signatory")
+    op.drop_column("learners", "address")
