@@ -73,6 +73,11 @@ class Principal:
         return f"{self.name} ({ROLE_LABELS.get(self.role, self.role)})"
 
 
+# Where the tie is typed, as the refusal names it: the command line's options by default, a
+# form's fields on the web (workflow.web.admin).
+CLI_TIES = {"employer": "--employer", "institute": "--institute", "learner": "--learner"}
+
+
 def add_user(
     uow: UnitOfWork,
     *,
@@ -89,8 +94,8 @@ def add_user(
     an invitation's one-time link (workflow.invitations) — and takes by default the name of the
     learner, employer or institute it is tied to."""
     if role not in ROLES:
-        raise InvalidInput(f"Rôle inconnu « {role} » (rôles : {', '.join(ROLES)}).", "role")
-    _check_ties(role, employer_id, institute_id, learner_id)
+        raise InvalidInput(f"Rôle inconnu « {validation.shown(role)} ».", "role")
+    check_ties(role, employer_id, institute_id, learner_id)
     if password is None and role not in PARTICIPANTS:
         raise InvalidInput("Un compte du service instructeur a un mot de passe.", "password")
     clean_email = validation.email(email)
@@ -124,18 +129,23 @@ def add_user(
         return user.id, token
 
 
-def _check_ties(
-    role: str, employer_id: int | None, institute_id: int | None, learner_id: int | None
+def check_ties(
+    role: str,
+    employer_id: int | None,
+    institute_id: int | None,
+    learner_id: int | None,
+    ties: dict[str, str] = CLI_TIES,
 ) -> None:
     """An employer's, institute's or learner's account is tied to its record, and only it."""
-    for tied_role, ident, option, what in (
-        ("employer", employer_id, "--employer", "employeur"),
-        ("institute", institute_id, "--institute", "institut"),
-        ("learner", learner_id, "--learner", "apprenant"),
+    for tied_role, ident, what in (
+        ("employer", employer_id, "employeur"),
+        ("institute", institute_id, "institut"),
+        ("learner", learner_id, "apprenant"),
     ):
         if (role == tied_role) != (ident is not None):
             raise InvalidInput(
-                f"Un compte {what} est rattaché à un {what} ({option}), et lui seul."
+                f"Un compte {what} est rattaché à un {what} ({ties[tied_role]}), et lui seul.",
+                tied_role,
             )
 
 
@@ -233,6 +243,39 @@ def enable(uow: UnitOfWork, who: str | int) -> str:
     with uow:
         user = _account(uow, who)
         user.disabled_at = None
+        uow.commit()
+        return user.email
+
+
+def change_role(
+    uow: UnitOfWork,
+    who: str | int,
+    role: str,
+    *,
+    employer_id: int | None = None,
+    institute_id: int | None = None,
+    learner_id: int | None = None,
+    ties: dict[str, str] = CLI_TIES,
+    now: datetime | None = None,
+) -> str:
+    """Give the account another role (and the record it is tied to, as `add_user` checks it);
+    its sessions end, since what it may see changes. Returns its address."""
+    if role not in ROLES:
+        raise InvalidInput(f"Rôle inconnu « {validation.shown(role)} ».", "role")
+    check_ties(role, employer_id, institute_id, learner_id, ties)
+    with uow:
+        s = uow.session
+        user = _account(uow, who)
+        _tied_name(s, employer_id, institute_id, learner_id)
+        if learner_id is not None:
+            taken = s.scalars(
+                sa.select(User.email).where(User.learner_id == learner_id, User.id != user.id)
+            ).first()
+            if taken is not None:
+                raise InvalidInput(f"Cet apprenant a déjà un compte ({taken}).", "learner")
+        user.role = role
+        user.employer_id, user.institute_id, user.learner_id = employer_id, institute_id, learner_id
+        revoke_sessions(s, user.id, now or utcnow())
         uow.commit()
         return user.email
 
@@ -347,6 +390,8 @@ __all__ = [
     "Principal",
     "account_id",
     "add_user",
+    "change_role",
+    "check_ties",
     "disable",
     "enable",
     "reset_password",

@@ -176,6 +176,8 @@ def opened(
         raise NotFound("Apprenant", learner_id)
     if not offer.campaign.is_open:
         raise InvalidInput(f"La campagne {offer.campaign.year} de cette offre est close.")
+    if offer.closed_at is not None:  # closed by the Région (workflow.directory.close_offer)
+        raise InvalidInput(f"L'offre de {offer.employer.name} est close aux candidatures.")
     duplicate = s.scalars(
         sa.select(Case.id).where(Case.offer_id == offer_id, Case.learner_id == learner_id)
     ).first()

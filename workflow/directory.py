@@ -12,14 +12,23 @@ from workflow import validation
 from workflow.clock import today_paris
 from workflow.db import UnitOfWork
 from workflow.documents.store import invalidate_stale_contracts
-from workflow.eligibility import employer_refusals
+from workflow.eligibility import commune_refusal, employer_refusals
 from workflow.errors import InvalidInput, NotEligible, NotFound
 from workflow.iban import Iban
-from workflow.models import Campaign, Case, Employer, Institute, InstituteScheme, Learner, Offer
+from workflow.models import (
+    Campaign,
+    Case,
+    Employer,
+    Institute,
+    InstituteScheme,
+    Learner,
+    Offer,
+    utcnow,
+)
 from workflow.regularisation import regularise
 from workflow.schemes import SECTORS, SchemeRegistry, registry
-from workflow.states import PRE_CONTRACT_STATES
-from workflow.territory import Territory, default_territory
+from workflow.states import ENGAGED_STATES, PRE_CONTRACT_STATES
+from workflow.territory import Commune, Territory, default_territory
 
 
 def add_institute(
@@ -46,6 +55,40 @@ def add_institute(
         return institute.id
 
 
+def _employer_fields(
+    name: str, siret: str, sector: str, email: str | None, signatory: str | None
+) -> tuple[str, str, str | None, str | None]:
+    """An employer's name, SIRET, e-mail and signatory, checked (the sector too)."""
+    clean_name = validation.non_blank(name, "name", "Le nom de l'employeur")
+    clean_siret = validation.siret(siret)
+    if sector not in SECTORS:
+        raise InvalidInput(
+            f"Secteur inconnu « {validation.shown(sector)} » (secteurs : {', '.join(SECTORS)}).",
+            "sector",
+        )
+    clean_email = validation.email(email) if email else None
+    clean_signatory = validation.optional_text(
+        signatory, "name", label="Le signataire", field="signatory"
+    )
+    return clean_name, clean_siret, clean_email, clean_signatory
+
+
+def accepted_commune(
+    commune: str,
+    *,
+    territory: Territory | None = None,
+    scheme_registry: SchemeRegistry | None = None,
+) -> Commune:
+    """The commune of this INSEE code if a configured scheme takes employers there (its région,
+    rural by its rule: SPEC §2 — the imports' rule), else InvalidInput for the field `commune`."""
+    place = (territory or default_territory()).commune(commune)
+    schemes = list((scheme_registry or registry()).values())
+    refusal = commune_refusal(place, schemes, named=lambda s: f"« {s.label} »")
+    if refusal:
+        raise InvalidInput(refusal, "commune")
+    return place
+
+
 def add_employer(
     uow: UnitOfWork,
     *,
@@ -55,16 +98,21 @@ def add_employer(
     sector: str,
     recruitment_difficulty: bool,
     email: str | None = None,
+    signatory: str | None = None,
     territory: Territory | None = None,
+    eligible_commune: bool = False,
 ) -> int:
-    name = validation.non_blank(name, "name", "Le nom de l'employeur")
-    siret = validation.siret(siret)
-    place = (territory or default_territory()).commune(commune)
-    if sector not in SECTORS:
-        raise InvalidInput(
-            f"Secteur inconnu « {sector} » (secteurs : {', '.join(SECTORS)}).", "sector"
-        )
-    clean_email = validation.email(email) if email else None
+    """An employer. With `eligible_commune` (the web forms), its commune must be one a
+    configured scheme accepts (`accepted_commune`); the command line and the imports record
+    any commune and leave the refusal to the listing in a campaign (`list_employer`)."""
+    name, siret, clean_email, clean_signatory = _employer_fields(
+        name, siret, sector, email, signatory
+    )
+    place = (
+        accepted_commune(commune, territory=territory)
+        if eligible_commune
+        else (territory or default_territory()).commune(commune)
+    )
     with uow:
         s = uow.session
         existing = s.scalars(sa.select(Employer.id).where(Employer.siret == siret)).first()
@@ -77,11 +125,76 @@ def add_employer(
             sector=sector,
             recruitment_difficulty=recruitment_difficulty,
             email=clean_email,
+            signatory=clean_signatory,
         )
         s.add(employer)
         s.flush()
         uow.commit()
         return employer.id
+
+
+def update_employer(
+    uow: UnitOfWork,
+    employer_id: int,
+    *,
+    name: str,
+    siret: str,
+    commune: str,
+    sector: str,
+    recruitment_difficulty: bool,
+    email: str | None,
+    signatory: str | None,
+    territory: Territory | None = None,
+) -> None:
+    """Change an employer, every field checked as `add_employer` checks it (a new commune must
+    be accepted by a scheme; the one it has is kept as it is)."""
+    name, siret, clean_email, clean_signatory = _employer_fields(
+        name, siret, sector, email, signatory
+    )
+    with uow:
+        s = uow.session
+        employer = s.get(Employer, employer_id)
+        if employer is None:
+            raise NotFound("Employeur", employer_id)
+        if commune.strip() != employer.commune_insee:
+            employer.commune_insee = accepted_commune(commune, territory=territory).insee
+        existing = s.scalars(
+            sa.select(Employer.id).where(Employer.siret == siret, Employer.id != employer_id)
+        ).first()
+        if existing is not None:
+            raise InvalidInput(f"Un employeur a déjà le SIRET {siret} (n° {existing}).", "siret")
+        employer.name, employer.siret, employer.sector = name, siret, sector
+        employer.recruitment_difficulty = recruitment_difficulty
+        employer.email, employer.signatory = clean_email, clean_signatory
+        uow.commit()
+
+
+def update_institute(
+    uow: UnitOfWork,
+    institute_id: int,
+    *,
+    name: str,
+    commune: str,
+    schemes: list[str],
+    territory: Territory | None = None,
+    scheme_registry: SchemeRegistry | None = None,
+) -> None:
+    """Change an institute's name, commune and the schemes it is authorised for."""
+    name = validation.non_blank(name, "name", "Le nom de l'institut")
+    place = (territory or default_territory()).commune(commune)
+    known = scheme_registry or registry()
+    for scheme_id in schemes:
+        known[scheme_id]
+    with uow:
+        institute = uow.session.get(Institute, institute_id)
+        if institute is None:
+            raise NotFound("Institut", institute_id)
+        institute.name, institute.commune_insee = name, place.insee
+        kept = {link.scheme_id: link for link in institute.schemes}
+        institute.schemes = [
+            kept.get(s) or InstituteScheme(scheme_id=s) for s in dict.fromkeys(schemes)
+        ]
+        uow.commit()
 
 
 def open_campaign(
@@ -148,6 +261,56 @@ def list_employer(
         return offer.id
 
 
+def set_campaign_open(uow: UnitOfWork, campaign_id: int, *, is_open: bool) -> str:
+    """Open or close a campaign to new applications and listings (its cases go on); returns
+    how it is named (« campagne 2024 »)."""
+    with uow:
+        campaign = uow.session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise NotFound("Campagne", campaign_id)
+        campaign.is_open = is_open
+        uow.commit()
+        return f"campagne {campaign.year}"
+
+
+def update_offer(uow: UnitOfWork, offer_id: int, *, places: int) -> int:
+    """Change an offer's places: never fewer than the places its cases already hold. Returns
+    its campaign's id."""
+    validation.places(places)
+    with uow:
+        s = uow.session
+        offer = s.get(Offer, offer_id)
+        if offer is None:
+            raise NotFound("Offre", offer_id)
+        held = s.scalar(
+            sa.select(sa.func.count(Case.id)).where(
+                Case.offer_id == offer_id, Case.state.in_(ENGAGED_STATES)
+            )
+        )
+        if held and places < held:
+            raise InvalidInput(
+                f"Nombre de places invalide : {places} ({held} déjà pourvue(s) par des "
+                "apprenants sélectionnés ou engagés).",
+                "places",
+            )
+        offer.places = places
+        offer.version += 1  # a selection racing with this change conflicts (workflow.cases)
+        uow.commit()
+        return offer.campaign_id
+
+
+def close_offer(uow: UnitOfWork, offer_id: int, *, reopen: bool = False) -> tuple[str, int]:
+    """Close an offer to new applications (its cases go on), or reopen it; returns the
+    employer's name and the campaign's id."""
+    with uow:
+        offer = uow.session.get(Offer, offer_id)
+        if offer is None:
+            raise NotFound("Offre", offer_id)
+        offer.closed_at = None if reopen else (offer.closed_at or utcnow())
+        uow.commit()
+        return offer.employer.name, offer.campaign_id
+
+
 def add_learner(
     uow: UnitOfWork,
     *,
@@ -160,12 +323,14 @@ def add_learner(
     training_end: date,
     iban: str | None,
     today: date,
+    address: str | None = None,
 ) -> int:
     first = validation.non_blank(first_name, "first_name", "Le prénom", "person_name")
     last = validation.non_blank(last_name, "last_name", "Le nom", "person_name")
     validation.birth_date(birth_date, today)
     clean_email = validation.email(email)
     validation.training_dates(training_start, training_end)
+    clean_address = validation.optional_text(address, "address")
     sealed = Iban.seal(iban) if iban else None  # checked, then encrypted (workflow.iban)
     with uow:
         s = uow.session
@@ -180,6 +345,7 @@ def add_learner(
             training_start=training_start,
             training_end=training_end,
             iban=sealed,
+            address=clean_address,
         )
         s.add(learner)
         s.flush()
@@ -195,29 +361,52 @@ def update_learner(
     training_start: date | None = None,
     training_end: date | None = None,
     email: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    birth_date: date | None = None,
+    address: str | None = None,
+    institute_id: int | None = None,
+    today: date | None = None,
 ) -> list[str]:
-    """Change a learner's IBAN, training dates or e-mail. A contract issued but not yet in force
-    that no longer matches is invalidated; the returned messages say so (SPEC §5)."""
+    """Change what is given of a learner (None: unchanged; an empty address: erased). A
+    contract issued but not yet in force that no longer matches is invalidated, and a change of
+    the training dates regularises the signed cases; the returned messages say so (SPEC §5)."""
     if iban:
         validation.iban(iban)  # a bad IBAN is refused before anything is read
     clean_email = validation.email(email) if email else None
+    first = None if first_name is None else validation.non_blank(
+        first_name, "first_name", "Le prénom", "person_name"
+    )  # fmt: skip
+    last = None if last_name is None else validation.non_blank(
+        last_name, "last_name", "Le nom", "person_name"
+    )  # fmt: skip
+    if birth_date is not None:
+        validation.birth_date(birth_date, today or today_paris())
+    clean_address = None if address is None else validation.optional_text(address, "address")
     with uow:
         s = uow.session
         learner = s.get(Learner, learner_id)
         if learner is None:
             raise NotFound("Apprenant", learner_id)
+        if institute_id is not None and s.get(Institute, institute_id) is None:
+            raise InvalidInput(f"Institut introuvable : n° {institute_id}.", "institute")
         start = training_start or learner.training_start
         end = training_end or learner.training_end
         validation.training_dates(start, end)
+        training_changed = (start, end) != (learner.training_start, learner.training_end)
         learner.training_start, learner.training_end = start, end
         if iban and not (learner.iban is not None and learner.iban.same_as(iban)):
             # Sealed again only when it changes: the contract's fingerprint reads the sealed value.
             learner.iban = Iban.seal(iban)
         learner.email = clean_email or learner.email
+        learner.first_name = first or learner.first_name
+        learner.last_name = last or learner.last_name
+        learner.birth_date = birth_date or learner.birth_date
+        learner.institute_id = institute_id or learner.institute_id
+        if address is not None:
+            learner.address = clean_address
         s.flush()
-        messages = learner_changed(
-            s, learner_id, training_changed=(training_start or training_end) is not None
-        )
+        messages = learner_changed(s, learner_id, training_changed=training_changed)
         uow.commit()
         return messages
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from workflow.schemes import Scheme
@@ -101,8 +102,39 @@ def employer_refusals(
     return reasons
 
 
+def territory_refusal(commune: Commune, scheme: Scheme) -> str | None:
+    """Why `scheme` takes no employer in `commune` (SPEC §2: its région, rural), or None."""
+    if commune.region != scheme.region_code:
+        return (
+            f"{commune.name} ({commune.insee}) est en région {commune.region}, hors de la région "
+            f"du dispositif ({scheme.region_code})"
+        )
+    if scheme.eligibility.rurality is not None and not commune_is_rural(commune, scheme):
+        return (
+            f"{commune.name} ({commune.insee}) est membre de « {commune.epci_name} » "
+            f"({commune.epci_type}) : commune non rurale (communauté d'agglomération, urbaine ou "
+            "métropole)"
+        )
+    return None
+
+
+def commune_refusal(
+    commune: Commune, schemes: Sequence[Scheme], named: Callable[[Scheme], str] = lambda s: s.id
+) -> str | None:
+    """Why none of `schemes` takes an employer in `commune`, or None when one does (the imports
+    name a scheme by its id, the web forms by its label: `named`)."""
+    refusals = [(s, territory_refusal(commune, s)) for s in schemes]
+    if not refusals or any(reason is None for _, reason in refusals):
+        return None
+    if len(refusals) == 1:
+        return f"Commune non éligible : {refusals[0][1]}."
+    reasons = " ; ".join(f"{named(s)} : {reason}" for s, reason in refusals)
+    return f"Commune acceptée par aucun dispositif : {reasons}."
+
+
 __all__ = [
     "SECTOR_LABELS",
     "check_commune",
     "commune_is_rural",
+    "commune_refusal",
 ]

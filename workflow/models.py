@@ -134,6 +134,8 @@ class Employer(Base):
     sector: Mapped[str] = mapped_column(sa.String(20))
     recruitment_difficulty: Mapped[bool] = mapped_column(default=False)
     email: Mapped[str | None] = mapped_column(sa.String(254))
+    # Who signs for the employer, name and position (edited on the web: workflow.web.refdata).
+    signatory: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -163,6 +165,8 @@ class Offer(Base):
     places: Mapped[int]
     # Bumped by every selection so that two selections racing for the last place conflict.
     version: Mapped[int] = mapped_column(default=1)
+    # Closed to new applications (its cases go on): workflow.directory.close_offer.
+    closed_at: Mapped[datetime | None]
     campaign: Mapped[Campaign] = relationship()
     employer: Mapped[Employer] = relationship()
 
@@ -180,6 +184,8 @@ class Learner(Base):
     training_end: Mapped[date]
     # Encrypted, with its masked form readable without the key (workflow.iban).
     iban: Mapped[Iban | None] = mapped_column(SealedIban)
+    # The postal address, as typed (erased by the retention purge: workflow.privacy).
+    address: Mapped[str | None] = mapped_column(sa.String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     institute: Mapped[Institute] = relationship()
 

@@ -5,7 +5,7 @@
 never one with an active case (STYLE: Démarches Simplifiées). What identifies the learner goes,
 what the accounts and statistics need stays (states, dates, amounts, contract numbers, codes):
 
-- the `learners` row: names, e-mail, birth date, IBAN;
+- the `learners` row: names, e-mail, postal address, birth date, IBAN;
 - the signers' names of the learner's contracts (`signatures`; party and date stay);
 - the electronic signatures' evidence on the learner's cases (`esign_requests`: every signer's
   name and e-mail, IP address, user-agent, refusal reason and code; party, times, the
@@ -192,6 +192,7 @@ def purge_learner(
     learner.email = ANONYMOUS_EMAIL
     learner.birth_date = date(1900, 1, 1)
     learner.iban = None
+    learner.address = None
     s.add(LearnerPurge(learner_id=learner_id, run_id=run_id, as_of=as_of, counts=counts))
     s.flush()
     return counts
@@ -307,6 +308,7 @@ def learner_data(s: Session, learner_id: int) -> dict[str, Any]:
             "last_name": learner.last_name,
             "birth_date": learner.birth_date.isoformat(),
             "email": learner.email,
+            "address": learner.address,
             "iban": masked(learner.iban) or None,
             "institute": institute.name if institute else None,
             "training_start": learner.training_start.isoformat(),

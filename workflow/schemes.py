@@ -811,6 +811,7 @@ __all__ = [
     "Scheme",
     "SchemeRegistry",
     "SlidingScaleRule",
+    "UnknownScheme",
     "load_scheme",
     "registry",
 ]

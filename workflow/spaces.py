@@ -102,7 +102,7 @@ def campaign_offers(
     rows = s.execute(
         sa.select(Offer.id, Offer.places, Employer.name, Employer.commune_insee, Employer.sector)
         .join(Employer, Employer.id == Offer.employer_id)
-        .where(Offer.campaign_id == campaign_id)
+        .where(Offer.campaign_id == campaign_id, Offer.closed_at.is_(None))
         .order_by(Employer.name, Offer.id)
     ).all()
     return [

@@ -51,6 +51,7 @@ LIMITS: Mapping[str, Limit] = {
     "date": Limit("La date", 30),
     "number": Limit("Le nombre", 30),
     "password": Limit("Le mot de passe", 1_000),  # argon2 hashes all of it
+    "address": Limit("L'adresse", 300),  # a learner's postal address, on one line
 }
 # C0 and C1 control codes, DEL, line and paragraph separators, bidirectional embeddings and
 # overrides (they reorder what a reader sees) and lone surrogates (undecodable bytes typed on a

@@ -393,3 +393,18 @@ def test_accounts_are_listed_disabled_enabled_reset_and_revoked(cli: Cli) -> Non
     )
     unknown = cli.run("user", "disable", "personne@region.fr")
     assert unknown.returncode == 1 and "Aucun compte pour personne@region.fr" in unknown.stderr
+
+
+def test_a_campaign_is_closed_then_reopened(cli: Cli) -> None:
+    campaign = cli.new(
+        "campaign", "open", "--scheme", "occitanie-fidelisation-as", "--year", "2024"
+    )
+    assert "Campagne 2024 close." in cli.ok("campaign", "close", campaign)
+    employer = cli.new("employer", "add", "--name", "EHPAD", "--siret", "73282932000074",
+                       "--commune", "48095", "--sector", "elderly", "--recruitment-difficulty")  # fmt: skip
+    before = cli.fingerprint()
+    refused = cli.run("campaign", "list-employer", campaign, employer, "--places", "1")
+    assert refused.returncode == 1 and "est close" in refused.stderr
+    assert cli.fingerprint() == before
+    assert "Campagne 2024 rouverte." in cli.ok("campaign", "close", campaign, "--reopen")
+    assert cli.new("campaign", "list-employer", campaign, employer, "--places", "1")

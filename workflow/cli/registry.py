@@ -281,6 +281,17 @@ def campaign_open(
     created(directory.open_campaign(context_of(ctx).uow(), scheme_id=scheme, year=year), as_json)
 
 
+@campaign_app.command("close")
+def campaign_close(
+    ctx: typer.Context,
+    campaign: Annotated[int, id_argument("CAMPAIGN")],
+    reopen: Annotated[bool, typer.Option("--reopen", help="La rouvrir.")] = False,
+) -> None:
+    """Clore une campagne (plus de candidature ni d'inscription ; ses dossiers se poursuivent)."""
+    name = directory.set_campaign_open(context_of(ctx).uow(), campaign, is_open=reopen)
+    out.print(f"{name.capitalize()} {'rouverte' if reopen else 'close'}.", highlight=False)
+
+
 @campaign_app.command("list-employer")
 def campaign_list_employer(
     ctx: typer.Context,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from workflow import validation
-from workflow.eligibility import SECTOR_LABELS, commune_is_rural
+from workflow.eligibility import SECTOR_LABELS, commune_refusal
 from workflow.errors import InvalidInput
 from workflow.iban import is_masked
 from workflow.imports.columns import LAYOUTS, ColumnMap, Kind, fold_header, fold_name
@@ -276,37 +276,12 @@ def _siret(row: _Row) -> str | None:
         return None
 
 
-def _territory_refusal(commune: Commune, scheme: Scheme) -> str | None:
-    """Why `scheme` takes no employer in `commune` (SPEC §2: its région, rural), or None."""
-    if commune.region != scheme.region_code:
-        return (
-            f"{commune.name} ({commune.insee}) est en région {commune.region}, hors de la région "
-            f"du dispositif ({scheme.region_code})"
-        )
-    if scheme.eligibility.rurality is not None and not commune_is_rural(commune, scheme):
-        return (
-            f"{commune.name} ({commune.insee}) est membre de « {commune.epci_name} » "
-            f"({commune.epci_type}) : commune non rurale (communauté d'agglomération, urbaine ou "
-            "métropole)"
-        )
-    return None
-
-
 def _employer(row: _Row, ctx: RowContext) -> EmployerRecord | None:
     name = row.required("name")
     siret = _siret(row)
     commune = row.commune("commune", ctx.territory)
-    if commune is not None and ctx.schemes:
-        refusals = [(s, _territory_refusal(commune, s)) for s in ctx.schemes]
-        if all(reason is not None for _, reason in refusals):
-            if len(refusals) == 1:
-                message = f"Commune non éligible : {refusals[0][1]}."
-            else:
-                message = "Commune acceptée par aucun dispositif : " + " ; ".join(
-                    f"{s.id} : {reason}" for s, reason in refusals
-                )
-                message += "."
-            row.fail("commune", message)
+    if commune is not None and (refusal := commune_refusal(commune, ctx.schemes)):
+        row.fail("commune", refusal)
     sector = None
     if (text := row.required("sector")) is not None:
         sector = _SECTOR_NAMES.get(fold_header(text))

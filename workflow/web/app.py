@@ -37,6 +37,7 @@ from workflow.web import (
     api,
     api_spaces,
     auth,
+    campaigns_admin,
     cases,
     debts,
     decisions,
@@ -49,9 +50,11 @@ from workflow.web import (
     learner,
     learner_forms,
     operations,
+    organisations,
     outbox,
     payments,
     queue,
+    refdata,
     reference,
     reports,
     signing,
@@ -85,6 +88,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     threads.router,
     queue.router,
     outbox.router,
+    # Reference data and accounts edited on the web (issue 15, item 6).
+    refdata.router,
+    organisations.router,
+    campaigns_admin.router,
 )
 
 
