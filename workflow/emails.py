@@ -29,7 +29,16 @@ from workflow.schemes import REMINDER_KINDS
 DEBT_REMINDER_KINDS = ("debt_overdue", "debt_instalment_missed")
 # A new message in a case's thread (workflow.threads) takes `link` (the case's page).
 MESSAGE_KINDS = ("case_message",)
-KINDS = (*REMINDER_KINDS, "employer_statement", "completion", *DEBT_REMINDER_KINDS, *MESSAGE_KINDS)
+# The electronic signature's e-mails (workflow.esign, issue 16) take `esign` (esign.mail_context).
+ESIGN_KINDS = ("esign_invitation", "esign_invalidated", "esign_refused")
+KINDS = (
+    *REMINDER_KINDS,
+    "employer_statement",
+    "completion",
+    *DEBT_REMINDER_KINDS,
+    *MESSAGE_KINDS,
+    *ESIGN_KINDS,
+)
 # E-mails about an account rather than a case: a participant's one-time sign-in link (issue 15).
 ACCOUNT_KINDS = ("invitation",)
 
