@@ -172,3 +172,18 @@ def test_a_wrong_passphrase_is_a_french_error(
     monkeypatch.setenv("FIDELIS_SEAL_PASSPHRASE", "mauvaise")
     with pytest.raises(seal.SealError, match="phrase de passe"):
         seal.seal_key()
+
+
+def test_the_seal_is_read_once_and_again_when_its_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = make_seal(tmp_path / "cachet", cn="Cachet 2029")
+    seal_environment(monkeypatch, first)
+    key = seal.seal_key()
+    assert seal.seal_key().signer is key.signer  # cached: the PKCS#12 file is not read again
+    renewed = make_seal(tmp_path / "cachet", cn="Cachet renouvelé")  # the same path, replaced
+    assert renewed.pkcs12 == first.pkcs12
+    assert "Cachet renouvelé" in seal.seal_key().subject
+    monkeypatch.setenv("FIDELIS_SEAL_PASSPHRASE", "mauvaise")
+    with pytest.raises(seal.SealError, match="phrase de passe"):
+        seal.seal_key()
