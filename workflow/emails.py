@@ -85,5 +85,6 @@ def render_email(kind: str, context: Mapping[str, Any]) -> RenderedEmail:
 
 
 __all__ = [
+    "ESIGN_KINDS",
     "render_email",
 ]
