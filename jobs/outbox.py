@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.lease import holder_id
-from workflow import esign, invitations
+from workflow import declarations, esign, invitations
 from workflow.db import UnitOfWork
 from workflow.debts import balance_of
 from workflow.documents.french import date_fr, euros
@@ -155,7 +155,11 @@ def render(s: Session, message: OutboxMessage, schemes: SchemeRegistry) -> Messa
                 s, message.case_id, message.recipient or "", schemes
             )
         if message.kind == NOTIFICATION:
-            context["link"] = link_to(message.case_id)  # the text stays on the case's page
+            context["link"] = link_to(message.case_id, (message.context or {}).get("space"))
+        if message.kind == declarations.NOTIFICATION:  # the decision, never the reason's text
+            context["declaration"] = declarations.mail_context(
+                s, int(message.context["declaration_id"])
+            )
     context["due_date"] = message.due_date
     email = render_email(message.kind, context)
     if not message.recipient:

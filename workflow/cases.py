@@ -215,26 +215,47 @@ def fire(
     """Fire `trigger` on a case with an effective date; return the new state. Raises
     UnknownTrigger, TriggerRefused / GuardFailed, InvalidInput, NotFound or ConcurrentModification,
     and then nothing is written."""
+    with changing(uow, case_id, schemes) as (s, case, scheme):
+        return fired(
+            s, case, scheme, trigger, on=on, actor=actor, reason=reason, params=params,
+            clock=clock, store=store,
+        )  # fmt: skip
+
+
+def fired(
+    s: Session,
+    case: Case,
+    scheme: Scheme,
+    trigger: str,
+    *,
+    on: date | None = None,
+    actor: str | None = None,
+    reason: str | None = None,
+    params: Mapping[str, str] | None = None,
+    clock: Clock = today_paris,
+    store: DocumentStore | None = None,
+) -> State:
+    """`fire` inside the caller's transaction: several cases changed all or nothing (an
+    institute's diplomas for a cohort, workflow.partner_spaces)."""
     trig = parse_trigger(trigger)
     typed = parse_params(trig, params or {})
     effective = on or clock()
     who = actor or default_actor()
     docs = store or default_store()
-    with changing(uow, case_id, schemes) as (s, case, scheme):
-        act(
-            s,
-            case,
-            scheme,
-            trig,
-            on=effective,
-            actor=who,
-            reason=reason,
-            params=typed,
-            payload=_without_names(_jsonable(typed)),
-            effects=lambda: _side_effects(s, case, scheme, trig, effective, who, typed, docs),
-            clock=clock,
-        )
-        return case.state
+    act(
+        s,
+        case,
+        scheme,
+        trig,
+        on=effective,
+        actor=who,
+        reason=reason,
+        params=typed,
+        payload=_without_names(_jsonable(typed)),
+        effects=lambda: _side_effects(s, case, scheme, trig, effective, who, typed, docs),
+        clock=clock,
+    )
+    return case.state
 
 
 def _without_names(payload: dict[str, Any]) -> dict[str, Any]:
@@ -729,6 +750,7 @@ __all__ = [
     "correct_training",
     "default_actor",
     "fire",
+    "fired",
     "open_case",
     "opened",
     "parse_params",

@@ -29,7 +29,17 @@ from workflow.schemes import REMINDER_KINDS
 DEBT_REMINDER_KINDS = ("debt_overdue", "debt_instalment_missed")
 # A new message in a case's thread (workflow.threads) takes `link` (the case's page).
 MESSAGE_KINDS = ("case_message",)
-KINDS = (*REMINDER_KINDS, "employer_statement", "completion", *DEBT_REMINDER_KINDS, *MESSAGE_KINDS)
+# The Région's decision on a party's declaration (workflow.declarations) takes `declaration`
+# {kind_label, accepted, effective_on, link}.
+DECLARATION_KINDS = ("declaration_decided",)
+KINDS = (
+    *REMINDER_KINDS,
+    "employer_statement",
+    "completion",
+    *DEBT_REMINDER_KINDS,
+    *MESSAGE_KINDS,
+    *DECLARATION_KINDS,
+)
 # E-mails about an account rather than a case: a participant's one-time sign-in link (issue 15).
 ACCOUNT_KINDS = ("invitation",)
 

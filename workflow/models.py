@@ -907,6 +907,50 @@ class CaseAssignment(Base):
     assigned_by: Mapped[str] = mapped_column(sa.String(200))
 
 
+# -- declarations by a party (issue 15) -------------------------------------------------------
+
+DECLARATION_KINDS = ("suspension", "departure", "working_time", "payment_plan")
+DECLARATION_STATUSES = ("pending", "accepted", "rejected")
+
+
+class Declaration(Base):
+    """What a party declares on its case — a suspension, a departure, a change of working time,
+    a request for a payment plan — with a date and an optional proof, until the Région accepts
+    it (firing the matching action) or rejects it with a reason (workflow.declarations). Free
+    texts live in `case_texts`, which the retention purge erases."""
+
+    __tablename__ = "declarations"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "kind IN ('suspension', 'departure', 'working_time', 'payment_plan')", name="kind"
+        ),
+        sa.CheckConstraint("party IN ('learner', 'employer')", name="party"),
+        sa.CheckConstraint("status IN ('pending', 'accepted', 'rejected')", name="status"),
+        # « À traiter »: the pending ones by the day they were declared.
+        sa.Index("ix_declarations_status_declared", "status", "declared_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    party: Mapped[str] = mapped_column(sa.String(12))
+    declared_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    effective_on: Mapped[date]
+    # Codes, dates and figures only (a suspension's reason and end, a ratio, a debt's id).
+    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    text_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_texts.id"))
+    document_id: Mapped[int | None] = mapped_column(sa.ForeignKey("documents.id"))
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    declared_on: Mapped[date]
+    declared_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_on: Mapped[date | None]
+    decided_by: Mapped[str | None] = mapped_column(sa.String(200))
+    decision_text_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_texts.id"))
+    text: Mapped[CaseText | None] = relationship(foreign_keys=[text_id])
+    decision_text: Mapped[CaseText | None] = relationship(foreign_keys=[decision_text_id])
+    document: Mapped[Document | None] = relationship()
+
+
 # The case list's search box: the beginning of a learner's names or of a contract number
 # (workflow.sqltext.starts_with_ci), served by an index at any number of cases.
 prefix_index("ix_learners_last_name_prefix", Learner.last_name)
@@ -917,6 +961,8 @@ sa.Index("ix_employers_departement", sa.func.substr(Employer.commune_insee, 1, 2
 
 
 __all__ = [
+    "DECLARATION_KINDS",
+    "DECLARATION_STATUSES",
     "ERASED_TEXT",
     "Campaign",
     "Case",
@@ -928,6 +974,7 @@ __all__ = [
     "DebtCounter",
     "DebtInstalment",
     "DebtMovement",
+    "Declaration",
     "Document",
     "Employer",
     "EsignRequest",

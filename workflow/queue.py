@@ -7,10 +7,11 @@ and « À traiter », what waits for the Région, sorted by due date:
 - a contract issued, signatures pending (due: its issue + `contract_unsigned`);
 - an anomaly of the nightly run (workflow.anomalies) still open (due: the transition's date);
 - a debt overdue: open or partly repaid, its due date past (workflow.debts);
-- a thread whose last message is the learner's or the employer's (due: its date).
-
-The suspension and departure *declared* by a party (issue 15, items 1-2) join this list once the
-parties' spaces record them. Each source is one SELECT; they are read as one UNION ALL sorted and
+- a thread whose last message is the learner's or the employer's (due: its date);
+- a declaration of a party waiting for the Région's decision — a suspension, a departure, a
+  change of working time, a payment plan asked for (workflow.declarations; due: the day it was
+  declared).
+ Each source is one SELECT; they are read as one UNION ALL sorted and
 paginated in SQL, then the page's cases are read in one more query: the query count stays flat
 however many cases there are (tests/integration/test_query_counts.py).
 
@@ -26,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from workflow import accounts
+from workflow import accounts, declarations
 from workflow.accounts import Principal
 from workflow.db import UnitOfWork
 from workflow.errors import FidelisError, InvalidInput, NotFound
@@ -56,6 +57,7 @@ REASONS = {
     "anomaly": "Anomalie du traitement de nuit",
     "debt_overdue": "Dette échue impayée",
     "message_waiting": "Message en attente de réponse",
+    "declaration": "Déclaration à décider",
 }
 FINAL = (State.COMPLETED, State.BREACHED, State.REJECTED, State.WITHDRAWN)
 
@@ -223,7 +225,15 @@ def _sources(today: date, delays: Delays) -> list[sa.Select[Any]]:
         .where(CaseMessage.id.in_(last), CaseMessage.from_region.is_(False))
         .group_by(CaseMessage.case_id)
     )
-    return [contract_to_issue, signatures, anomalies, overdue, waiting]
+    # What a party declared (workflow.declarations), due the day it was declared.
+    return [
+        contract_to_issue,
+        signatures,
+        anomalies,
+        overdue,
+        waiting,
+        declarations.pending_source(),
+    ]
 
 
 def to_do(

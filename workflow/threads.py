@@ -187,14 +187,19 @@ def _notify(s: Session, case: Case, message: CaseMessage, on: date) -> None:
             kind=NOTIFICATION,
             due_date=on,
             recipient=recipient,
-            context={"message_id": message.id, "thread": message.thread},
+            context={"message_id": message.id, "thread": message.thread}
+            | ({"space": "learner"} if message.from_region and message.thread == "learner" else {}),
         )
     )
 
 
-def link_to(case_id: int) -> str:
-    """The case's page, where the thread is read (the e-mails' link)."""
-    return f"{settings().public_url.rstrip('/')}/dossiers/{case_id}#messages"
+def link_to(case_id: int, space: str | None = None) -> str:
+    """The case's page, where the thread is read (the e-mails' link): the learner's own page
+    in their space (`space` "learner"), the case page for everyone else."""
+    base = settings().public_url.rstrip("/")
+    if space == "learner":
+        return f"{base}/mon-espace/dossiers/{case_id}#messages"
+    return f"{base}/dossiers/{case_id}#messages"
 
 
 def messages(s: Session, who: Principal, case_id: int) -> list[dict[str, Any]]:

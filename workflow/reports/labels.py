@@ -59,6 +59,7 @@ MESSAGE_KIND_LABELS = {
     "debt_instalment_missed": "échéance de remboursement manquée",
     "invitation": "invitation (lien de connexion)",
     "case_message": "nouveau message sur le dossier",
+    "declaration_decided": "décision sur une déclaration",
 }
 
 # Debts (SPEC §4b): their life, their origin, their payment plan and its instalments.

@@ -40,9 +40,11 @@ from workflow.web import (
     cases,
     debts,
     documents,
+    employer_space,
     errors,
     forecast,
     imports,
+    institute_space,
     learner,
     operations,
     outbox,
@@ -74,6 +76,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     signing.router,  # the signers' page: no account, the link's token (issue 16)
     # The participants' spaces (issue 15).
     learner.router,
+    employer_space.router,  # items 2 and 3: the employer's and the institute's
+    institute_space.router,
     threads.router,
     queue.router,
     outbox.router,
@@ -97,6 +101,7 @@ def templates() -> Jinja2Templates:
         ATTESTERS=accounts.ATTESTERS,
         ADMINS=accounts.ADMINS,
         LEARNERS=accounts.LEARNERS,
+        INSTITUTES=accounts.INSTITUTES,
     )
     return found
 

@@ -41,7 +41,11 @@ LEARNER_ELSEWHERE = "Votre espace est la page « Mon espace »."
 # (workflow.web.learner), where nothing of another case or of the caseworkers' notes shows.
 NOT_LEARNERS = frozenset(ROLES) - LEARNERS
 # Where each role lands after signing in (a role without a space of its own: the dashboard).
-HOMES = {"learner": "/mon-espace"}
+HOMES = {
+    "learner": "/mon-espace",
+    "employer": "/espace-employeur",
+    "institute": "/espace-institut",
+}
 
 
 def db(request: Request) -> Iterator[Session]:

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from workflow import accounts, debts, queue, threads
+from workflow import accounts, attachments, debts, queue, threads
 from workflow.accounts import Principal
 from workflow.anomalies import open_anomaly_count
 from workflow.clock import today_paris
@@ -186,6 +186,7 @@ def document(s: Session, who: Principal, document_id: int) -> Document:
         doc is None
         or not accounts.can_see_document(s, who, doc.case_id)
         or not threads.may_download(s, who, doc)  # an attachment goes with its thread
+        or not attachments.may_download(who, doc)  # a party's own pieces, its own
     ):
         raise NotFound("Document", document_id)
     return doc
