@@ -206,7 +206,7 @@ def sign_in(page: Page, base: str, email: str) -> None:
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    page.wait_for_url(lambda url: not url.endswith("/connexion"))  # each role its own home
 
 
 def submit(page: Page, form: str) -> None:
@@ -256,20 +256,25 @@ def learner_applies_to_two_employers(world: World, page: Page, tag: str) -> list
 
 
 def employer_interviews_and_selects(world: World, page: Page, case: str, tag: str) -> None:
-    """The employer, in its own account, sees the application with the letter, records the
+    """The employer, in its own space, reads the application with the letter, records the
     interview and selects the learner."""
     sign_in(page, world.base, EMPLOYER)
-    # TODO(issue 15): the employer's space (applications received) is being built on branch
-    # `partners`; until then the employer works from its case list and case page.
-    page.goto(f"{world.base}/dossiers")
-    assert "Fabre" in page.inner_text("table")
+    page.click("nav a[href='/espace-employeur']")
+    page.wait_for_load_state()
+    received = page.locator("tbody tr", has=page.locator(
+        f"a[href='/espace-employeur/candidatures/{case}']"))  # fmt: skip
+    assert "Léa Fabre" in received.inner_text()
     shot(page, f"{tag}-employeur-candidatures")
-    page.goto(f"{world.base}/dossiers/{case}")
-    page.fill("form[action$='/actions/interview'] input[name=interview_date]", TODAY)
-    submit(page, "form[action$='/actions/interview']")
-    assert "Entretien passé" in page.inner_text("h1")
-    submit(page, "form[action$='/actions/select']")
-    assert "Retenu par l'employeur" in page.inner_text("h1")
+    received.locator("a").click()
+    page.wait_for_load_state()
+    assert "je souhaite travailler en Lozère" in page.inner_text("main")
+    page.fill("#interview_date", TODAY)
+    submit(page, "form[action$='/entretien']")
+    assert "Entretien enregistré." in page.inner_text("main")
+    shot(page, f"{tag}-employeur-candidature")
+    submit(page, "form[action$='/decision']:has(input[value=select])")
+    assert "Apprenant retenu." in page.inner_text("main")
+    assert "Retenu par l'employeur" in page.inner_text("main")
 
 
 def agent_takes_the_case_and_issues_the_contract(
@@ -372,13 +377,18 @@ def agent_records_the_paper_signatures(world: World, page: Page, case: str) -> N
     assert "Contrat signé" in page.inner_text("h1")
 
 
-def training_starts(world: World, page: Page, case: str) -> None:
-    # TODO(issue 15): the institute's space (training start) is being built on branch
-    # `partners`; until then the agent records it on the case page.
-    page.goto(f"{world.base}/dossiers/{case}")
-    page.fill("form[action$='/actions/start_training'] input[name=on]", TRAINING_START)
-    submit(page, "form[action$='/actions/start_training']")
-    assert "En formation" in page.inner_text("h1")
+def institute_starts_the_training(world: World, page: Page, case: str, tag: str) -> None:
+    """The institute, in its own space, records the training start of its learner."""
+    sign_in(page, world.base, INSTITUTE)
+    page.click("nav a[href='/espace-institut']")
+    page.wait_for_load_state()
+    shot(page, f"{tag}-institut-espace")
+    page.click(f"a[href='/espace-institut/dossiers/{case}']")
+    page.wait_for_load_state()
+    page.fill("#on", TRAINING_START)
+    submit(page, "form[action$='/debut-formation']")
+    assert "Début de formation enregistré" in page.inner_text("main")
+    assert "En formation" in page.inner_text("main")
 
 
 def nightly_pays(world: World) -> None:
@@ -404,6 +414,7 @@ def test_a_campaign_walks_through_the_browser(
     learner = _context(browser, PHONE if tag == "telephone" else DESKTOP).new_page()
     employer = _context(browser, DESKTOP).new_page()
     agent = _context(browser, DESKTOP).new_page()
+    institute = _context(browser, DESKTOP).new_page()
 
     learner_opens_the_invitation(world, learner, tag)
     cases = learner_applies_to_two_employers(world, learner, tag)
@@ -417,6 +428,6 @@ def test_a_campaign_walks_through_the_browser(
     # is unknown to workflow.emails; fixed on branch `esign2`): the agent records paper
     # signatures until it is merged.
     agent_records_the_paper_signatures(world, agent, case)
-    training_starts(world, agent, case)
+    institute_starts_the_training(world, institute, case, tag)
     nightly_pays(world)
     learner_sees_the_payments(world, learner, case, tag)
