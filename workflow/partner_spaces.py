@@ -46,7 +46,7 @@ RECEIVED = frozenset({State.APPLIED, State.INTERVIEWED})
 TO_SIGN = frozenset({State.SELECTED})
 ONGOING = frozenset({State.CONTRACTED, State.IN_TRAINING, State.SERVING})
 # The files a learner sends with an application (workflow.spaces: the learner's attachments).
-APPLICATION_DOCUMENTS = frozenset({"application_attachment"})
+APPLICATION_DOCUMENTS = frozenset({"learner_application"})
 # The diploma results an institute enters for a cohort, as the form offers them.
 OBTAINED = "obtained"
 DIPLOMA_RESULTS = {"": "Pas encore connu", OBTAINED: "Diplôme obtenu"}
@@ -168,6 +168,8 @@ def employer_case(
             "select": case.state == State.INTERVIEWED,
             "reject": case.state in RECEIVED,
             "attest": case.state == State.SERVING,
+            # A departure or a change of working time, for the Région to decide.
+            "declare": case.state in ONGOING,
         },
     }
 

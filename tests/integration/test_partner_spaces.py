@@ -17,9 +17,19 @@ from tests.conftest import SCHEME, World
 from tests.integration.test_case_service import D, fire, signed_case, snapshot
 from tests.integration.test_query_counts import counting
 from tests.integration.test_spaces import csrf_of, token_of
-from workflow import accounts, cases, directory, invitations, partner_spaces, spaces
-from workflow.models import Case, CaseEvent, Offer
+from workflow import (
+    accounts,
+    attachments,
+    cases,
+    declarations,
+    directory,
+    invitations,
+    partner_spaces,
+    spaces,
+)
+from workflow.models import Case, CaseEvent, Declaration, Offer
 from workflow.states import State
+from workflow.threads import Attachment
 from workflow.web import create_app
 
 T0 = datetime(2029, 12, 1, 9, 0, tzinfo=UTC)
@@ -349,3 +359,66 @@ def test_the_partners_lists_do_not_grow_with_the_rows(partners: Partners) -> Non
     applied(p, offer=0, learner=2)
     applied(p, offer=2, learner=2)
     assert queries() == few == (1, 1, 1)
+
+
+# -- the employer's declarations and the application's attachments ----------------------------
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def test_the_employer_reads_and_downloads_the_applications_attachment(partners: Partners) -> None:
+    p, w = partners, partners.w
+    case = applied(p, offer=0)
+    with w.uow() as uow:
+        found = uow.session.get_one(Case, case)
+        doc = attachments.store_attachment(
+            uow.session, found, "learner_application", Attachment("cv.pdf", PDF), ".pdf",
+            on=D("2029-12-01"), actor="apprenant (compte n° 1)",
+        )  # fmt: skip
+        uow.commit()
+        doc_id = doc.id
+    sign_in(p, "emp0")
+    page = p.client.get(f"/espace-employeur/candidatures/{case}").text
+    assert f"/documents/{doc_id}" in page
+    assert p.client.get(f"/documents/{doc_id}").content == PDF
+    sign_in(p, "emp1")  # another employer: the document does not exist
+    assert p.client.get(f"/documents/{doc_id}").status_code == 404
+
+
+def test_the_employer_declares_a_departure_and_the_region_decides(partners: Partners) -> None:
+    p, w = partners, partners.w
+    case = in_training(p, 0, 0)
+    sign_in(p, "emp1")  # another employer first: the 404 of a missing case, nothing written
+    csrf = csrf_of(p.client.get("/espace-employeur").text)
+    answer = p.client.post(
+        f"/espace-employeur/candidatures/{case}/declaration",
+        data={"csrf": csrf, "kind": "departure", "on": "2029-11-30"},
+    )
+    assert answer.status_code == 404 and count(w, Declaration) == 0
+    sign_in(p, "emp0")
+    page = f"/espace-employeur/candidatures/{case}"
+    form = p.client.get(page)
+    assert "Déclarer un départ" in form.text
+    done = p.client.post(
+        f"{page}/declaration",
+        data={"csrf": csrf_of(form.text), "kind": "departure", "on": "2029-11-30",
+              "category": "training_abandoned", "text": "Arrêt de la formation"},
+        files={"proof": ("courrier.pdf", PDF, "application/pdf")},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert done.status_code == 303 and state(w, case) == State.IN_TRAINING  # the Région decides
+    with w.uow() as uow:
+        declared = uow.session.scalars(sa.select(Declaration)).one()
+        assert (declared.kind, declared.party, declared.status) == ("departure", "employer",
+                                                                    "pending")  # fmt: skip
+        assert declared.document_id is not None
+        ident = declared.id
+    assert "en attente de décision" in p.client.get(page).text
+    agent = accounts.Principal(p.users["ifas"], "Agent", "region", None, None)
+    declarations.decide(w.uow(), agent, ident, accept=True)
+    assert state(w, case) == State.BREACHED
+
+
+def count(w: World, model: type[object]) -> int:
+    with w.uow() as uow:
+        return int(uow.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0)

@@ -11,13 +11,15 @@ from datetime import date
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
-from workflow import partner_spaces, validation
+from workflow import declarations, partner_spaces, validation
 from workflow.clock import today_paris
 from workflow.db import UnitOfWork
+from workflow.documents.scans import ATTACHMENT_MAX_BYTES
 from workflow.errors import FidelisError, InvalidInput, NotFound
 from workflow.states import Trigger
+from workflow.threads import Attachment
 from workflow.web.deps import Db, Employer, Ident, OwnEmployer, check_csrf, flash, render
 
 router = APIRouter(prefix="/espace-employeur")
@@ -46,8 +48,18 @@ def _page(
     error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    case = partner_spaces.employer_case(s, me, case_id)
-    return render(request, "employer_case.html", status, who=who, case=case, error=error)
+    case = partner_spaces.employer_case(s, me, case_id)  # another employer's: NotFound
+    return render(
+        request,
+        "employer_case.html",
+        status,
+        who=who,
+        case=case,
+        error=error,
+        declarations=declarations.of_case(s, who, case_id),
+        choices=declarations.choices(s, case_id),
+        kinds={k: declarations.KIND_LABELS[k] for k in declarations.kinds_for(who)},
+    )
 
 
 async def _form(request: Request) -> FormData:
@@ -132,6 +144,36 @@ async def attest(request: Request, who: Employer, me: OwnEmployer, case_id: Iden
         )
 
     return _run(request, who, me, case_id, act, "Attestation de service enregistrée.")
+
+
+@router.post("/candidatures/{case_id}/declaration", response_model=None)
+async def declare(request: Request, who: Employer, me: OwnEmployer, case_id: Ident) -> Response:
+    """A departure or a change of working time, with its date and proof: the Région decides
+    from its queue (workflow.declarations)."""
+    form = await _form(request)
+    upload = form.get("proof")
+    proof = None
+    if isinstance(upload, UploadFile) and upload.filename:
+        try:
+            proof = Attachment(upload.filename, await upload.read(ATTACHMENT_MAX_BYTES + 1))
+        finally:
+            await upload.close()
+    kind = str(form.get("kind") or "")
+
+    def act() -> object:
+        return declarations.declare(
+            UnitOfWork(request.app.state.factory),
+            who,
+            case_id,
+            kind,
+            str(form.get("on") or ""),
+            details={k: str(form.get(k) or "") for k in ("category", "part_time")},
+            text=str(form.get("text") or ""),
+            proof=proof,
+        )
+
+    said = "Déclaration envoyée : la Région la traite et vous prévient de sa décision."
+    return _run(request, who, me, case_id, act, said)
 
 
 __all__ = ["router"]

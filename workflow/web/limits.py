@@ -21,11 +21,17 @@ IMPORT_PATHS = frozenset({"/imports"})
 # A message with its attachment (workflow.web.threads), a signed contract's scan
 # (workflow.web.actions): the file's own bound applies (workflow.documents.scans).
 _MESSAGE_PATH = re.compile(r"/dossiers/[0-9]{1,19}/(messages|contrat-signe)")
+# An employer's declaration with its proof (workflow.web.employer_space).
+_PARTNER_PATH = re.compile(r"/espace-employeur/candidatures/[0-9]{1,19}/declaration")
 
 
 def takes_files(path: str) -> bool:
     """Whether the route at `path` receives files, and so the larger limit."""
-    return path in IMPORT_PATHS or _MESSAGE_PATH.fullmatch(path) is not None
+    return (
+        path in IMPORT_PATHS
+        or _MESSAGE_PATH.fullmatch(path) is not None
+        or _PARTNER_PATH.fullmatch(path) is not None
+    )
 
 
 def size_fr(n: int) -> str:
