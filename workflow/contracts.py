@@ -18,6 +18,7 @@ from workflow.archive import DocumentStore
 from workflow.clock import Clock, today_paris
 from workflow.db import UnitOfWork
 from workflow.documents.context import campaign_list_context, contract_context
+from workflow.documents.esign_records import void_requests
 from workflow.documents.scans import SCAN_MAX_BYTES, scan_suffix
 from workflow.documents.store import (
     DocumentInfo,
@@ -69,6 +70,9 @@ def generate_contract(
             if previous is not None:
                 previous.status = "superseded"
                 previous.status_reason = "Remplacé par une nouvelle version."
+                # Its electronic signatures (collected or awaited) go with it; the signers are
+                # told (issue 16: a tier change, say, voids them).
+                void_requests(s, previous, "remplacé par une nouvelle version du contrat")
             if case.contract_number is None:
                 case.contract_number = next_contract_number(s, scheme, case.campaign.year)
             doc = _issue_contract(s, docs, case, scheme, territory, effective, actor)

@@ -32,6 +32,8 @@ MESSAGE_KINDS = ("case_message",)
 # The Région's decision on a party's declaration (workflow.declarations) takes `declaration`
 # {kind_label, accepted, effective_on, link}.
 DECLARATION_KINDS = ("declaration_decided",)
+# The electronic signature's e-mails (workflow.esign, issue 16) take `esign` (esign.mail_context).
+ESIGN_KINDS = ("esign_invitation", "esign_invalidated", "esign_refused")
 KINDS = (
     *REMINDER_KINDS,
     "employer_statement",
@@ -39,6 +41,7 @@ KINDS = (
     *DEBT_REMINDER_KINDS,
     *MESSAGE_KINDS,
     *DECLARATION_KINDS,
+    *ESIGN_KINDS,
 )
 # E-mails about an account rather than a case: a participant's one-time sign-in link (issue 15).
 ACCOUNT_KINDS = ("invitation",)

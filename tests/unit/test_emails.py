@@ -27,6 +27,16 @@ CONTEXT = {
         "balance": "971,04 €",
         "due_date": date(2028, 5, 15),
     },
+    # The electronic signature's e-mails (workflow.esign.mail_context).
+    "esign": {
+        "signer_name": "Léa Fabre",
+        "party_label": "l'apprenant",
+        "link": "https://fidelis.exemple.fr/signature/jeton",
+        "position": 1,
+        "sha256": "ab" * 32,
+        "reason": "données de l'apprenant modifiées",
+        "refusals": [{"label": "l'apprenant", "name": "Léa Fabre", "reason": "Montant faux."}],
+    },
 }
 
 
@@ -65,3 +75,13 @@ def test_backoff_grows_and_is_capped() -> None:
     delays = [retry_delay(n) for n in range(1, 10)]
     assert delays == sorted(delays)
     assert delays[0] == timedelta(minutes=1) and delays[-1] == timedelta(hours=6)
+
+
+def test_the_signature_emails_carry_the_link_the_reason_and_the_refusals() -> None:
+    assert (
+        "https://fidelis.exemple.fr/signature/jeton"
+        in render_email("esign_invitation", CONTEXT).text
+    )
+    assert "données de l'apprenant modifiées" in render_email("esign_invalidated", CONTEXT).text
+    refused = render_email("esign_refused", CONTEXT)
+    assert refused.subject.endswith("signature refusée") and "« Montant faux. »" in refused.text
