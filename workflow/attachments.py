@@ -24,7 +24,7 @@ from workflow.clock import Clock, today_paris
 from workflow.db import UnitOfWork
 from workflow.documents.scans import attachment_suffix
 from workflow.documents.store import default_store, store_document
-from workflow.errors import InvalidInput, NotFound
+from workflow.errors import InvalidInput
 from workflow.models import Case, Document
 from workflow.threads import Attachment
 
@@ -154,10 +154,9 @@ def case_attachments(s: Session, who: Principal, case_id: int) -> list[dict[str,
     ]
 
 
-def ensure_kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise NotFound("Type de pièce", validation.shown(kind))
-    return kind
+def missing_file() -> InvalidInput:
+    """The refusal of a form sent without its file."""
+    return InvalidInput("Choisissez le fichier à joindre (PDF ou image, 10 Mo au plus).", "file")
 
 
 __all__ = [
@@ -167,8 +166,8 @@ __all__ = [
     "attach",
     "case_attachments",
     "checked",
-    "ensure_kind",
     "may_download",
+    "missing_file",
     "party_of",
     "store_attachment",
 ]

@@ -158,11 +158,38 @@ class UnitOfWork:
         self.session.rollback()
 
 
+class Joined(UnitOfWork):
+    """The caller's transaction lent to an existing use case (a declaration accepted fires
+    `cases.suspend`, a learner's IBAN goes through `directory.update_learner`): its commit only
+    flushes, and the caller commits both together; on an error the caller rolls back."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def commit(self) -> None:
+        self.session.flush()
+
+    def rollback(self) -> None:
+        return None
+
+
 def session_factory(engine: sa.Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
 __all__ = [
+    "Joined",
     "UnitOfWork",
     "check_schema",
     "database_url",

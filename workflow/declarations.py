@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, timedelta
-from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,7 +32,7 @@ from workflow.accounts import Principal
 from workflow.archive import DocumentStore
 from workflow.attachments import checked, store_attachment
 from workflow.clock import Clock, today_paris
-from workflow.db import UnitOfWork
+from workflow.db import Joined, UnitOfWork
 from workflow.documents.labels import breach_reason_label, suspension_reason_label
 from workflow.errors import InvalidInput, NotFound
 from workflow.models import Case, CaseText, Debt, Declaration, OutboxMessage, User
@@ -70,29 +69,12 @@ HORIZON = timedelta(days=366)  # a date further than a year from today is a typi
 MAX_INSTALMENTS = 36  # what a learner may ask for; the agent may grant up to debts' bound
 
 
-class _Joined(UnitOfWork):
-    """The caller's transaction lent to an existing use case (`cases.suspend`, `debts.plan`…):
-    its commit only flushes, and the caller commits the decision and the action together."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def __enter__(self) -> UnitOfWork:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None  # the caller's unit of work rolls back on an error
-
-    def commit(self) -> None:
-        self.session.flush()
-
-    def rollback(self) -> None:
-        return None
+def case_of(s: Session, declaration_id: int) -> int:
+    """The case a declaration is about (NotFound for none)."""
+    found = s.scalar(sa.select(Declaration.case_id).where(Declaration.id == declaration_id))
+    if found is None:
+        raise NotFound("Déclaration", declaration_id)
+    return found
 
 
 def kinds_for(who: Principal) -> tuple[str, ...]:
@@ -320,7 +302,7 @@ def decide(
 
 
 def _fire(s: Session, d: Declaration, extra: Mapping[str, str], actor: str, today: date) -> str:
-    joined = _Joined(s)
+    joined = Joined(s)
     details = dict(d.details)
     what = KIND_LABELS[d.kind]
     if d.kind == "suspension":
@@ -496,6 +478,7 @@ __all__ = [
     "KIND_LABELS",
     "NOTIFICATION",
     "STATUS_LABELS",
+    "case_of",
     "choices",
     "decide",
     "declare",

@@ -11,6 +11,7 @@ A learner's application opens the case and submits it in one transaction, throug
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from workflow import cases, ledger, validation
+from workflow.attachments import checked, store_attachment
 from workflow.clock import Clock, today_paris
 from workflow.db import UnitOfWork
 from workflow.documents.labels import funder_label, sector_label
@@ -35,6 +37,7 @@ from workflow.models import (
 )
 from workflow.schemes import SchemeRegistry, registry
 from workflow.states import STATE_LABELS, State, Trigger
+from workflow.threads import Attachment
 from workflow.views import case_detail
 
 # The states a departure is a breach from (SPEC §3): only there does leaving cost something.
@@ -124,14 +127,17 @@ def apply(
     offer_ids: list[int],
     *,
     letter: str = "",
+    files: Sequence[Attachment] = (),
     actor: str,
     on: date | None = None,
     clock: Clock = today_paris,
 ) -> list[int]:
-    """The learner applies to each offer with the same letter: for each, a case opened and
-    submitted in one transaction (all the offers are checked first: one the learner may not
+    """The learner applies to each offer with the same letter and attachments (a CV, a
+    diploma…: each case gets them, workflow.attachments): for each, a case opened and submitted
+    in one transaction (all the offers and files are checked first: one the learner may not
     apply to refuses the whole form, and nothing is written). Returns the new cases' ids."""
     text = validation.text(letter, "note", label="La lettre de motivation", field="letter")
+    pieces = checked(files)
     chosen = list(dict.fromkeys(offer_ids))
     for offer_id in chosen:
         if not validation.in_id_range(offer_id):
@@ -166,6 +172,10 @@ def apply(
                 note=text or None,
                 clock=clock,
             )
+            for file, suffix in pieces:
+                store_attachment(
+                    s, case, "learner_application", file, suffix, on=effective, actor=actor
+                )
             s.flush()
             uow.commit()
             done.append(case.id)

@@ -7,13 +7,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from workflow import spaces, validation
+from workflow import attachments, spaces, threads, validation
 from workflow.db import UnitOfWork
+from workflow.documents.scans import ATTACHMENT_MAX_BYTES
+from workflow.documents.store import default_store, read_document
 from workflow.errors import FidelisError, NotFound
-from workflow.web.deps import Db, Ident, LearnerUser, OwnLearner, QueryIdent, check_csrf, render
+from workflow.web import learner_forms, pages
+from workflow.web.deps import (
+    Db,
+    Ident,
+    LearnerUser,
+    OwnLearner,
+    QueryIdent,
+    attachment,
+    check_csrf,
+    render,
+)
 
 router = APIRouter(prefix="/mon-espace")
 
@@ -75,11 +87,17 @@ def apply(
     offer: Annotated[list[int], Form(default_factory=list)],
     letter: Annotated[str, Form(max_length=20_000)] = "",
     csrf: Annotated[str, Form()] = "",
+    file: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
     check_csrf(request, csrf)
     try:
         done = spaces.apply(
-            UnitOfWork(request.app.state.factory), me, offer, letter=letter, actor=who.actor
+            UnitOfWork(request.app.state.factory),
+            me,
+            offer,
+            letter=letter,
+            files=_files(file or []),
+            actor=who.actor,
         )
     except FidelisError as exc:
         if isinstance(exc, NotFound):
@@ -92,7 +110,24 @@ def apply(
 
 @router.get("/dossiers/{case_id}", response_class=HTMLResponse)
 def case(request: Request, who: LearnerUser, me: OwnLearner, s: Db, case_id: Ident) -> HTMLResponse:
-    return render(request, "learner_case.html", who=who, case=spaces.learner_case(s, me, case_id))
+    return learner_forms.show(request, who, me, s, case_id)
+
+
+@router.get("/documents/{document_id}")
+def download(who: LearnerUser, s: Db, document_id: Ident) -> Response:
+    """A document of the learner's own case (their pieces, their messages' attachments, the
+    contract, a recovery order); anyone else's is the 404 of one that does not exist."""
+    doc = pages.document(s, who, document_id)
+    return attachment(read_document(default_store(), doc), doc.media_type, doc.filename)
+
+
+def _files(uploads: list[UploadFile]) -> list[threads.Attachment]:
+    """The application's attachments, each read up to one byte past the bound (enough to
+    refuse it), at most one past the number allowed."""
+    chosen = [u for u in uploads if u.filename][: attachments.MAX_FILES + 1]
+    return [
+        threads.Attachment(u.filename or "", u.file.read(ATTACHMENT_MAX_BYTES + 1)) for u in chosen
+    ]
 
 
 __all__ = ["router"]

@@ -23,6 +23,11 @@ IMPORT_PATHS = frozenset({"/imports"})
 _MESSAGE_PATH = re.compile(r"/dossiers/[0-9]{1,19}/(messages|contrat-signe)")
 # An employer's declaration with its proof (workflow.web.employer_space).
 _PARTNER_PATH = re.compile(r"/espace-employeur/candidatures/[0-9]{1,19}/declaration")
+# The learner's application with its attachments, their pieces, RIB, messages and declarations
+# (workflow.web.learner, workflow.web.learner_forms): each file bounded by scans' own limit.
+_LEARNER_PATH = re.compile(
+    r"/mon-espace/(candidatures|dossiers/[0-9]{1,19}/(pieces|rib|messages|declarations))"
+)
 
 
 def takes_files(path: str) -> bool:
@@ -31,6 +36,7 @@ def takes_files(path: str) -> bool:
         path in IMPORT_PATHS
         or _MESSAGE_PATH.fullmatch(path) is not None
         or _PARTNER_PATH.fullmatch(path) is not None
+        or _LEARNER_PATH.fullmatch(path) is not None
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from workflow import accounts, attachments, debts, queue, threads
+from workflow import accounts, attachments, debts, declarations, queue, threads
 from workflow.accounts import Principal
 from workflow.anomalies import open_anomaly_count
 from workflow.clock import today_paris
@@ -91,7 +91,10 @@ def case_page(s: Session, who: Principal, case_id: int) -> dict[str, Any]:
     # A message's attachments are shown in its thread, to its readers only (workflow.threads).
     documents = s.scalars(
         sa.select(Document)
-        .where(Document.case_id == case_id, Document.kind != threads.ATTACHMENT_KIND)
+        .where(
+            Document.case_id == case_id,
+            Document.kind.not_in([threads.ATTACHMENT_KIND, *sorted(attachments.KINDS)]),
+        )
         .order_by(Document.id)
     ).all()
     detail["events"] = threads.visible_history(who, detail["events"])
@@ -119,6 +122,10 @@ def case_page(s: Session, who: Principal, case_id: int) -> dict[str, Any]:
         "thread_labels": threads.THREAD_LABELS,
         "messages": threads.messages(s, who, case_id),
         "tiers": {code: t.label for code, t in scheme.tiers.items()},
+        # The parties' pieces and declarations, each to whom may read it (issue 15).
+        "pieces": attachments.case_attachments(s, who, case_id),
+        "declarations": declarations.of_case(s, who, case_id),
+        "breach_reasons": declarations.choices(s, case_id)["breach_reasons"],
         # Who signs this scheme's contracts: the learner and its signing funders.
         "signing_parties": {p: scheme.party_label(p) for p in scheme.signing_parties()},
     }
