@@ -30,7 +30,9 @@ CHOSEN = {
     "ordinateur-employeur-candidatures": (1000, 800),
     "ordinateur-employeur-candidature": (1000, 900),
     "ordinateur-agent-a-traiter": (1000, 700),
-    "ordinateur-agent-dossier": (1000, 1400),
+    "ordinateur-agent-dossier": (1000, 900),
+    "ordinateur-agent-fil": (1000, 900),
+    "telephone-apprenant-signature": (390, 1100),
     "ordinateur-institut-espace": (1000, 800),
     "telephone-apprenant-paiements": (390, 1100),
 }

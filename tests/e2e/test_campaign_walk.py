@@ -36,6 +36,7 @@ CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "walk"
 PASSWORD = "fidelis-demo-2026"
 IBAN = "FR7630006000011234567890189"
+RIB = "RIB de Lea Fabre - FR76 3000 6000 0112 3456 7890 189"
 # The server's "today": a campaign's applications in June, before a training that starts in
 # September. The nightly run is told its own day (months later) on its command line.
 TODAY = "2029-06-04"
@@ -105,6 +106,32 @@ class World:
         return found.group(0)
 
 
+def pdf(text: str) -> bytes:
+    """A one-page PDF saying `text` (what a phone's « Enregistrer en PDF » would give)."""
+    stream = f"BT /F1 14 Tf 72 760 Td ({text}) Tj ET".encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
 def text_of(message: EmailMessage) -> str:
     body = message.get_body(("plain",))
     assert body is not None
@@ -140,7 +167,7 @@ def _prepare(world: World) -> None:
         INSTITUTE, "--password", PASSWORD)  # fmt: skip
     learner = json.loads(run("user", "add", "--role", "learner", "--learner", ids["learner"],
                              "--email", LEARNER, "--json"))  # fmt: skip
-    ids["learner_token"] = learner["api_token"]
+    assert learner["invitation"].startswith(world.base + "/connexion/lien/")
 
 
 @pytest.fixture
@@ -200,9 +227,9 @@ def _context(browser: Browser, device: dict[str, Any]) -> BrowserContext:
     return browser.new_context(locale="fr-FR", accept_downloads=True, **device)
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, *, full_page: bool = True) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
 def sign_in(page: Page, base: str, email: str) -> None:
@@ -245,8 +272,9 @@ def learner_applies_to_two_employers(world: World, page: Page, tag: str) -> list
         page.get_by_label(employer, exact=False).check()
     page.fill("#letter", "Madame, Monsieur,\n\nAide-soignante en formation à l'IFAS de Mende, "
                          "je souhaite travailler en Lozère après mon diplôme.\n\nLéa Fabre")  # fmt: skip
-    # TODO(issue 15): the PDF attached to the application — the learner's attachments page is
-    # not built yet (branch `learner`); the PDF goes with the learner's message further on.
+    page.set_input_files("#application-files", files=[{
+        "name": "cv-lea-fabre.pdf", "mimeType": "application/pdf",
+        "buffer": pdf("Lea Fabre - curriculum vitae")}])  # fmt: skip
     shot(page, f"{tag}-apprenant-offres")
     submit(page, "form[action='/mon-espace/candidatures']")
     page.wait_for_url(re.compile(r"/mon-espace\?envoye=2$"))
@@ -273,6 +301,9 @@ def employer_interviews_and_selects(world: World, page: Page, case: str, tag: st
     received.locator("a").click()
     page.wait_for_load_state()
     assert "je souhaite travailler en Lozère" in page.inner_text("main")
+    with page.expect_download() as download:
+        page.click("main a[href^='/documents/']:has-text('Télécharger')")
+    assert Path(download.value.path()).read_bytes() == pdf("Lea Fabre - curriculum vitae")
     page.fill("#interview_date", TODAY)
     submit(page, "form[action$='/entretien']")
     assert "Entretien enregistré." in page.inner_text("main")
@@ -316,32 +347,37 @@ def agent_writes_to_the_learner(world: World, page: Page, case: str) -> None:
 
 
 def learner_reads_the_message_and_answers(world: World, page: Page, case: str) -> None:
-    """The e-mail says a message waits, with a link (never the text); the learner follows it
-    and answers with their RIB as a PDF, which notifies the agent by e-mail."""
+    """The e-mail says a message waits, with a link to the learner's case (never the text);
+    the learner follows it and answers with their RIB as a PDF, which notifies the agent by
+    e-mail."""
     before = len(world.smtp.messages)
     world.send_outbox()
-    notice = world.mail_to(LEARNER, after=before)
+    notice = world.mail_to(LEARNER, "Nouveau message", after=before)
     assert "votre RIB" not in text_of(notice)
-    page.goto(world.link_in(notice, "/"))
+    page.goto(world.link_in(notice, f"/mon-espace/dossiers/{case}"))
     page.wait_for_load_state()
-    # TODO(issue 15): the learner's side of the thread on the web is being built on branch
-    # `learner`; until then the learner answers through the API with their own token.
-    page.goto(f"{world.base}/mon-espace/dossiers/{case}")
-    answer = page.request.post(
-        f"{world.base}/api/v1/cases/{case}/messages",
-        headers={"Authorization": f"Bearer {world.ids['learner_token']}"},
-        data={"body": "Bonjour, voici mon RIB."},
-    )
-    assert answer.status == 201, answer.text()
+    assert "merci de nous envoyer votre RIB" in page.inner_text("main")
+    page.fill("#message-body", "Bonjour, voici mon RIB.")
+    page.set_input_files("#message-file", files=[{
+        "name": "rib-lea-fabre.pdf", "mimeType": "application/pdf",
+        "buffer": pdf(RIB)}])  # fmt: skip
+    submit(page, "form[action$='/messages']")
+    assert "voici mon RIB" in page.inner_text("main")
     before = len(world.smtp.messages)
     world.send_outbox()
-    told = world.mail_to(AGENT, after=before)
+    told = world.mail_to(AGENT, "Nouveau message", after=before)
     assert world.link_in(told, f"/dossiers/{case}")
 
 
 def agent_sees_the_answer(world: World, page: Page, case: str, tag: str) -> None:
     page.goto(f"{world.base}/dossiers/{case}")
-    assert "voici mon RIB" in page.inner_text("section[aria-labelledby=thread-learner]")
+    thread = page.inner_text("section[aria-labelledby=thread-learner]")
+    assert "voici mon RIB" in thread and "Pièce jointe" in thread
+    with page.expect_download() as download:
+        page.click("section[aria-labelledby=thread-learner] a[href^='/documents/']")
+    assert Path(download.value.path()).read_bytes() == pdf(RIB)
+    page.evaluate("document.getElementById('messages').scrollIntoView()")
+    shot(page, f"{tag}-agent-fil", full_page=False)
     shot(page, f"{tag}-agent-dossier")
 
 
@@ -402,7 +438,10 @@ def learner_sees_the_payments(world: World, page: Page, case: str, tag: str) -> 
     page.goto(f"{world.base}/mon-espace")
     page.click(f"a[href='/mon-espace/dossiers/{case}']")
     page.wait_for_load_state()
-    rows = [r.inner_text().replace("\xa0", " ") for r in page.locator("tbody tr").all()]
+    rows = [
+        r.inner_text().replace("\xa0", " ")
+        for r in page.locator("table:has(th:text-is('Versée par')) tbody tr").all()
+    ]
     # September from the training start (prorated 28/30 days), then a whole October, each
     # month's 2 × 150 € shared by the employer and the Région.
     assert [(r.split("\t")[0], r.split("\t")[2]) for r in rows] == [
