@@ -240,6 +240,19 @@ def sign_in(page: Page, base: str, email: str) -> None:
     page.wait_for_url(lambda url: not url.endswith("/connexion"))  # each role its own home
 
 
+def fits_the_window(page: Page) -> None:
+    """The page needs no sideways scrolling (a wide table scrolls inside its own box); a
+    failure names the first elements that stick out of the window."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    wide = page.evaluate(
+        """() => [...document.querySelectorAll("body *")]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 5).map(e => e.tagName + "#" + e.id + "." + e.className)"""
+    )
+    assert page.viewport_size is not None
+    assert width <= page.viewport_size["width"], (page.url, width, wide)
+
+
 def submit(page: Page, form: str) -> None:
     page.click(f"{form} button[type=submit]")
     page.wait_for_load_state()
@@ -261,6 +274,7 @@ def learner_opens_the_invitation(world: World, page: Page, tag: str) -> None:
     page.wait_for_url(f"{world.base}/mon-espace")
     assert "Mon espace" in page.inner_text("h1")
     assert "aucune candidature" in page.inner_text("main")
+    fits_the_window(page)
     shot(page, f"{tag}-apprenant-accueil")
 
 
@@ -275,6 +289,7 @@ def learner_applies_to_two_employers(world: World, page: Page, tag: str) -> list
     page.set_input_files("#application-files", files=[{
         "name": "cv-lea-fabre.pdf", "mimeType": "application/pdf",
         "buffer": pdf("Lea Fabre - curriculum vitae")}])  # fmt: skip
+    fits_the_window(page)
     shot(page, f"{tag}-apprenant-offres")
     submit(page, "form[action='/mon-espace/candidatures']")
     page.wait_for_url(re.compile(r"/mon-espace\?envoye=2$"))
@@ -284,6 +299,7 @@ def learner_applies_to_two_employers(world: World, page: Page, tag: str) -> list
     cases = [str(a.get_attribute("href")).rsplit("/", 1)[1] for a in links.all()]
     rows = page.inner_text("table")
     assert "EHPAD Les Genêts" in rows and "EHPAD Les Mimosas" in rows
+    fits_the_window(page)
     shot(page, f"{tag}-apprenant-candidatures")
     return cases
 
@@ -436,6 +452,9 @@ def nightly_pays(world: World) -> None:
 
 def learner_sees_the_payments(world: World, page: Page, case: str, tag: str) -> None:
     page.goto(f"{world.base}/mon-espace")
+    # Signing withdrew the learner's other application (SPEC §3: one contract per campaign).
+    other = page.locator("tbody tr", has_text="EHPAD Les Mimosas").inner_text()
+    assert "Retiré" in other, other
     page.click(f"a[href='/mon-espace/dossiers/{case}']")
     page.wait_for_load_state()
     rows = [
@@ -448,6 +467,9 @@ def learner_sees_the_payments(world: World, page: Page, case: str, tag: str) -> 
         ("septembre 2029", "140,00 €"), ("septembre 2029", "140,00 €"),
         ("octobre 2029", "150,00 €"), ("octobre 2029", "150,00 €"),
     ], rows  # fmt: skip
+    # TODO(issue 15): the learner's case page is 560 pixels wide on a phone since its forms
+    # came (branch `learner`), before the design system's styles (branch `dsfr`): check
+    # fits_the_window(page) here once they are merged.
     shot(page, f"{tag}-apprenant-paiements")
 
 
