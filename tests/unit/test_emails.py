@@ -20,6 +20,13 @@ CONTEXT = {
     ],
     "total": "120,00 €",
     "link": "https://fidelis.exemple.fr/dossiers/7#messages",  # a new message (case_message)
+    # The Région's decision on a party's declaration (declaration_decided).
+    "declaration": {
+        "kind_label": "Suspension de l'engagement",
+        "accepted": False,
+        "effective_on": date(2027, 10, 1),
+        "link": "https://fidelis.exemple.fr/mon-espace/dossiers/7#declarations",
+    },
     "debt": {
         "number": "OCC-AS-TR-2028-00001",
         "funder": "Région",
