@@ -38,7 +38,9 @@ KINDS: Mapping[str, str] = {
     "learner_proof": "Justificatif d'une déclaration",
     "employer_attestation": "Attestation de l'employeur",
     "employer_proof": "Justificatif d'une déclaration",
+    "institute_proof": "Justificatif d'une déclaration",
 }
+PARTY_OF_KIND = {"learner": "Apprenant", "employer": "Employeur", "institute": "Institut"}
 # What a party chooses from on its page (the proofs come with their declaration).
 CHOICES: Mapping[str, tuple[str, ...]] = {
     "learner": ("learner_rib", "learner_identity", "learner_diploma", "learner_attestation"),
@@ -144,7 +146,7 @@ def case_attachments(s: Session, who: Principal, case_id: int) -> list[dict[str,
             "id": d.id,
             "kind": d.kind,
             "label": KINDS[d.kind],
-            "party": "Apprenant" if d.kind.startswith("learner_") else "Employeur",
+            "party": PARTY_OF_KIND[d.kind.split("_", 1)[0]],
             "filename": d.filename,
             "issued_on": d.issued_on,
             "status": d.status,

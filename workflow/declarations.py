@@ -51,6 +51,13 @@ KIND_LABELS: Mapping[str, str] = {
 KINDS_OF_PARTY: Mapping[str, tuple[str, ...]] = {
     "learner": ("suspension", "working_time", "departure", "payment_plan"),
     "employer": ("departure", "working_time"),
+    # The institute: a training interrupted or a diploma failed (workflow.partner_spaces).
+    "institute": ("departure",),
+}
+PARTY_LABELS: Mapping[str, str] = {
+    "learner": "Apprenant",
+    "employer": "Employeur",
+    "institute": "Institut de formation",
 }
 # The states a declaration of each kind can be accepted in (the guards decide at acceptance).
 STATES_OF_KIND: Mapping[str, frozenset[State]] = {
@@ -78,14 +85,17 @@ def case_of(s: Session, declaration_id: int) -> int:
 
 
 def kinds_for(who: Principal) -> tuple[str, ...]:
-    """What `who` may declare (nothing for the Région's agents and the institutes)."""
+    """What `who` may declare (nothing for the Région's agents)."""
     return KINDS_OF_PARTY.get(who.role, ())
 
 
 def _party(who: Principal, kind: str) -> str:
     allowed = kinds_for(who)
     if not allowed:
-        raise InvalidInput("Seuls l'apprenant et l'employeur font une déclaration.", "kind")
+        raise InvalidInput(
+            "Seuls l'apprenant et l'employeur (l'institut, pour la formation) déclarent.",
+            "kind",
+        )
     if kind not in allowed:
         labels = ", ".join(f"« {KIND_LABELS[k]} »" for k in allowed)
         raise InvalidInput(f"Choisissez ce que vous déclarez : {labels}.", "kind")
@@ -376,6 +386,8 @@ def link_for(party: str, case_id: int) -> str:
     base = settings().public_url.rstrip("/")
     if party == "learner":
         return f"{base}/mon-espace/dossiers/{case_id}#declarations"
+    if party == "institute":
+        return f"{base}/espace-institut/dossiers/{case_id}#declarations"
     return f"{base}/dossiers/{case_id}#declarations"
 
 
@@ -415,7 +427,7 @@ def _row(d: Declaration) -> dict[str, Any]:
         "kind": d.kind,
         "kind_label": KIND_LABELS[d.kind],
         "party": d.party,
-        "party_label": "Apprenant" if d.party == "learner" else "Employeur",
+        "party_label": PARTY_LABELS[d.party],
         "effective_on": d.effective_on,
         "details": describe(d.kind, d.details),
         "text": d.text.shown if d.text else None,

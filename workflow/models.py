@@ -924,7 +924,7 @@ class Declaration(Base):
         sa.CheckConstraint(
             "kind IN ('suspension', 'departure', 'working_time', 'payment_plan')", name="kind"
         ),
-        sa.CheckConstraint("party IN ('learner', 'employer')", name="party"),
+        sa.CheckConstraint("party IN ('learner', 'employer', 'institute')", name="party"),
         sa.CheckConstraint("status IN ('pending', 'accepted', 'rejected')", name="status"),
         # « À traiter »: the pending ones by the day they were declared.
         sa.Index("ix_declarations_status_declared", "status", "declared_on"),

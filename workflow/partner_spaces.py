@@ -12,16 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflow import cases, esign, spaces, validation
+from workflow import cases, declarations, esign, spaces, validation
+from workflow.accounts import Principal
 from workflow.clock import Clock, today_paris
-from workflow.db import UnitOfWork
+from workflow.db import Joined, UnitOfWork
 from workflow.documents.context import campaign_list_context
 from workflow.documents.store import DOCX, XLSX, render
 from workflow.documents.xlsx import campaign_list_xlsx
@@ -39,6 +40,7 @@ from workflow.models import (
 from workflow.schemes import SchemeRegistry, registry
 from workflow.states import STATE_LABELS, State, Trigger
 from workflow.territory import default_territory
+from workflow.threads import Attachment
 
 ROWS = 500  # a list's page: an employer's or an institute's cases are rarely more
 # The employer's space groups its cases by what it has to do with them.
@@ -48,8 +50,15 @@ ONGOING = frozenset({State.CONTRACTED, State.IN_TRAINING, State.SERVING})
 # The files a learner sends with an application (workflow.spaces: the learner's attachments).
 APPLICATION_DOCUMENTS = frozenset({"learner_application"})
 # The diploma results an institute enters for a cohort, as the form offers them.
-OBTAINED = "obtained"
-DIPLOMA_RESULTS = {"": "Pas encore connu", OBTAINED: "Diplôme obtenu"}
+OBTAINED, FAILED = "obtained", "failed"
+DIPLOMA_RESULTS = {
+    "": "Pas encore connu",
+    OBTAINED: "Diplôme obtenu",
+    FAILED: "Diplôme non obtenu (la Région décide)",
+}
+# What the institute reports to the Région as a departure (workflow.declarations).
+INTERRUPTED, DIPLOMA_FAILED = "training_abandoned", "diploma_failed"
+IN_TRAINING_STATES = frozenset({State.CONTRACTED, State.IN_TRAINING})
 MAX_DIPLOMA_LINES = 500
 
 
@@ -125,7 +134,12 @@ def _employer_case(s: Session, employer_id: int, case_id: int) -> Case:
 
 
 def employer_case(
-    s: Session, employer_id: int, case_id: int, *, today: date | None = None
+    s: Session,
+    employer_id: int,
+    case_id: int,
+    *,
+    today: date | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """One application as its employer reads it: the learner, their letter and attachments,
     where it stands, the interview, the contract and its e-signature, the service."""
@@ -158,7 +172,8 @@ def employer_case(
         "interview_date": case.interview_date,
         "contract_number": case.contract_number,
         "contract_date": case.contract_date,
-        "esign_link": esign.signing_link(esign_request) if esign_request else None,
+        # A fresh link to the signing page (dated `now`, it opens for esign.LINK_TTL).
+        "esign_link": esign.signing_link(esign_request, now) if esign_request else None,
         "service_start": case.service_start,
         "attested_on": case.attested_on,
         # The forms' date: today, or the case's last event if later (its dates never go back).
@@ -299,7 +314,10 @@ def institute_case(
         "diploma_date": case.diploma_date,
         "service_start": case.service_start,
         "default_on": max(on, case.last_effective_date),
-        "may": {"start_training": case.state == State.CONTRACTED},
+        "may": {
+            "start_training": case.state == State.CONTRACTED,
+            "interrupt": case.state in IN_TRAINING_STATES,
+        },
     }
 
 
@@ -319,6 +337,39 @@ def institute_start_training(
         _institute_case(uow.session, institute_id, case_id)
     with cases.changing(uow, case_id, schemes) as (s, case, scheme):
         return cases.fired(s, case, scheme, Trigger.START_TRAINING, on=on, actor=actor, clock=clock)
+
+
+def institute_interrupt(
+    uow: UnitOfWork,
+    who: Principal,
+    case_id: int,
+    *,
+    on: str,
+    text: str = "",
+    proof: Attachment | None = None,
+    clock: Clock = today_paris,
+) -> int:
+    """The institute reports that its learner's training stopped, from `on`, with an
+    explanation and a proof: a departure declared (`training_abandoned`) that the Région decides
+    from « À traiter » — a breach, or a withdrawal, is the Région's. Returns its id."""
+    with uow:
+        case = _institute_case(uow.session, _institute_of(who), case_id)
+        if case.state not in IN_TRAINING_STATES:
+            raise InvalidInput(
+                "Une interruption de formation se déclare pour un contrat signé ou une "
+                "formation en cours.",
+                "kind",
+            )
+    return declarations.declare(
+        uow, who, case_id, "departure", on, details={"category": INTERRUPTED}, text=text,
+        proof=proof, clock=clock,
+    )  # fmt: skip
+
+
+def _institute_of(who: Principal) -> int:
+    if who.institute_id is None:
+        raise NotFound("Institut", "—")
+    return who.institute_id
 
 
 def relay_campaigns(s: Session, institute_id: int) -> list[dict[str, Any]]:
@@ -448,15 +499,16 @@ def record_diplomas(
     campaign_id: int,
     lines: Sequence[DiplomaLine],
     *,
-    actor: str,
+    who: Principal,
     schemes: SchemeRegistry | None = None,
     clock: Clock = today_paris,
 ) -> int:
     """The cohort's diploma results in one transaction: each obtained diploma fires
-    `start_service` (its date, the service start) on its case through the gate. A line that is
-    refused — a case outside the cohort, a date missing or refused by a guard — refuses the
-    whole form with its line named, in French, and nothing is written. Returns how many cases
-    were moved (the lines left « pas encore connu » are skipped)."""
+    `start_service` (its date, the service start) on its case through the gate; each diploma
+    failed is a departure declared (`diploma_failed`, dated the diploma's day) for the Région to
+    decide. A line that is refused — a case outside the cohort, a date missing or refused by a
+    guard — refuses the whole form with its line named, in French, and nothing is written.
+    Returns how many lines were recorded (those left « pas encore connu » are skipped)."""
     if len(lines) > MAX_DIPLOMA_LINES:
         raise InvalidInput(f"Au plus {MAX_DIPLOMA_LINES} lignes à la fois.", "lines")
     registry_ = schemes or registry()
@@ -464,16 +516,25 @@ def record_diplomas(
     with uow:
         s = uow.session
         waiting = {c["id"]: c for c in cohort(s, institute_id, campaign_id)}
+        actor = who.actor
         for n, line in enumerate(lines, start=1):
             if line.result not in DIPLOMA_RESULTS:
                 raise InvalidInput(f"Ligne {n} : résultat inconnu.", f"result-{line.case_id}")
             if line.case_id not in waiting:
                 raise NotFound("Dossier", line.case_id)
-            if line.result != OBTAINED:
+            if not line.result:
                 continue
-            who = waiting[line.case_id]["learner"]
+            learner = waiting[line.case_id]["learner"]
             try:
                 diploma = validation.parse_date(line.diploma_date, "date du diplôme")
+                if line.result == FAILED:
+                    declarations.declare(
+                        Joined(s), who, line.case_id, "departure", diploma,
+                        details={"category": DIPLOMA_FAILED}, text="Diplôme non obtenu.",
+                        clock=clock,
+                    )  # fmt: skip
+                    done += 1
+                    continue
                 start = validation.parse_date(line.service_start, "date de prise de poste")
                 params = {"diploma_date": diploma.isoformat()}
                 if line.part_time.strip():
@@ -487,7 +548,7 @@ def record_diplomas(
                 raise
             except FidelisError as exc:
                 raise InvalidInput(
-                    f"Ligne {n} ({who}) : {_sentence(str(exc))}", f"line-{line.case_id}"
+                    f"Ligne {n} ({learner}) : {_sentence(str(exc))}", f"line-{line.case_id}"
                 ) from None
             done += 1
         try:
@@ -506,6 +567,7 @@ def _sentence(message: str) -> str:
 __all__ = [
     "APPLICATION_DOCUMENTS",
     "DIPLOMA_RESULTS",
+    "FAILED",
     "OBTAINED",
     "DiplomaLine",
     "campaign_list",
@@ -516,6 +578,7 @@ __all__ = [
     "employer_cases",
     "employer_fire",
     "institute_case",
+    "institute_interrupt",
     "institute_learners",
     "institute_start_training",
     "record_diplomas",

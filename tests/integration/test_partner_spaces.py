@@ -5,6 +5,7 @@ line: nothing written), then each action through its page, written as an event o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -14,20 +15,21 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from tests.conftest import SCHEME, World
-from tests.integration.test_case_service import D, fire, signed_case, snapshot
+from tests.integration.test_case_service import D, fire, signed_case, snapshot, to_selected
 from tests.integration.test_query_counts import counting
 from tests.integration.test_spaces import csrf_of, token_of
 from workflow import (
     accounts,
     attachments,
     cases,
+    contracts,
     declarations,
     directory,
     invitations,
     partner_spaces,
     spaces,
 )
-from workflow.models import Case, CaseEvent, Declaration, Offer
+from workflow.models import Case, CaseEvent, Declaration, Document, EsignRequest, Offer
 from workflow.states import State
 from workflow.threads import Attachment
 from workflow.web import create_app
@@ -169,6 +171,10 @@ def test_an_institute_never_reaches_another_institutes_learner(partners: Partner
     answer = p.client.post(f"/espace-institut/dossiers/{theirs}/debut-formation",
                            data={"csrf": csrf, "on": "2026-09-07"})  # fmt: skip
     assert answer.status_code == 404 and snapshot(w) == before
+    # The API with the institute's token: the same 404; its own learner's case is there.
+    token = {"Authorization": f"Bearer {p.tokens['ifas']}"}
+    assert p.client.get(f"/api/v1/cases/{theirs}", headers=token).status_code == 404
+    assert p.client.get(f"/api/v1/cases/{mine}", headers=token).status_code == 200
 
 
 def test_a_cohorts_diplomas_never_reach_another_institutes_case(partners: Partners) -> None:
@@ -422,3 +428,96 @@ def test_the_employer_declares_a_departure_and_the_region_decides(partners: Part
 def count(w: World, model: type[object]) -> int:
     with w.uow() as uow:
         return int(uow.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0)
+
+
+def test_a_contract_waiting_for_the_employers_e_signature_links_to_its_page(
+    partners: Partners, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p, w = partners, partners.w
+    monkeypatch.setenv("FIDELIS_SECRET_KEY", "clé-de-test-des-signatures")  # signs the links
+    case = cases.open_case(w.uow(), w.offers[0], w.learners[0], on=D("2026-05-30"))
+    to_selected(w, case)
+    contracts.generate_contract(w.uow(), case, tier="2x150", on=D("2026-06-20"), schemes=w.schemes)
+    sign_in(p, "emp0")
+    page = f"/espace-employeur/candidatures/{case}"
+    assert "Signer le contrat en ligne" not in p.client.get(page).text
+    with w.uow() as uow:  # the request esign.start makes for the employer (its PDF aside)
+        doc = uow.session.scalars(sa.select(Document).where(Document.case_id == case)).first()
+        assert doc is not None
+        uow.session.add(
+            EsignRequest(case_id=case, contract_id=doc.id, pdf_id=doc.id, party="employer",
+                         document_sha256="0" * 64, position=2, signer_name="EHPAD 0",
+                         email="direction0@exemple.fr")
+        )  # fmt: skip
+        uow.commit()
+    assert "À signer en ligne" in p.client.get("/espace-employeur").text
+    text = p.client.get(page).text
+    found = re.search(r'href="[^"]*/signature/([^"]+)"', text)
+    assert "Signer le contrat en ligne" in text and found is not None
+    assert p.client.get(f"/signature/{found[1]}").status_code == 200
+
+
+# -- the institute's declarations: an interruption, a diploma failed ---------------------------
+
+
+def test_the_institute_declares_an_interruption_and_the_region_decides(
+    partners: Partners,
+) -> None:
+    p, w = partners, partners.w
+    case = in_training(p, 0, 0)
+    sign_in(p, "ifsi")  # another institute: the 404 of a missing case, nothing written
+    csrf = csrf_of(p.client.get("/espace-institut").text)
+    answer = p.client.post(f"/espace-institut/dossiers/{case}/interruption",
+                           data={"csrf": csrf, "on": "2029-11-30"})  # fmt: skip
+    assert answer.status_code == 404 and count(w, Declaration) == 0
+    sign_in(p, "ifas")
+    page = f"/espace-institut/dossiers/{case}"
+    form = p.client.get(page)
+    assert "Déclarer une interruption de la formation" in form.text
+    done = p.client.post(
+        f"{page}/interruption",
+        data={"csrf": csrf_of(form.text), "on": "2029-11-30", "text": "Abandon en novembre"},
+        files={"proof": ("courrier.pdf", PDF, "application/pdf")},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and state(w, case) == State.IN_TRAINING  # the Région decides
+    with w.uow() as uow:
+        declared = uow.session.scalars(sa.select(Declaration)).one()
+        assert (declared.party, declared.details["category"]) == ("institute", "training_abandoned")
+        ident = declared.id
+    assert "en attente de décision" in p.client.get(page).text
+    agent = accounts.Principal(p.users["ifas"], "Agent", "region", None, None)
+    declarations.decide(w.uow(), agent, ident, accept=True)
+    assert state(w, case) == State.BREACHED
+
+
+def test_a_diploma_failed_is_declared_in_the_same_all_or_nothing_form(partners: Partners) -> None:
+    p, w = partners, partners.w
+    first, second = in_training(p, 0, 0), in_training(p, 1, 1)
+    with w.uow() as uow:
+        campaign = uow.session.get_one(Case, first).campaign_id
+    sign_in(p, "ifas")
+    url = f"/espace-institut/diplomes/{campaign}"
+    before = snapshot(w)
+    # The failed line is fine, the obtained one is refused: neither is written.
+    status, text = post(p, url, url, {
+        "case": [str(first), str(second)],
+        f"result-{first}": "failed", f"diploma-{first}": "2029-07-09",
+        f"result-{second}": "obtained", f"diploma-{second}": "2029-07-09",
+        f"start-{second}": "2029-07-01",
+    })  # fmt: skip
+    assert status == 400 and "Ligne 2 (Apprenant1 Test)" in text
+    assert snapshot(w) == before and count(w, Declaration) == 0
+    status, _ = post(p, url, url, {
+        "case": [str(first), str(second)],
+        f"result-{first}": "failed", f"diploma-{first}": "2029-07-09",
+        f"result-{second}": "obtained", f"diploma-{second}": "2029-07-09",
+        f"start-{second}": "2029-09-01",
+    })  # fmt: skip
+    assert status == 303
+    assert state(w, first) == State.IN_TRAINING and state(w, second) == State.SERVING
+    with w.uow() as uow:
+        declared = uow.session.scalars(sa.select(Declaration)).one()
+        assert (declared.case_id, declared.party, declared.details["category"]) == (
+            first, "institute", "diploma_failed",
+        )  # fmt: skip

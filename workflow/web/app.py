@@ -78,10 +78,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     signing.router,  # the signers' page: no account, the link's token (issue 16)
     # The participants' spaces (issue 15).
     learner.router,
-    employer_space.router,  # items 2 and 3: the employer's and the institute's
-    institute_space.router,
     learner_forms.router,
     decisions.router,
+    employer_space.router,  # items 2 and 3: the employer's and the institute's
+    institute_space.router,
     threads.router,
     queue.router,
     outbox.router,

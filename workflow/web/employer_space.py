@@ -48,7 +48,8 @@ def _page(
     error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    case = partner_spaces.employer_case(s, me, case_id)  # another employer's: NotFound
+    now = request.app.state.clock()
+    case = partner_spaces.employer_case(s, me, case_id, now=now)  # another's: NotFound
     return render(
         request,
         "employer_case.html",

@@ -9,10 +9,13 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
-from workflow import partner_spaces, validation
+from workflow import declarations, partner_spaces, validation
 from workflow.db import UnitOfWork
+from workflow.documents.scans import ATTACHMENT_MAX_BYTES
 from workflow.errors import FidelisError, NotFound
+from workflow.threads import Attachment
 from workflow.web.deps import (
     Db,
     Ident,
@@ -62,8 +65,16 @@ def _case_page(
     error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    found = partner_spaces.institute_case(s, me, case_id)
-    return render(request, "institute_case.html", status, who=who, case=found, error=error)
+    found = partner_spaces.institute_case(s, me, case_id)  # another institute's: NotFound
+    return render(
+        request,
+        "institute_case.html",
+        status,
+        who=who,
+        case=found,
+        error=error,
+        declarations=declarations.of_case(s, who, case_id),
+    )
 
 
 @router.post("/dossiers/{case_id}/debut-formation", response_model=None)
@@ -85,6 +96,39 @@ async def start_training(
         with factory() as s:
             return _case_page(request, who, me, s, case_id, error=str(exc), status=400)
     flash(request, "Début de formation enregistré : la période d'allocation commence.")
+    return RedirectResponse(f"/espace-institut/dossiers/{case_id}", status_code=303)
+
+
+@router.post("/dossiers/{case_id}/interruption", response_model=None)
+async def interrupt(
+    request: Request, who: InstituteUser, me: OwnInstitute, case_id: Ident
+) -> Response:
+    """The training interrupted, with its date and proof: the Région decides (a declaration)."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    upload = form.get("proof")
+    proof = None
+    if isinstance(upload, UploadFile) and upload.filename:
+        try:
+            proof = Attachment(upload.filename, await upload.read(ATTACHMENT_MAX_BYTES + 1))
+        finally:
+            await upload.close()
+    factory = request.app.state.factory
+    try:
+        partner_spaces.institute_interrupt(
+            UnitOfWork(factory),
+            who,
+            case_id,
+            on=str(form.get("on") or ""),
+            text=str(form.get("text") or ""),
+            proof=proof,
+        )
+    except FidelisError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        with factory() as s:
+            return _case_page(request, who, me, s, case_id, error=str(exc), status=400)
+    flash(request, "Interruption déclarée : la Région la traite et vous prévient de sa décision.")
     return RedirectResponse(f"/espace-institut/dossiers/{case_id}", status_code=303)
 
 
@@ -141,9 +185,7 @@ async def record_diplomas(
             )
             for case_id in form.getlist("case")
         ]
-        done = partner_spaces.record_diplomas(
-            UnitOfWork(factory), me, campaign_id, lines, actor=who.actor
-        )
+        done = partner_spaces.record_diplomas(UnitOfWork(factory), me, campaign_id, lines, who=who)
     except FidelisError as exc:
         if isinstance(exc, NotFound):
             raise
@@ -151,7 +193,7 @@ async def record_diplomas(
             return _diplomas_page(
                 request, who, me, s, campaign_id, error=str(exc), typed=typed, status=400
             )
-    flash(request, f"Résultats enregistrés : {done} prise(s) de poste.")
+    flash(request, f"Résultats enregistrés : {done} ligne(s).")
     return RedirectResponse("/espace-institut", status_code=303)
 
 

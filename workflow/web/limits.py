@@ -21,12 +21,15 @@ IMPORT_PATHS = frozenset({"/imports"})
 # A message with its attachment (workflow.web.threads), a signed contract's scan
 # (workflow.web.actions): the file's own bound applies (workflow.documents.scans).
 _MESSAGE_PATH = re.compile(r"/dossiers/[0-9]{1,19}/(messages|contrat-signe)")
-# An employer's declaration with its proof (workflow.web.employer_space).
-_PARTNER_PATH = re.compile(r"/espace-employeur/candidatures/[0-9]{1,19}/declaration")
 # The learner's application with its attachments, their pieces, RIB, messages and declarations
 # (workflow.web.learner, workflow.web.learner_forms): each file bounded by scans' own limit.
 _LEARNER_PATH = re.compile(
     r"/mon-espace/(candidatures|dossiers/[0-9]{1,19}/(pieces|rib|messages|declarations))"
+)
+# An employer's or an institute's declaration with its proof (workflow.web.employer_space,
+# workflow.web.institute_space).
+_PARTNER_PATH = re.compile(
+    r"/espace-(employeur/candidatures/[0-9]{1,19}/declaration|institut/dossiers/[0-9]{1,19}/interruption)"
 )
 
 
@@ -35,8 +38,8 @@ def takes_files(path: str) -> bool:
     return (
         path in IMPORT_PATHS
         or _MESSAGE_PATH.fullmatch(path) is not None
-        or _PARTNER_PATH.fullmatch(path) is not None
         or _LEARNER_PATH.fullmatch(path) is not None
+        or _PARTNER_PATH.fullmatch(path) is not None
     )
 
 
