@@ -227,6 +227,50 @@ def send_outbox(
     return done
 
 
+def send_case_mail_now(
+    factory: sessionmaker[Session],
+    schemes: SchemeRegistry,
+    case_id: int,
+    kinds: tuple[str, ...],
+    *,
+    smtp: SmtpSettings | None = None,
+) -> Sending:
+    """Send at once the case's pending messages of `kinds` — the electronic signature's: the
+    next signer should not wait for the night. Each is claimed like any other (a concurrent
+    `outbox send` never sends it twice); what cannot go now stays for the next pass."""
+    done = Sending()
+    smtp = smtp or smtp_settings_from_env()
+    if smtp is None:
+        done.stopped = NOT_CONFIGURED
+        return done
+    me = holder_id()
+    with factory() as s:
+        ids = s.scalars(
+            sa.select(OUTBOX.c.id)
+            .where(OUTBOX.c.case_id == case_id, OUTBOX.c.kind.in_(kinds))
+            .where(OUTBOX.c.status == "pending")
+            .order_by(OUTBOX.c.id)
+        ).all()
+    for ident in ids:
+        moment = utcnow()
+        with UnitOfWork(factory) as uow:
+            claimed = uow.session.execute(
+                sa.update(OUTBOX)
+                .where(OUTBOX.c.id == ident, _claimable(moment))
+                .values(claimed_by=me, claimed_until=moment + CLAIM_TTL)
+                .returning(OUTBOX.c.id)
+            ).scalar_one_or_none()
+            uow.commit()
+        if claimed is None:
+            continue  # another sender holds it, or it waits for its retry
+        try:
+            _send_claimed(factory, schemes, smtp, ident, me, moment, done)
+        except ServerUnreachable as exc:
+            done.stopped = f"{exc} : les courriels restent en attente"
+            break
+    return done
+
+
 def preview(s: Session, message_id: int, schemes: SchemeRegistry) -> dict[str, Any]:
     """One message as it would be sent now (the outbox page): its row and its rendered subject
     and text, or why it cannot be rendered."""
@@ -375,6 +419,7 @@ __all__ = [
     "Sending",
     "preview",
     "resend",
+    "send_case_mail_now",
     "send_outbox",
     "send_pending",
 ]

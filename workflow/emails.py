@@ -89,5 +89,6 @@ def render_email(kind: str, context: Mapping[str, Any]) -> RenderedEmail:
 
 
 __all__ = [
+    "ESIGN_KINDS",
     "render_email",
 ]

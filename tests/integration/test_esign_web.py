@@ -24,7 +24,7 @@ from tests.integration.test_esign import (  # noqa: F401 (fixtures)
 from tests.integration.test_web import PASSWORD, csrf_of, login
 from tests.smtpserver import LocalSmtpServer
 from workflow import accounts, esign
-from workflow.models import Case, Document, EsignRequest, Signature, utcnow
+from workflow.models import Case, Document, EsignRequest, OutboxMessage, Signature, utcnow
 from workflow.web import create_app
 
 UA = "Navigateur de test du portail"
@@ -225,3 +225,31 @@ def test_a_party_refuses_with_a_reason(signing: Web) -> None:
     row = requests(w)["learner"]
     assert (row.status, row.reason) == ("refused", "La date de début est fausse.")
     assert "Vous avez refusé de signer" in client.get(links["learner"]).text
+
+
+def test_the_next_invitation_and_a_refusal_leave_at_once(signing: Web) -> None:
+    """No wait for the night: the page sends the signature's e-mails as soon as it records."""
+    w, client, mails = signing
+    _, links = started(w)
+    emails = {party: r.email for party, r in requests(w).items()}
+
+    def invited() -> list[str]:
+        return [str(m["To"]) for m in mails.messages
+                if str(m["Subject"]).startswith("Contrat de fidélisation à signer")]  # fmt: skip
+
+    assert invited() == []  # esign.start queues the first one: the CLI or the outbox sends it
+    sign_on_page(client, mails, links["learner"], emails["learner"])
+    # The case's signature e-mails still pending went with the next one, in order.
+    assert invited() == [emails["learner"], emails["employer"]]
+    html = client.get(links["employer"]).text
+    done = client.post(f"{links['employer']}/refus", data={
+        "csrf": csrf_of(html), "motif": "Le poste n'est pas celui convenu."},
+        follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303
+    refused = [m for m in mails.messages if str(m["Subject"]).endswith("signature refusée")]
+    assert [str(m["To"]) for m in refused] == [emails["region"]]
+    assert "Le poste n'est pas celui convenu." in refused[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    with w.uow() as uow:
+        pending = uow.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.status != "sent", OutboxMessage.kind.like("esign%")))  # fmt: skip
+    assert pending == 0

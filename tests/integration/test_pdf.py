@@ -60,6 +60,8 @@ def test_a_real_conversion_of_the_contract(
 
     assert pdf == tmp_path / "pdf" / f"{NUMBER}.pdf"
     assert pdf.read_bytes().startswith(b"%PDF")
+    # PDF/A-3b, so that the seal may attach its evidence (issue 16): said in its XMP metadata.
+    assert b"<pdfaid:part>3</pdfaid:part>" in pdf.read_bytes()
     extracted = subprocess.run(
         ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout

@@ -20,6 +20,21 @@ esign_app = typer.Typer(
 )
 contract_app.add_typer(esign_app, name="esign")
 
+
+def _mail_now(ctx: typer.Context, case: int) -> None:
+    """The signature's e-mails (the next invitation, a notice) leave now, not at night."""
+    from jobs.outbox import send_case_mail_now
+    from workflow.db import session_factory
+    from workflow.emails import ESIGN_KINDS
+    from workflow.schemes import registry
+
+    sending = send_case_mail_now(
+        session_factory(context_of(ctx).engine), registry(), case, ESIGN_KINDS
+    )
+    if sending.stopped:
+        out.print(f"Courriel non envoyé tout de suite : {plain(sending.stopped)}.", highlight=False)
+
+
 PartyOpt = Annotated[
     str,
     typer.Option(
@@ -35,6 +50,7 @@ def esign_start(ctx: typer.Context, case: CaseArg, as_json: JsonOpt = False) -> 
     from workflow.cases import default_actor
 
     invited = esign.start(context_of(ctx).uow(), case, actor=default_actor())
+    _mail_now(ctx, case)
     rows = [
         {"position": i.position, "party": i.party, "label": i.label, "name": i.name,
          "email": i.email}
@@ -81,6 +97,7 @@ def esign_confirm(
     done = esign.confirm(
         context_of(ctx).uow(), case, party, code, ip=ip, user_agent="fidelis (ligne de commande)"
     )
+    _mail_now(ctx, case)
     data = {"case": case, "party": party, "missing": done.missing, "sealed": done.sealed,
             "state": done.state}  # fmt: skip
     if emit(data, as_json):
@@ -103,6 +120,7 @@ def esign_refuse(
 ) -> None:
     """Enregistrer le refus de signer d'une partie, avec son motif (la Région est prévenue)."""
     esign.refuse(context_of(ctx).uow(), case, party, reason)
+    _mail_now(ctx, case)
     out.print("Refus enregistré ; la Région en est informée.")
 
 

@@ -1,5 +1,5 @@
 """PDF copies of the Word documents, with LibreOffice headless (SPEC §5: "where installed"), as
-PDF/A-2b: what the parties of a contract read and sign (issue 16).
+PDF/A-3b: what the parties of a contract read and sign (issue 16).
 
 Each conversion runs `soffice --headless --convert-to pdf` with its own throw-away profile
 folder (`-env:UserInstallation=file:///tmp/…`): two conversions at once do not fight over one
@@ -79,8 +79,9 @@ def to_pdf(docx: Path, out_dir: Path, timeout: float = 120) -> Path:
         "--nologo",
         "--nodefault",
         "--convert-to",
-        # PDF/A-2b (SelectPdfVersion 2): fonts embedded, fit to keep, and sealable (issue 16).
-        'pdf:writer_pdf_Export:{"SelectPdfVersion":{"type":"long","value":"2"}}',
+        # PDF/A-3b (SelectPdfVersion 3): fonts embedded, fit to keep, sealable, and it may carry
+        # the evidence the seal attaches as JSON (PDF/A-2 allows only PDF/A attachments).
+        'pdf:writer_pdf_Export:{"SelectPdfVersion":{"type":"long","value":"3"}}',
         "--outdir",
         str(out_dir),
         str(source),

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -21,17 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
-from pyhanko import stamp
 from pyhanko.pdf_utils import embed, generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from workflow.documents import sealpage
 from workflow.errors import FidelisError
 from workflow.settings import settings
 
@@ -51,7 +48,6 @@ __all__ = [
 EVIDENCE_FILE = "preuves-signature.json"
 FIELD = "SceauFidelis"
 _DEFAULT_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-_A4 = (595, 842)
 
 
 class SealError(FidelisError):
@@ -85,12 +81,8 @@ def seal_key(pkcs12: Path | None = None, passphrase: str | None = None) -> SealK
         passphrase = conf.seal_passphrase.get_secret_value()
     if not Path(path).is_file():
         raise SealError(f"Certificat de cachet introuvable : {path}.")
-    try:
-        signer = signers.SimpleSigner.load_pkcs12(
-            str(path), passphrase=passphrase.encode() if passphrase else None
-        )
-    except (ValueError, OSError, SigningError):
-        signer = None
+    stat = Path(path).stat()
+    signer = _signer(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, passphrase)
     if signer is None:
         raise SealError(
             f"Le certificat de cachet {path} ne peut pas être ouvert (fichier PKCS#12 invalide "
@@ -99,60 +91,26 @@ def seal_key(pkcs12: Path | None = None, passphrase: str | None = None) -> SealK
     return SealKey(signer, conf.seal_tsa_url)
 
 
-def _font() -> Any:
-    """The signature page's font: a TrueType font with the accents (DejaVu Sans), else None."""
-    path = settings().seal_font or _DEFAULT_FONT
-    return _font_at(Path(path)) if Path(path).is_file() else None
-
-
-# The characters a signature page may show: Latin letters with their accents (U+0020–U+024F),
-# typographic punctuation (U+2000–U+206F) and the euro sign.
-_PAGE_CHARACTERS = [*range(0x20, 0x250), *range(0x2000, 0x2070), 0x20AC]
-
-
 @lru_cache(maxsize=4)
-def _font_at(path: Path) -> Any:
-    logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # "FFTM NOT subset" noise
-    return _Font(_latin_subset(path.read_bytes()))
+def _signer(
+    path: str, mtime_ns: int, size: int, passphrase: str | None
+) -> signers.SimpleSigner | None:
+    """The PKCS#12 file's signer (key, certificate, chain), read once per process while the
+    file stays the same (its date and size are part of the key: a renewed certificate is read
+    again)."""
+    try:
+        signer: signers.SimpleSigner | None = signers.SimpleSigner.load_pkcs12(
+            path, passphrase=passphrase.encode() if passphrase else None
+        )
+    except (ValueError, OSError, SigningError):
+        signer = None
+    return signer
 
 
-def _latin_subset(data: bytes) -> bytes:
-    """The font cut down, once per process, to the page's characters: pyHanko parses and
-    subsets the font it embeds on every page, which on a whole DejaVu Sans (750 kB) costs ten
-    times the seal itself (bench.contracts)."""
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
-    font = TTFont(BytesIO(data))
-    options = subset.Options()
-    options.layout_features = []  # left to right, no ligatures: the page is plain text
-    options.hinting = False
-    options.name_IDs = ["*"]
-    options.notdef_outline = True
-    cutter = subset.Subsetter(options)
-    cutter.populate(unicodes=_PAGE_CHARACTERS)
-    cutter.subset(font)
-    out = BytesIO()
-    font.save(out)
-    return out.getvalue()
-
-
-class _Font:
-    """pyHanko's TrueType font engine over the font's bytes, read once per process (its own
-    factory opens the file for each page and never closes it)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def create_font_engine(self, writer: Any, obj_stream: Any = None) -> Any:
-        from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
-
-        return GlyphAccumulator(writer=writer, font_handle=BytesIO(self.data), font_size=10)
-
-
-def _ascii(text: str) -> str:
-    # The PDF standard fonts have no « é » glyphs: without a TrueType font, the letters alone.
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+def _font() -> sealpage.PageFont | None:
+    """The signature page's font: a TrueType font with the accents (DejaVu Sans), else None."""
+    path = Path(settings().seal_font or _DEFAULT_FONT)
+    return sealpage.page_font(path) if path.is_file() else None
 
 
 def _page_text(evidence: Mapping[str, Any]) -> str:
@@ -206,32 +164,7 @@ def seal_contract(
 
 
 def _add_page(writer: IncrementalPdfFileWriter, evidence: Mapping[str, Any]) -> None:
-    page = generic.DictionaryObject(
-        {
-            generic.NameObject("/Type"): generic.NameObject("/Page"),
-            generic.NameObject("/MediaBox"): generic.ArrayObject(
-                [generic.NumberObject(0), generic.NumberObject(0)]
-                + [generic.NumberObject(n) for n in _A4]
-            ),
-            generic.NameObject("/Resources"): generic.DictionaryObject(),
-            generic.NameObject("/Contents"): writer.add_object(
-                generic.StreamObject(stream_data=b"")
-            ),
-        }
-    )
-    writer.insert_page(page)
-    pages = int(writer.root["/Pages"]["/Count"])
-    font = _font()
-    text = _page_text(evidence)
-    style_args: dict[str, Any] = {"font_size": 10, "leading": 14}
-    if font is not None:
-        style_args["font"] = font
-    else:
-        text = _ascii(text)
-    style = stamp.TextStampStyle(
-        stamp_text=text, border_width=0, text_box_style=TextBoxStyle(**style_args)
-    )
-    stamp.TextStamp(writer, style).apply(pages - 1, 50, 320)
+    sealpage.add_text_page(writer, _page_text(evidence).split("\n"), _font())
     data = json.dumps(evidence, ensure_ascii=False, indent=2, sort_keys=True).encode()
     embed.embed_file(
         writer,

@@ -8,6 +8,7 @@ user-agent of the request that signs go into the evidence."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 from fastapi import APIRouter, HTTPException, Request
@@ -15,11 +16,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from jobs.outbox import send_case_mail_now
 from workflow import esign
 from workflow.db import UnitOfWork
 from workflow.documents.store import default_store, read_document
+from workflow.emails import ESIGN_KINDS
 from workflow.errors import FidelisError, NotFound
 from workflow.esign import EsignRefused
+from workflow.schemes import registry
 from workflow.signing import SigningPage, contract_pdf, signing_page
 from workflow.web.deps import check_csrf, render
 
@@ -62,6 +66,14 @@ async def _form(request: Request) -> FormData:
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
     return form
+
+
+def _mail_now(request: Request, case_id: int) -> None:
+    """The next signer's invitation (or the Région's notice) leaves now, not at night."""
+    try:
+        send_case_mail_now(request.app.state.factory, registry(), case_id, ESIGN_KINDS)
+    except Exception:  # the signature is recorded: the outbox's next pass sends the e-mail
+        logging.getLogger(__name__).exception("Envoi immédiat du dossier %s", case_id)
 
 
 def _back(token: str) -> RedirectResponse:
@@ -139,6 +151,7 @@ async def sign(request: Request, token: str) -> Response:
         )
     except FidelisError as exc:
         return _refused(request, token, exc)
+    await run_in_threadpool(_mail_now, request, page.case_id)
     return _back(token)
 
 
@@ -158,4 +171,5 @@ async def refuse(request: Request, token: str) -> Response:
         )
     except FidelisError as exc:
         return _refused(request, token, exc)
+    await run_in_threadpool(_mail_now, request, page.case_id)
     return _back(token)
