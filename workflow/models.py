@@ -126,6 +126,8 @@ class InstituteScheme(Base):
 
 class Employer(Base):
     __tablename__ = "employers"
+    # The campaign's list of employers by name, a page at a time (workflow.spaces).
+    __table_args__ = (sa.Index("ix_employers_name", "name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
@@ -200,6 +202,8 @@ class Case(Base):
         sa.Index("ix_cases_state_commitment_end", "state", "commitment_ends_on"),
         # The case list filtered by state, newest first (keyset on id).
         sa.Index("ix_cases_state_id", "state", "id"),
+        # « À traiter »: the selected cases in due order (workflow.queue).
+        sa.Index("ix_cases_state_last_event", "state", "last_effective_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
