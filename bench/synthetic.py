@@ -12,10 +12,11 @@ The picture on `AS_OF` (15 March 2027), for `cases` cases spread evenly over fiv
   per funder still open (SPEC §4b: the nightly run reminds the overdue ones);
 - one case in a hundred in training has a complementary payment check pending (`complement_due`,
   as a regularisation leaves it), so that the nightly run's regularisation step has its work;
-- the caseworkers' queue (issue 15): one Région agent per 10 000 cases (`agent1@exemple.fr`, …,
-  no password: the benchmark gives one), every running case assigned to one of them in turn, and
-  one running case in twenty with a message of its agent on the learner's thread, every other one
-  of them answered by the learner (a message waiting in « À traiter »).
+- the caseworkers' queue (issue 15): one Région agent per 5 000 cases (`agent1@exemple.fr`, …,
+  no password: the benchmark gives one), every running case assigned to one of them in turn
+  (about 1 800 each, at every size), and one running case in twenty (from the interview on)
+  with a message of its agent on the learner's thread, every other one of them answered by the
+  learner (a message waiting in « À traiter »).
 
 About a fifth of all cases are active (in training or serving). Employers sit on real rural
 communes of the scheme's région (the scheme's own rule). Every signed case has a tier, a contract
@@ -222,7 +223,8 @@ def _debts_and_pending_complements(conn: sa.Connection) -> int:
     return written
 
 
-CASES_PER_AGENT = 10_000
+# An agent's own caseload, the same at every size: « Mes dossiers » reads the agent's cases.
+CASES_PER_AGENT = 5_000
 RUNNING = (State.LISTED, State.APPLIED, State.INTERVIEWED, State.SELECTED, State.CONTRACTED,
            State.IN_TRAINING, State.SERVING)  # fmt: skip
 
@@ -262,7 +264,9 @@ def _agents_and_threads(conn: sa.Connection, cases: int) -> dict[str, int]:
     chosen = conn.execute(
         sa.select(Case.id, Case.state, Case.last_effective_date, sa.func.max(CaseEvent.seq))
         .join(CaseEvent, CaseEvent.case_id == Case.id)
-        .where(Case.state.in_(RUNNING), Case.id % 20 == 0)
+        # Not on the applied cases: bench.transitions fires `interview` on them as their third
+        # event.
+        .where(Case.state.in_(RUNNING[2:]), Case.id % 20 == 0)
         .group_by(Case.id, Case.state, Case.last_effective_date)
         .order_by(Case.id)
     ).all()
@@ -298,7 +302,9 @@ def _agents_and_threads(conn: sa.Connection, cases: int) -> dict[str, int]:
             [
                 {"case_id": row[0], "thread": "learner", "from_region": region,
                  "author_id": first + row[0] % n_agents if region else None, "event_id": event,
-                 "text_id": text_id, "written_at": RECORDED}
+                 "text_id": text_id, "written_at": RECORDED,
+                 # the learner's answer waits for the Région (workflow.threads)
+                 "waiting_since": None if region else row[2]}
                 for (row, _, region, _), text_id, event in zip(plan, texts, events, strict=True)
             ],
         )  # fmt: skip

@@ -110,6 +110,8 @@ def run(cases: int, dbs: Databases) -> dict[str, Any]:
     app = create_app(url, secret_key="bench")
     with TestClient(app, base_url="https://testserver") as client:
         _sign_in(client, agent_email(1))
+        # Realistic content: the agent's own cases wait in the queue (bench.synthetic).
+        assert 'name="dossiers"' in client.get("/mes-dossiers").text
         result = {
             "benchmark": "web_pages",
             "backend": dbs.backend,

@@ -881,6 +881,8 @@ class CaseMessage(Base):
     __table_args__ = (
         sa.CheckConstraint("thread IN ('learner', 'employer')", name="thread"),
         sa.Index("ix_case_messages_case_thread", "case_id", "thread", "id"),
+        # « À traiter »: the threads waiting for the Région, oldest first (workflow.queue).
+        sa.Index("ix_case_messages_waiting", "waiting_since", "case_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -893,6 +895,9 @@ class CaseMessage(Base):
     text_id: Mapped[int] = mapped_column(sa.ForeignKey("case_texts.id"))
     document_id: Mapped[int | None] = mapped_column(sa.ForeignKey("documents.id"))
     written_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A party's message no later message of its thread answers yet: its date (the queue's due
+    # date); None once answered, and on the Région's messages (workflow.threads keeps it).
+    waiting_since: Mapped[date | None]
     text: Mapped[CaseText] = relationship()
     event: Mapped[CaseEvent] = relationship()
     document: Mapped[Document | None] = relationship()

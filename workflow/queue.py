@@ -7,7 +7,8 @@ and « À traiter », what waits for the Région, sorted by due date:
 - a contract issued, signatures pending (due: its issue + `contract_unsigned`);
 - an anomaly of the nightly run (workflow.anomalies) still open (due: the transition's date);
 - a debt overdue: open or partly repaid, its due date past (workflow.debts);
-- a thread whose last message is the learner's or the employer's (due: its date).
+- a thread whose last message is the learner's or the employer's (due: its date; a row per
+  thread waiting).
 
 The suspension and departure *declared* by a party (issue 15, items 1-2) join this list once the
 parties' spaces record them. Each source is one SELECT; they are read as one UNION ALL sorted and
@@ -226,25 +227,15 @@ def _sources(today: date, delays: Delays) -> list[sa.Select[Any]]:
         .order_by(Debt.due_date, Debt.case_id)
         for status in ("open", "partially_repaid")
     ]
-    # A party's message that no later message of its thread answers (ix_case_messages_case_thread).
-    later = sa.orm.aliased(CaseMessage)
+    # A party's message no later message of its thread answers (workflow.threads keeps it).
     waiting = (
         sa.select(
             CaseMessage.case_id.label("case_id"),
             sa.literal("message_waiting").label("reason"),
-            sa.func.min(Case.last_effective_date).label("due"),
+            CaseMessage.waiting_since.label("due"),
         )
-        .join(Case, Case.id == CaseMessage.case_id)
-        .where(
-            CaseMessage.from_region.is_(False),
-            ~sa.exists().where(
-                later.case_id == CaseMessage.case_id,
-                later.thread == CaseMessage.thread,
-                later.id > CaseMessage.id,
-            ),
-        )
-        .group_by(CaseMessage.case_id)
-        .order_by(sa.func.min(Case.last_effective_date), CaseMessage.case_id)
+        .where(CaseMessage.waiting_since.is_not(None))
+        .order_by(CaseMessage.waiting_since, CaseMessage.case_id)  # ix_case_messages_waiting
     )
     return [contract_to_issue, signatures, anomalies, *overdue, waiting]
 
