@@ -271,7 +271,7 @@ def to_do(
     ).all()
     shown = rows[:PAGE]
     about = _cases(s, {r.case_id for r in shown})
-    total = s.scalar(sa.select(sa.func.count()).select_from(_all_items(today, schemes, only)))
+    total = s.scalar(_total(today, schemes, only))
     return {
         "rows": [
             {
@@ -300,14 +300,16 @@ def _assigned_to(who: Principal, source: sa.Select[Any]) -> sa.ColumnElement[boo
     return case_id.in_(sa.select(CaseAssignment.case_id).where(CaseAssignment.user_id == who.id))
 
 
-def _all_items(today: date, schemes: SchemeRegistry | None, only: Principal | None) -> sa.Subquery:
-    """Every item of the queue, unsorted (its total)."""
-    parts = []
+def _total(today: date, schemes: SchemeRegistry | None, only: Principal | None) -> sa.Select[Any]:
+    """How many items the queue holds: each reason counted on its own index, its due date left
+    uncomputed, the counts added in one statement."""
+    counts = []
     for source in _sources(today, _delays(schemes or registry())):
         if only is not None:
             source = source.where(_assigned_to(only, source))
-        parts.append(source.order_by(None))
-    return sa.union_all(*parts).subquery("all_items")
+        bare = source.with_only_columns(source.selected_columns["case_id"]).order_by(None)
+        counts.append(sa.select(sa.func.count()).select_from(bare.subquery()).scalar_subquery())
+    return sa.select(sum(counts[1:], counts[0]))
 
 
 def _cases(s: Session, ids: set[int]) -> dict[int, dict[str, Any]]:
