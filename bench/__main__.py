@@ -37,6 +37,7 @@ def _emit(result: dict[str, Any], log: Path) -> None:
 
 
 def run_backend(dbs: Databases, sizes: list[int], args: argparse.Namespace, log: Path) -> None:
+    pages = []
     for n in sizes:
         start = time.perf_counter()
         dbs.template(n)
@@ -54,7 +55,10 @@ def run_backend(dbs: Databases, sizes: list[int], args: argparse.Namespace, log:
         if "transitions" in args.only:
             _emit(transitions.run(n, args.transitions, dbs), log)
         if "web" in args.only:
-            _emit(web.run(n, dbs), log)
+            pages.append(web.run(n, dbs))
+            _emit(pages[-1], log)
+    if len(pages) > 1:
+        _emit(web.ratios(pages), log)
     if "contracts" in args.only:
         _emit(contracts.run(args.contracts, dbs.work, dbs) | {"cases": min(sizes)}, log)
 

@@ -11,7 +11,12 @@ The picture on `AS_OF` (15 March 2027), for `cases` cases spread evenly over fiv
 - in every signed campaign a few breaches, during training or during service, each with a debt
   per funder still open (SPEC §4b: the nightly run reminds the overdue ones);
 - one case in a hundred in training has a complementary payment check pending (`complement_due`,
-  as a regularisation leaves it), so that the nightly run's regularisation step has its work.
+  as a regularisation leaves it), so that the nightly run's regularisation step has its work;
+- the caseworkers' queue (issue 15): one Région agent per 5 000 cases (`agent1@exemple.fr`, …,
+  no password: the benchmark gives one), every running case assigned to one of them in turn
+  (about 1 800 each, at every size), and one running case in twenty (from the interview on)
+  with a message of its agent on the learner's thread, every other one of them answered by the
+  learner (a message waiting in « À traiter »).
 
 About a fifth of all cases are active (in training or serving). Employers sit on real rural
 communes of the scheme's région (the scheme's own rule). Every signed case has a tier, a contract
@@ -45,7 +50,10 @@ from workflow.iban import Iban, new_key
 from workflow.models import (
     Campaign,
     Case,
+    CaseAssignment,
     CaseEvent,
+    CaseMessage,
+    CaseText,
     Debt,
     Employer,
     Institute,
@@ -53,6 +61,7 @@ from workflow.models import (
     Learner,
     Offer,
     Payment,
+    User,
 )
 from workflow.schemes import registry
 from workflow.sqldates import add_days
@@ -148,6 +157,8 @@ def generate(
         counts["learners"] += written["learners"]
         progress(f"campagne {year}")
     with engine.begin() as conn:
+        counts |= _agents_and_threads(conn, cases)
+    with engine.begin() as conn:
         # As in a database the nightly runs have sealed so far (workflow.audit): the benchmarked
         # run seals only its own day's events, as in production.
         audit.seal(conn)
@@ -210,6 +221,95 @@ def _debts_and_pending_complements(conn: sa.Connection) -> int:
         .values(complement_due=AS_OF - timedelta(days=1))
     )
     return written
+
+
+# An agent's own caseload, the same at every size: « Mes dossiers » reads the agent's cases.
+CASES_PER_AGENT = 5_000
+RUNNING = (State.LISTED, State.APPLIED, State.INTERVIEWED, State.SELECTED, State.CONTRACTED,
+           State.IN_TRAINING, State.SERVING)  # fmt: skip
+
+
+def agent_email(n: int) -> str:
+    """The address of the synthetic Région agent n° n (from 1)."""
+    return f"agent{n}@exemple.fr"
+
+
+def _agents_and_threads(conn: sa.Connection, cases: int) -> dict[str, int]:
+    """The Région's agents, the running cases assigned to them in turn (set-based), and the
+    messages of one running case in twenty (chunked, like the cases): the agent's, then for
+    every other one the learner's answer. Their events come after the case's history and
+    before the seal, as the gate would have written them."""
+    n_agents = max(2, cases // CASES_PER_AGENT)
+    conn.execute(
+        sa.insert(User),
+        [
+            {"email": agent_email(i), "name": f"Agent n° {i}", "role": "region",
+             "password_hash": "!"}  # no password matches: the benchmark sets one
+            for i in range(1, n_agents + 1)
+        ],
+    )  # fmt: skip
+    first = conn.scalar(sa.select(sa.func.min(User.id)).where(User.role == "region"))
+    assert first is not None
+    assigned = conn.execute(
+        sa.insert(CaseAssignment).from_select(
+            ["case_id", "user_id", "assigned_at", "assigned_by"],
+            sa.select(
+                Case.id,
+                first + Case.id % n_agents,
+                sa.literal(RECORDED, CaseAssignment.__table__.c.assigned_at.type),
+                sa.literal("synthetic"),
+            ).where(Case.state.in_(RUNNING)),
+        )
+    ).rowcount
+    chosen = conn.execute(
+        sa.select(Case.id, Case.state, Case.last_effective_date, sa.func.max(CaseEvent.seq))
+        .join(CaseEvent, CaseEvent.case_id == Case.id)
+        # Not on the applied cases: bench.transitions fires `interview` on them as their third
+        # event.
+        .where(Case.state.in_(RUNNING[2:]), Case.id % 20 == 0)
+        .group_by(Case.id, Case.state, Case.last_effective_date)
+        .order_by(Case.id)
+    ).all()
+    written = 0
+    for i in range(0, len(chosen), CHUNK):
+        part = chosen[i : i + CHUNK]
+        # (case, seq, from the Région?, text): the agent's message, the learner's answer.
+        plan = [
+            (row, seq, seq == row[3] + 1, text)
+            for row in part
+            for seq, text in (
+                (row[3] + 1, "Bonjour, pouvez-vous nous transmettre votre attestation ?"),
+                (row[3] + 2, "Bonjour, la voici. Merci."),
+            )
+            if seq == row[3] + 1 or row[0] % 40 == 0
+        ]
+        texts = conn.scalars(
+            sa.insert(CaseText).returning(CaseText.id, sort_by_parameter_order=True),
+            [{"case_id": row[0], "kind": "note", "text": text} for row, _, _, text in plan],
+        ).all()
+        events = conn.scalars(
+            sa.insert(CaseEvent).returning(CaseEvent.id, sort_by_parameter_order=True),
+            [
+                {"case_id": row[0], "seq": seq, "trigger": "message", "from_state": row[1],
+                 "to_state": row[1], "effective_date": row[2], "recorded_at": RECORDED,
+                 "actor": "synthetic" if region else "learner", "text_id": text_id,
+                 "payload": {"thread": "learner"}}
+                for (row, seq, region, _), text_id in zip(plan, texts, strict=True)
+            ],
+        ).all()  # fmt: skip
+        conn.execute(
+            sa.insert(CaseMessage),
+            [
+                {"case_id": row[0], "thread": "learner", "from_region": region,
+                 "author_id": first + row[0] % n_agents if region else None, "event_id": event,
+                 "text_id": text_id, "written_at": RECORDED,
+                 # the learner's answer waits for the Région (workflow.threads)
+                 "waiting_since": None if region else row[2]}
+                for (row, _, region, _), text_id, event in zip(plan, texts, events, strict=True)
+            ],
+        )  # fmt: skip
+        written += len(plan)
+    return {"agents": n_agents, "assigned": assigned, "messages": written}
 
 
 def _campaign(

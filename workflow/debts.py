@@ -10,6 +10,7 @@ transaction: a refusal is a French message and nothing is written. The arithmeti
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
@@ -300,6 +301,11 @@ def _current_instalments(s: Session, debt_id: int) -> list[DebtInstalment]:
         .where(DebtInstalment.debt_id == debt_id)
         .order_by(DebtInstalment.seq)
     ).all()
+    return _latest_plan(rows)
+
+
+def _latest_plan(rows: Sequence[DebtInstalment]) -> list[DebtInstalment]:
+    """Of one debt's instalments in `seq` order, those after the last one cancelled."""
     last_cancelled = max((i.seq for i in rows if i.status == "cancelled"), default=0)
     return [i for i in rows if i.seq > last_cancelled]
 
@@ -586,15 +592,31 @@ def debt_row(debt: Debt) -> dict[str, Any]:
 
 
 def plan_rows(s: Session, debt_id: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "seq": i.seq,
-            "due_date": i.due_date.isoformat(),
-            "amount": str(i.amount),
-            "status": i.status,
-        }
-        for i in _current_instalments(s, debt_id)
-    ]
+    return [_instalment_row(i) for i in _current_instalments(s, debt_id)]
+
+
+def plans_of(s: Session, debt_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    """`plan_rows` of several debts (a case page's), in one query."""
+    wanted = sorted(set(debt_ids))
+    if not wanted:
+        return {}
+    by_debt: dict[int, list[DebtInstalment]] = {d: [] for d in wanted}
+    for i in s.scalars(
+        sa.select(DebtInstalment)
+        .where(DebtInstalment.debt_id.in_(wanted))
+        .order_by(DebtInstalment.debt_id, DebtInstalment.seq)
+    ):
+        by_debt[i.debt_id].append(i)
+    return {d: [_instalment_row(i) for i in _latest_plan(rows)] for d, rows in by_debt.items()}
+
+
+def _instalment_row(i: DebtInstalment) -> dict[str, Any]:
+    return {
+        "seq": i.seq,
+        "due_date": i.due_date.isoformat(),
+        "amount": str(i.amount),
+        "status": i.status,
+    }
 
 
 def debt_rows(
@@ -677,6 +699,7 @@ __all__ = [
     "parse_amount",
     "plan",
     "plan_rows",
+    "plans_of",
     "repay",
     "totals_by_funder",
     "waive",

@@ -478,11 +478,17 @@ def choices(s: Session, case_id: int) -> dict[str, Any]:
 def pending_source() -> sa.Select[int, str, date]:
     """« À traiter »'s source of the declarations waiting (workflow.queue): due the day they
     were declared."""
-    return sa.select(
-        Declaration.case_id.label("case_id"),
-        sa.literal("declaration").label("reason"),
-        Declaration.declared_on.label("due"),
-    ).where(Declaration.status == "pending")
+    return (
+        sa.select(
+            Declaration.case_id.label("case_id"),
+            sa.literal("declaration").label("reason"),
+            Declaration.declared_on.label("due"),
+        )
+        .where(Declaration.status == "pending")
+        .order_by(
+            Declaration.declared_on, Declaration.case_id
+        )  # read first-rows-first (queue.to_do)
+    )
 
 
 __all__ = [

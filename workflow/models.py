@@ -126,6 +126,8 @@ class InstituteScheme(Base):
 
 class Employer(Base):
     __tablename__ = "employers"
+    # The campaign's list of employers by name, a page at a time (workflow.spaces).
+    __table_args__ = (sa.Index("ix_employers_name", "name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
@@ -206,6 +208,8 @@ class Case(Base):
         sa.Index("ix_cases_state_commitment_end", "state", "commitment_ends_on"),
         # The case list filtered by state, newest first (keyset on id).
         sa.Index("ix_cases_state_id", "state", "id"),
+        # « À traiter »: the selected cases in due order (workflow.queue).
+        sa.Index("ix_cases_state_last_event", "state", "last_effective_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -883,6 +887,8 @@ class CaseMessage(Base):
     __table_args__ = (
         sa.CheckConstraint("thread IN ('learner', 'employer')", name="thread"),
         sa.Index("ix_case_messages_case_thread", "case_id", "thread", "id"),
+        # « À traiter »: the threads waiting for the Région, oldest first (workflow.queue).
+        sa.Index("ix_case_messages_waiting", "waiting_since", "case_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -895,6 +901,9 @@ class CaseMessage(Base):
     text_id: Mapped[int] = mapped_column(sa.ForeignKey("case_texts.id"))
     document_id: Mapped[int | None] = mapped_column(sa.ForeignKey("documents.id"))
     written_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A party's message no later message of its thread answers yet: its date (the queue's due
+    # date); None once answered, and on the Région's messages (workflow.threads keeps it).
+    waiting_since: Mapped[date | None]
     text: Mapped[CaseText] = relationship()
     event: Mapped[CaseEvent] = relationship()
     document: Mapped[Document | None] = relationship()

@@ -7,7 +7,8 @@ and « À traiter », what waits for the Région, sorted by due date:
 - a contract issued, signatures pending (due: its issue + `contract_unsigned`);
 - an anomaly of the nightly run (workflow.anomalies) still open (due: the transition's date);
 - a debt overdue: open or partly repaid, its due date past (workflow.debts);
-- a thread whose last message is the learner's or the employer's (due: its date);
+- a thread whose last message is the learner's or the employer's (due: its date; a row per
+  thread waiting);
 - a declaration of a party waiting for the Région's decision — a suspension, a departure, a
   change of working time, a payment plan asked for (workflow.declarations; due: the day it was
   declared).
@@ -178,14 +179,21 @@ def _delays(schemes: SchemeRegistry) -> Delays:
 
 
 def _sources(today: date, delays: Delays) -> list[sa.Select[Any]]:
+    """One SELECT (case_id, reason, due) per reason, each able to walk an index in due order
+    (migration 0023): `to_do` takes the first rows of each, so a page costs the same at
+    10 000 cases as at 1 000 000."""
     issued = sa.select(Document.case_id).where(
         Document.kind == "contract", Document.status == "issued", Document.case_id.is_not(None)
     )
-    contract_to_issue = sa.select(
-        Case.id.label("case_id"),
-        sa.literal("contract_to_issue").label("reason"),
-        add_days(Case.last_effective_date, delays.selection).label("due"),
-    ).where(Case.state == State.SELECTED, Case.id.not_in(issued))
+    contract_to_issue = (
+        sa.select(
+            Case.id.label("case_id"),
+            sa.literal("contract_to_issue").label("reason"),
+            add_days(Case.last_effective_date, delays.selection).label("due"),
+        )
+        .where(Case.state == State.SELECTED, Case.id.not_in(issued))
+        .order_by(Case.last_effective_date, Case.id)  # ix_cases_state_last_event
+    )
     signatures = (
         sa.select(
             Case.id.label("case_id"),
@@ -199,38 +207,44 @@ def _sources(today: date, delays: Delays) -> list[sa.Select[Any]]:
             Document.status == "issued",
         )
         .group_by(Case.id)
+        .order_by(sa.func.max(Document.issued_on), Case.id)
     )
-    anomalies = sa.select(
-        RunAnomaly.case_id.label("case_id"),
-        sa.literal("anomaly").label("reason"),
-        RunAnomaly.effective_date.label("due"),
-    ).where(RunAnomaly.resolved_at.is_(None))
-    overdue = sa.select(
-        Debt.case_id.label("case_id"),
-        sa.literal("debt_overdue").label("reason"),
-        Debt.due_date.label("due"),
-    ).where(Debt.status.in_(("open", "partially_repaid")), Debt.due_date < today)
-    last = (
-        sa.select(sa.func.max(CaseMessage.id))
-        .group_by(CaseMessage.case_id, CaseMessage.thread)
-        .scalar_subquery()
+    anomalies = (
+        sa.select(
+            RunAnomaly.case_id.label("case_id"),
+            sa.literal("anomaly").label("reason"),
+            RunAnomaly.effective_date.label("due"),
+        )
+        .where(RunAnomaly.resolved_at.is_(None))
+        .order_by(RunAnomaly.effective_date, RunAnomaly.case_id)
     )
+    # One SELECT per status: each walks ix_debts_status_due in due order.
+    overdue = [
+        sa.select(
+            Debt.case_id.label("case_id"),
+            sa.literal("debt_overdue").label("reason"),
+            Debt.due_date.label("due"),
+        )
+        .where(Debt.status == status, Debt.due_date < today)
+        .order_by(Debt.due_date, Debt.case_id)
+        for status in ("open", "partially_repaid")
+    ]
+    # A party's message no later message of its thread answers (workflow.threads keeps it).
     waiting = (
         sa.select(
             CaseMessage.case_id.label("case_id"),
             sa.literal("message_waiting").label("reason"),
-            sa.func.min(Case.last_effective_date).label("due"),
+            CaseMessage.waiting_since.label("due"),
         )
-        .join(Case, Case.id == CaseMessage.case_id)
-        .where(CaseMessage.id.in_(last), CaseMessage.from_region.is_(False))
-        .group_by(CaseMessage.case_id)
+        .where(CaseMessage.waiting_since.is_not(None))
+        .order_by(CaseMessage.waiting_since, CaseMessage.case_id)  # ix_case_messages_waiting
     )
     # What a party declared (workflow.declarations), due the day it was declared.
     return [
         contract_to_issue,
         signatures,
         anomalies,
-        overdue,
+        *overdue,
         waiting,
         declarations.pending_source(),
     ]
@@ -246,34 +260,36 @@ def to_do(
 ) -> dict[str, Any]:
     """One page of « À traiter » (of `only`'s cases when given: « Mes dossiers »), sorted by
     due date then case: rows {case_id, reason, reason_label, due, learner, employer, state,
-    agent}, and whether a next page exists. Three queries whatever the size."""
+    agent}, whether a next page exists and the total. Three queries whatever the size: the
+    page is the merge of each reason's first `page × PAGE + 1` rows in due order (no reason
+    can place a row on this page from further down its own order), then its cases, then the
+    total."""
     if page < 1:
         raise InvalidInput("Numéro de page invalide.", "page")
-    items = sa.union_all(*_sources(today, _delays(schemes or registry()))).subquery("items")
-    query = sa.select(items.c.case_id, items.c.reason, items.c.due)
-    if only is not None:
-        query = query.where(
-            items.c.case_id.in_(
-                sa.select(CaseAssignment.case_id).where(CaseAssignment.user_id == only.id)
-            )
-        )
+    first = page * PAGE + 1
+    parts = []
+    for source in _sources(today, _delays(schemes or registry())):
+        if only is not None:
+            source = source.where(_assigned_to(only, source))
+        parts.append(source.limit(first).subquery().select())
+    items = sa.union_all(*parts).subquery("items")
     rows = s.execute(
-        query.order_by(items.c.due, items.c.case_id, items.c.reason)
+        sa.select(items.c.case_id, items.c.reason, items.c.due)
+        .order_by(items.c.due, items.c.case_id, items.c.reason)
         .limit(PAGE + 1)
         .offset((page - 1) * PAGE)
     ).all()
     shown = rows[:PAGE]
     about = _cases(s, {r.case_id for r in shown})
-    total = s.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    total = s.scalar(_total(today, schemes, only))
     return {
         "rows": [
             {
                 "case_id": r.case_id,
                 "reason": r.reason,
                 "reason_label": REASONS[r.reason],
-                "due": r.due if isinstance(r.due, date) else date.fromisoformat(str(r.due)),
-                "late": (r.due if isinstance(r.due, date) else date.fromisoformat(str(r.due)))
-                < today,
+                "due": _date(r.due),
+                "late": _date(r.due) < today,
                 **about[r.case_id],
             }
             for r in shown
@@ -282,6 +298,28 @@ def to_do(
         "has_next": len(rows) > PAGE,
         "total": total or 0,
     }
+
+
+def _date(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _assigned_to(who: Principal, source: sa.Select[Any]) -> sa.ColumnElement[bool]:
+    """The condition keeping `source`'s rows of the cases assigned to `who`."""
+    case_id = source.selected_columns["case_id"]
+    return case_id.in_(sa.select(CaseAssignment.case_id).where(CaseAssignment.user_id == who.id))
+
+
+def _total(today: date, schemes: SchemeRegistry | None, only: Principal | None) -> sa.Select[Any]:
+    """How many items the queue holds: each reason counted on its own index, its due date left
+    uncomputed, the counts added in one statement."""
+    counts = []
+    for source in _sources(today, _delays(schemes or registry())):
+        if only is not None:
+            source = source.where(_assigned_to(only, source))
+        bare = source.with_only_columns(source.selected_columns["case_id"]).order_by(None)
+        counts.append(sa.select(sa.func.count()).select_from(bare.subquery()).scalar_subquery())
+    return sa.select(sum(counts[1:], counts[0]))
 
 
 def _cases(s: Session, ids: set[int]) -> dict[int, dict[str, Any]]:

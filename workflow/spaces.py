@@ -43,6 +43,7 @@ from workflow.views import case_detail
 # The states a departure is a breach from (SPEC §3): only there does leaving cost something.
 BREACHABLE = frozenset({State.CONTRACTED, State.IN_TRAINING, State.SERVING})
 MAX_APPLICATIONS = 20  # one form: the whole list of a campaign is rarely longer
+OFFERS_PAGE = 50  # the campaign's list on a page (a phone's screenful or ten)
 
 
 # -- the offers a learner may apply to -------------------------------------------------------
@@ -77,11 +78,16 @@ def learner_campaigns(s: Session, learner_id: int) -> list[dict[str, Any]]:
 
 
 def campaign_offers(
-    s: Session, campaign_id: int, *, learner_id: int | None = None
+    s: Session,
+    campaign_id: int,
+    *,
+    learner_id: int | None = None,
+    page: int | None = None,
 ) -> list[dict[str, Any]]:
     """The campaign's list of employers (the list the institutes relay), by name; for a learner,
-    with the case they already have on each offer. NotFound for a campaign the learner may not
-    apply to (closed, or a scheme their institute is not authorised for)."""
+    with the case they already have on each offer; `page`: only that page of OFFERS_PAGE
+    offers, and one more if a next page exists (ix_employers_name). NotFound for a campaign the
+    learner may not apply to (closed, or a scheme their institute is not authorised for)."""
     if learner_id is not None and campaign_id not in {
         c["id"] for c in learner_campaigns(s, learner_id)
     }:
@@ -99,12 +105,17 @@ def campaign_offers(
         if learner_id is not None
         else {}
     )
-    rows = s.execute(
+    query = (
         sa.select(Offer.id, Offer.places, Employer.name, Employer.commune_insee, Employer.sector)
         .join(Employer, Employer.id == Offer.employer_id)
         .where(Offer.campaign_id == campaign_id, Offer.closed_at.is_(None))
-        .order_by(Employer.name, Offer.id)
-    ).all()
+        .order_by(Employer.name, Employer.id)  # one offer per employer and campaign
+    )
+    if page is not None:
+        if page < 1:
+            raise InvalidInput("Numéro de page invalide.", "page")
+        query = query.limit(OFFERS_PAGE + 1).offset((page - 1) * OFFERS_PAGE)
+    rows = s.execute(query).all()
     return [
         {
             "id": r[0],
@@ -119,6 +130,12 @@ def campaign_offers(
 
 
 # -- applying --------------------------------------------------------------------------------
+
+
+def offer_count(s: Session, campaign_id: int) -> int:
+    """How many offers the campaign lists (the pages' total)."""
+    found = s.scalar(sa.select(sa.func.count(Offer.id)).where(Offer.campaign_id == campaign_id))
+    return found or 0
 
 
 def apply(
@@ -297,6 +314,7 @@ def departure_cost(case: Case, terms: ledger.CaseTerms, today: date) -> dict[str
 
 
 __all__ = [
+    "OFFERS_PAGE",
     "apply",
     "campaign_offers",
     "commitment",
@@ -305,4 +323,5 @@ __all__ = [
     "learner_case",
     "learner_cases",
     "letter_of",
+    "offer_count",
 ]

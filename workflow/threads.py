@@ -150,10 +150,22 @@ def post_message(
         )
         s.flush()
         assert event.text_id is not None  # the guard refused an empty message
+        # The thread's earlier message, if a party's, no longer waits: this one answers it.
+        s.execute(
+            sa.update(CaseMessage)
+            .where(
+                CaseMessage.case_id == case.id,
+                CaseMessage.thread == chosen,
+                CaseMessage.waiting_since.is_not(None),
+            )
+            .values(waiting_since=None)
+        )
+        staff = accounts.is_staff(who)
         message = CaseMessage(
             case_id=case.id,
             thread=chosen,
-            from_region=accounts.is_staff(who),
+            from_region=staff,
+            waiting_since=None if staff else effective,
             author_id=who.id,
             event_id=event.id,
             text_id=event.text_id,

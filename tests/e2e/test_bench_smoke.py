@@ -36,6 +36,14 @@ def test_transitions_and_web_benchmarks_run(dbs: Databases) -> None:
     assert fired["full_service_per_s"] > 0 and fired["raw_sql_floor_per_s"] > 0
     pages = web.run(2_000, dbs)
     assert pages["api_list"]["p95_ms"] > 0 and pages["list"]["p95_ms"] > 0
+    # The queue of an agent with assigned cases, the pages of a learner with several cases.
+    for page in ("queue", "queue_page_2", "my_cases", "learner_home", "learner_offers",
+                 "learner_case"):  # fmt: skip
+        assert pages[page]["p95_ms"] > 0, page
+    assert pages["learner_cases"] >= 2
+    same = web.ratios([pages, pages | {"cases": 4_000}])
+    assert same["cases"] == [2_000, 4_000] and set(same["p95_ratio"]) == set(web.PAGES)
+    assert set(same["p95_ratio"].values()) == {1.0}
 
 
 def test_seal_benchmark_signs_the_same_pdf(tmp_path: Path) -> None:

@@ -308,6 +308,10 @@ class Cli:
             return engine
 
         monkeypatch.setattr(common, "make_engine", tracked)
+        # Rich fixes a console's width when it is built (at the CLI's import, whichever test
+        # came first in this worker): the width the tests read tables at is set here.
+        for console in (common.out, common.err):
+            monkeypatch.setattr(console, "width", 200)
 
     def __call__(self, db_url: str, *args: str) -> Any:
         try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from workflow import attachments, spaces, threads, validation
@@ -44,9 +44,14 @@ def home(request: Request, who: LearnerUser, me: OwnLearner, s: Db) -> HTMLRespo
 
 @router.get("/offres", response_class=HTMLResponse)
 def offers(
-    request: Request, who: LearnerUser, me: OwnLearner, s: Db, campagne: QueryIdent = None
+    request: Request,
+    who: LearnerUser,
+    me: OwnLearner,
+    s: Db,
+    campagne: QueryIdent = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    return _offers_page(request, who, me, s, campagne)
+    return _offers_page(request, who, me, s, campagne, page=page)
 
 
 def _offers_page(
@@ -59,10 +64,13 @@ def _offers_page(
     error: str | None = None,
     letter: str = "",
     status: int = 200,
+    page: int = 1,
 ) -> HTMLResponse:
     campaigns = spaces.learner_campaigns(s, me)
     chosen = campaign if campaign is not None else (campaigns[0]["id"] if campaigns else None)
-    listed = spaces.campaign_offers(s, chosen, learner_id=me) if chosen is not None else []
+    listed = (
+        spaces.campaign_offers(s, chosen, learner_id=me, page=page) if chosen is not None else []
+    )
     current = next((c for c in campaigns if c["id"] == chosen), None)
     return render(
         request,
@@ -71,7 +79,10 @@ def _offers_page(
         who=who,
         campaigns=campaigns,
         campaign=current,
-        offers=listed,
+        offers=listed[: spaces.OFFERS_PAGE],
+        page=page,
+        has_next=len(listed) > spaces.OFFERS_PAGE,
+        total=spaces.offer_count(s, chosen) if chosen is not None else 0,
         error=error,
         letter=letter,
     )

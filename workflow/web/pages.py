@@ -108,7 +108,7 @@ def case_page(s: Session, who: Principal, case_id: int) -> dict[str, Any]:
     return {
         "case": detail,
         # Each debt's payment plan (its current instalments), for the « Dettes » section.
-        "plans": {d["id"]: debts.plan_rows(s, d["id"]) for d in detail["debts"] if d["plan"]},
+        "plans": debts.plans_of(s, [d["id"] for d in detail["debts"] if d["plan"]]),
         "documents": documents,
         "reminders": reminders,
         "suspension_reasons": scheme.commitment.suspension_reasons,
