@@ -11,7 +11,9 @@ and « À traiter », what waits for the Région, sorted by due date:
   thread waiting);
 - a declaration of a party waiting for the Région's decision — a suspension, a departure, a
   change of working time, a payment plan asked for (workflow.declarations; due: the day it was
-  declared).
+  declared);
+- a party's refusal to sign the current contract electronically (workflow.esign; due: the
+  refusal's day).
  Each source is one SELECT; they are read as one UNION ALL sorted and
 paginated in SQL, then the page's cases are read in one more query: the query count stays flat
 however many cases there are (tests/integration/test_query_counts.py).
@@ -39,6 +41,7 @@ from workflow.models import (
     Debt,
     Document,
     Employer,
+    EsignRequest,
     Learner,
     Offer,
     RunAnomaly,
@@ -59,6 +62,7 @@ REASONS = {
     "debt_overdue": "Dette échue impayée",
     "message_waiting": "Message en attente de réponse",
     "declaration": "Déclaration à décider",
+    "esign_refused": "Signature refusée",
 }
 FINAL = (State.COMPLETED, State.BREACHED, State.REJECTED, State.WITHDRAWN)
 
@@ -239,6 +243,23 @@ def _sources(today: date, delays: Delays) -> list[sa.Select[Any]]:
         .where(CaseMessage.waiting_since.is_not(None))
         .order_by(CaseMessage.waiting_since, CaseMessage.case_id)  # ix_case_messages_waiting
     )
+    # A party refused to sign the current contract (issue 16): the Région decides what follows
+    # (a new version, a withdrawal); due the refusal's day, the case's last event.
+    refused = (
+        sa.select(
+            EsignRequest.case_id.label("case_id"),
+            sa.literal("esign_refused").label("reason"),
+            Case.last_effective_date.label("due"),
+        )
+        .join(Case, Case.id == EsignRequest.case_id)
+        .join(Document, Document.id == EsignRequest.contract_id)
+        .where(
+            EsignRequest.status == "refused",
+            Case.state == State.SELECTED,
+            Document.status == "issued",
+        )
+        .order_by(Case.last_effective_date, EsignRequest.case_id)
+    )
     # What a party declared (workflow.declarations), due the day it was declared.
     return [
         contract_to_issue,
@@ -247,6 +268,7 @@ def _sources(today: date, delays: Delays) -> list[sa.Select[Any]]:
         *overdue,
         waiting,
         declarations.pending_source(),
+        refused,
     ]
 
 

@@ -23,7 +23,8 @@ from tests.integration.test_esign import (  # noqa: F401 (fixtures)
 )
 from tests.integration.test_web import PASSWORD, csrf_of, login
 from tests.smtpserver import LocalSmtpServer
-from workflow import accounts, esign
+from workflow import accounts, contracts, esign
+from workflow.clock import today_paris
 from workflow.models import Case, Document, EsignRequest, OutboxMessage, Signature, utcnow
 from workflow.web import create_app
 
@@ -253,3 +254,44 @@ def test_the_next_invitation_and_a_refusal_leave_at_once(signing: Web) -> None:
         pending = uow.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage).where(
             OutboxMessage.status != "sent", OutboxMessage.kind.like("esign%")))  # fmt: skip
     assert pending == 0
+
+
+def test_the_agent_starts_the_signature_from_the_case_page_and_a_refusal_joins_the_queue(
+    signing: Web,
+) -> None:
+    """No command line (issue 15's walk): the case page sends the contract to signature, the
+    first signer's invitation leaves at once; a refusal waits in « À traiter » until a new
+    version of the contract replaces the refused one."""
+    w, client, mails = signing
+    case = issued_case(w)
+    accounts.add_user(w.uow(), email="agent@exemple.fr", name="Agent", role="region",
+                      password=PASSWORD)  # fmt: skip
+    anonymous = client.post(
+        f"/dossiers/{case}/signature-electronique", data={"csrf": "x"}, follow_redirects=False
+    )
+    assert "/connexion" in anonymous.headers.get("location", "")  # not signed in: nothing sent
+    assert requests(w) == {}
+    login(client, "agent")
+    page = client.get(f"/dossiers/{case}").text
+    assert "Envoyer le contrat à la signature électronique" in page
+    sent = client.post(f"/dossiers/{case}/signature-electronique",
+                       data={"csrf": csrf_of(page)}, follow_redirects=False)  # fmt: skip
+    assert sent.status_code == 303, sent.text
+    shown = client.get(f"/dossiers/{case}").text
+    assert (
+        "Contrat envoyé à la signature électronique" in shown and "Ordre des signataires" in shown
+    )
+    rows = requests(w)
+    assert {p: r.status for p, r in rows.items()} == {
+        "learner": "pending", "employer": "pending", "region": "pending"}  # fmt: skip
+    assert any(rows["learner"].email in m["To"] for m in mails.messages)  # left at once
+
+    esign.refuse(w.uow(), case, "learner", "Le montant n'est pas celui convenu.",
+                 schemes=w.schemes)  # fmt: skip
+    queue_page = client.get("/a-traiter").text
+    assert "Signature refusée" in queue_page and f"/dossiers/{case}" in queue_page
+    # A new version of the contract: the refusal no longer waits.
+    with w.uow() as uow:
+        tier = uow.session.get(Case, case).tier  # type: ignore[union-attr]
+    contracts.generate_contract(w.uow(), case, tier=tier, on=today_paris(), actor="agent")
+    assert "Signature refusée" not in client.get("/a-traiter").text

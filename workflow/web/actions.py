@@ -10,9 +10,10 @@ from datetime import date
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from workflow import accounts, cases, contracts, validation
+from workflow import accounts, cases, contracts, esign, validation
 from workflow.accounts import Principal
 from workflow.clock import today_paris
 from workflow.db import UnitOfWork
@@ -21,6 +22,7 @@ from workflow.errors import FidelisError
 from workflow.states import label
 from workflow.web.cases import show_case
 from workflow.web.deps import Attester, ContractStaff, Ident, Staff, Who, check_csrf, flash
+from workflow.web.signing import send_signature_mail
 
 router = APIRouter()
 
@@ -101,6 +103,24 @@ async def issue_contract(request: Request, who: ContractStaff, case_id: Ident) -
         contracts.generate_contract(uow, case_id, tier=tier, on=on, actor=who.actor, pdf=pdf)
 
     return _run(request, who, case_id, act, "Contrat émis.")
+
+
+@router.post("/dossiers/{case_id}/signature-electronique", response_model=None)
+async def start_esign(request: Request, who: ContractStaff, case_id: Ident) -> Response:
+    """The current contract sent to electronic signature (issue 16): the first signer's
+    invitation leaves at once, the others' as each one signs."""
+    await _form(request)
+
+    def act(uow: UnitOfWork) -> None:
+        invited = esign.start(uow, case_id, actor=who.actor)
+        names.extend(f"{i.label} ({i.name})" for i in invited)
+
+    names: list[str] = []
+    response = _run(request, who, case_id, act, "Contrat envoyé à la signature électronique.")
+    if names:
+        await run_in_threadpool(send_signature_mail, request, case_id)
+        flash(request, "Ordre des signataires : " + ", ".join(names) + ".")
+    return response
 
 
 @router.post("/dossiers/{case_id}/signatures", response_model=None)

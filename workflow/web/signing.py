@@ -68,7 +68,7 @@ async def _form(request: Request) -> FormData:
     return form
 
 
-def _mail_now(request: Request, case_id: int) -> None:
+def send_signature_mail(request: Request, case_id: int) -> None:
     """The next signer's invitation (or the Région's notice) leaves now, not at night."""
     try:
         send_case_mail_now(request.app.state.factory, registry(), case_id, ESIGN_KINDS)
@@ -151,7 +151,7 @@ async def sign(request: Request, token: str) -> Response:
         )
     except FidelisError as exc:
         return _refused(request, token, exc)
-    await run_in_threadpool(_mail_now, request, page.case_id)
+    await run_in_threadpool(send_signature_mail, request, page.case_id)
     return _back(token)
 
 
@@ -171,5 +171,5 @@ async def refuse(request: Request, token: str) -> Response:
         )
     except FidelisError as exc:
         return _refused(request, token, exc)
-    await run_in_threadpool(_mail_now, request, page.case_id)
+    await run_in_threadpool(send_signature_mail, request, page.case_id)
     return _back(token)
