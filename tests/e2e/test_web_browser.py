@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,13 +42,9 @@ def server_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "FIDELIS_SIGNIN_FREE_ATTEMPTS": "2", "FIDELIS_SIGNIN_LOCK_AFTER": "4"}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def server(server_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
-    env = server_env
-    work = Path(env["FIDELIS_DB"]).parent
-    demo = subprocess.run([FIDELIS, "demo", "--json"], env=env, capture_output=True, text=True,
-                          timeout=300, check=True)  # fmt: skip
-    accounts = {a["role"]: a["email"] for a in json.loads(demo.stdout)["accounts"]}
+@contextmanager
+def start_server(env: dict[str, str], work: Path) -> Iterator[str]:
+    """`fidelis serve` on a free port with `env`, its log in `work`; yields its base URL."""
     port = _free_port()
     log = (work / "serve.log").open("w")
     proc = subprocess.Popen([FIDELIS, "serve", "--port", str(port)], env=env, stdout=log,
@@ -62,10 +59,21 @@ def server(server_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
                 "fidelis serve did not start"
             )
             time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}", accounts
+    yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=30)
     log.close()
+
+
+@pytest.fixture(scope="module")
+def server(server_env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
+    env = server_env
+    work = Path(env["FIDELIS_DB"]).parent
+    demo = subprocess.run([FIDELIS, "demo", "--json"], env=env, capture_output=True, text=True,
+                          timeout=300, check=True)  # fmt: skip
+    accounts = {a["role"]: a["email"] for a in json.loads(demo.stdout)["accounts"]}
+    with start_server(env, work) as base:
+        yield base, accounts
 
 
 @pytest.fixture(scope="module")
@@ -256,8 +264,10 @@ def test_pages_keep_to_the_content_security_policy(
     page.fill("#q", "Du")
     page.click("form[action='/dossiers'] button[type=submit]")  # an htmx request
     page.wait_for_load_state("networkidle")
-    header = page.locator("header").evaluate("e => getComputedStyle(e).backgroundColor")
-    assert header == "rgb(0, 0, 145)"  # the DSFR blue of fidelis.css
+    page.mouse.move(0, 0)  # off the button just clicked: its hover colour is lighter
+    button = page.locator("main button.fr-btn").first
+    assert button.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(0, 0, 145)"
+    # the DSFR's blue: its stylesheet, a file under /static, applies
     page.goto(f"{base}/administration/comptes")
     shot(page, "comptes")
     assert blocked == []
@@ -304,7 +314,9 @@ def test_an_irreversible_action_waits_for_its_confirmation(
     case_url = page.url
     heading = page.inner_text("h1")
     page.select_option("#category-breach", index=1)
-    page.click("form[action$='/actions/breach'] button[type=submit]")
+    # The button opens a modal (DSFR) that holds the box and the button that sends the form.
+    page.click("form[action$='/actions/breach'] button[aria-controls='confirm-breach-modal']")
+    page.click("#confirm-breach-modal button[type=submit]")
     # The browser keeps the form until the box is ticked: nothing was sent.
     assert page.url == case_url and page.inner_text("h1") == heading
     assert page.locator("#confirm-breach:invalid").count() == 1

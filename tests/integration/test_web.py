@@ -376,7 +376,8 @@ def test_codes_are_read_in_french_on_the_pages(
     assert "<td>Contrat signé par les trois parties</td>" in page
     assert "Palier : Allocation de 2 × 150 € par mois" in page  # the tier's label, not « 2x150 »
     listed = client.get("/dossiers").text
-    assert "<td>En formation</td>" in listed  # started by the nightly run
+    badge = '<p class="fr-badge fr-badge--sm fr-badge--no-icon fr-badge--info">En formation</p>'
+    assert f"<td>{badge}</td>" in listed  # started by the nightly run
     employers = client.get("/employeurs").text
     assert "<td>personnes âgées</td>" in employers or "<td>Personnes âgées</td>" in employers
     learners = client.get("/apprenants").text
@@ -426,7 +427,7 @@ def test_a_breach_is_recorded_with_its_category_chosen_from_a_list(
     fire(w, case, "start_training", "2026-09-07")
     login(client, "region")
     page = client.get(f"/dossiers/{case}").text
-    assert '<select id="category-breach" name="category">' in page
+    assert '<select id="category-breach" name="category" class="fr-select">' in page
     assert '<option value="resignation">démission</option>' in page
     ok = client.post(f"/dossiers/{case}/actions/breach", data={
         "csrf": csrf_of(page), "on": "2026-12-01", "category": "resignation",

@@ -278,8 +278,11 @@ def test_filters_offer_names_and_refuse_what_they_cannot_read_in_french(web: Web
     cases.open_case(w.uow(), w.offers[0], w.learners[0], on=D("2026-05-30"))
     login(client, "region")
     page = client.get("/dossiers").text
-    assert '<select id="employeur" name="employeur">' in page and ">EHPAD 0</option>" in page
-    assert '<select id="dispositif" name="dispositif">' in page
+    assert (
+        '<select id="employeur" name="employeur" class="fr-select">' in page
+        and ">EHPAD 0</option>" in page
+    )
+    assert '<select id="dispositif" name="dispositif" class="fr-select">' in page
     assert ">IFAS de Mende</option>" in page
     for query, said in (("employeur=abc", "Filtre « employeur » invalide"),
                         ("dispositif=inconnu", "Dispositif inconnu"),

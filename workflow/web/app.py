@@ -13,6 +13,7 @@ FIDELIS_INSECURE_COOKIES=1 — development over plain http, and the tests' clien
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -95,6 +96,9 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
+_table_ids = itertools.count(1)
+
+
 def templates() -> Jinja2Templates:
     """The pages' Jinja2 environment: French filters (workflow.display), the labels of states,
     triggers and their fields, and the role sets the pages show or hide their parts by."""
@@ -113,6 +117,8 @@ def templates() -> Jinja2Templates:
         ADMINS=accounts.ADMINS,
         LEARNERS=accounts.LEARNERS,
         INSTITUTES=accounts.INSTITUTES,
+        # A table's scrolling box is a region named by its caption: each caption needs an id.
+        table_id=lambda: f"tableau-{next(_table_ids)}",
     )
     return found
 

@@ -1,7 +1,8 @@
 """The security headers of every response — pages, API, static files, errors, redirects (issue
 14, ANSSI's recommendations for web applications): a Content Security Policy that lets the pages
-load only their own scripts, styles and images from /static (no inline script or style: the
-templates have none, and tests/integration/test_signin.py keeps it so), never in a frame; no MIME
+load only their own scripts, styles, fonts and images from /static (no inline script or style:
+the templates have none, and tests/integration/test_signin.py keeps it so) — plus the `data:`
+images the DSFR's stylesheet draws its small icons with — never in a frame; no MIME
 sniffing; the address of a page never sent to another site; and, when the cookies are `Secure`
 (production, behind HTTPS), HSTS.
 
@@ -14,7 +15,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 DOCS_CSP = (
