@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, sync_playwright
 
 from tests.sealcerts import make_seal
 from tests.smtpserver import LocalSmtpServer
@@ -57,6 +57,18 @@ PHONE: dict[str, Any] = {
 }
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1366, "height": 900}}
 
+
+
+def tick(box: Locator) -> None:
+    """Tick a checkbox as a finger does: the DSFR draws the box with its label, which takes the
+    click (the input itself lies under it)."""
+    ident = box.get_attribute("id")
+    label = box.page.locator(f"label[for='{ident}']")
+    if ident and label.count():
+        label.click()
+    else:  # a bare checkbox (named by aria-label): the input takes the click itself
+        box.check()
+    assert box.is_checked()
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -289,7 +301,7 @@ def learner_applies_to_two_employers(world: World, page: Page, tag: str) -> list
     page.wait_for_load_state()
     assert "Candidater" in page.inner_text("h1")
     for employer in ("EHPAD Les Genêts", "EHPAD Les Mimosas"):
-        page.get_by_label(employer, exact=False).check()
+        tick(page.get_by_label(employer, exact=False))
     page.fill("#letter", "Madame, Monsieur,\n\nAide-soignante en formation à l'IFAS de Mende, "
                          "je souhaite travailler en Lozère après mon diplôme.\n\nLéa Fabre")  # fmt: skip
     page.set_input_files("#application-files", files=[{
@@ -345,7 +357,7 @@ def agent_takes_the_case_and_issues_the_contract(
     row = page.locator("tbody tr", has=page.locator(f"a[href='/dossiers/{case}']"))
     assert "Contrat à émettre" in row.inner_text()
     shot(page, f"{tag}-agent-a-traiter")
-    row.locator("input[name=dossiers]").check()
+    tick(row.locator("input[name=dossiers]"))
     page.select_option("#bulk-action", "assign")
     submit(page, "form[action='/a-traiter/lot']")
     assert "Camille Agent" in page.locator("tbody tr", has=page.locator(
@@ -353,7 +365,7 @@ def agent_takes_the_case_and_issues_the_contract(
     page.click(f"a[href='/dossiers/{case}']")
     page.wait_for_load_state()
     page.select_option("#contract-tier", "2x150")
-    page.check("#contract-pdf")
+    tick(page.locator("#contract-pdf"))
     submit(page, "form[action$='/contrat']")
     assert "Contrat" in status_text(page)
 
@@ -423,7 +435,7 @@ def parties_sign_electronically(world: World, pages: dict[str, Page], case: str,
         submit(page, "form[action$='/code']")
         code = re.search(r"\b(\d{6})\b", text_of(world.mail_to(email, "code", after=before)))
         assert code, "no code e-mailed"
-        page.check("input[name=consentement]")
+        tick(page.locator("input[name=consentement]"))
         page.fill("#code", code.group(1))
         if party == "learner":
             shot(page, f"{tag}-apprenant-signature")
@@ -458,8 +470,8 @@ def nightly_pays(world: World) -> None:
 def learner_sees_the_payments(world: World, page: Page, case: str, tag: str) -> None:
     page.goto(f"{world.base}/mon-espace")
     # Signing withdrew the learner's other application (SPEC §3: one contract per campaign).
-    other = page.locator("tbody tr", has_text="EHPAD Les Mimosas").inner_text()
-    assert "Retiré" in other, other
+    other = page.locator("tbody tr", has_text="EHPAD Les Mimosas").text_content() or ""
+    assert "Retiré" in other, other  # the text, not its look (a badge shows it in capitals)
     page.click(f"a[href='/mon-espace/dossiers/{case}']")
     page.wait_for_load_state()
     rows = [
