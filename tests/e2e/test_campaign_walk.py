@@ -58,7 +58,6 @@ PHONE: dict[str, Any] = {
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1366, "height": 900}}
 
 
-
 def tick(box: Locator) -> None:
     """Tick a checkbox as a finger does: the DSFR draws the box with its label, which takes the
     click (the input itself lies under it)."""
@@ -69,6 +68,7 @@ def tick(box: Locator) -> None:
     else:  # a bare checkbox (named by aria-label): the input takes the click itself
         box.check()
     assert box.is_checked()
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -417,10 +417,13 @@ def parties_sign_electronically(world: World, pages: dict[str, Page], case: str,
     """Each party signs in turn on its signing page — the learner and the Région's signatory
     from the link e-mailed to them, the employer from its space — with the code e-mailed to
     them; the last signature seals the contract and signs the case."""
-    # TODO(issue 15): no page starts the electronic signature yet; the agent starts it from
-    # the command line (`fidelis contract esign start`).
     mark = len(world.smtp.messages)
-    world.run("contract", "esign", "start", case)
+    # The agent sends the contract to signature from the case page: the first invitation
+    # leaves at once.
+    agent = pages["agent"]
+    agent.goto(f"{world.base}/dossiers/{case}")
+    submit(agent, "form[action$='/signature-electronique']")
+    assert "Contrat envoyé à la signature électronique" in status_text(agent)
     for party, email in (("learner", LEARNER), ("employer", EMPLOYER), ("region", SIGNATORY)):
         world.send_outbox()  # sends nothing twice: the signature's e-mails may have left already
         invitation = world.mail_to(email, "à signer", after=mark)
@@ -484,9 +487,7 @@ def learner_sees_the_payments(world: World, page: Page, case: str, tag: str) -> 
         ("septembre 2029", "140,00 €"), ("septembre 2029", "140,00 €"),
         ("octobre 2029", "150,00 €"), ("octobre 2029", "150,00 €"),
     ], rows  # fmt: skip
-    # TODO(issue 15): the learner's case page is 560 pixels wide on a phone since its forms
-    # came (branch `learner`), before the design system's styles (branch `dsfr`): check
-    # fits_the_window(page) here once they are merged.
+    fits_the_window(page)
     shot(page, f"{tag}-apprenant-paiements")
 
 
@@ -510,7 +511,10 @@ def test_a_campaign_walks_through_the_browser(
     learner_reads_the_message_and_answers(world, learner, case)
     agent_sees_the_answer(world, agent, case, tag)
     parties_sign_electronically(
-        world, {"learner": learner, "employer": employer, "region": signatory}, case, tag
+        world,
+        {"learner": learner, "employer": employer, "region": signatory, "agent": agent},
+        case,
+        tag,
     )
     institute_starts_the_training(world, institute, case, tag)
     nightly_pays(world)

@@ -104,7 +104,8 @@ def login(page: Page, base: str, email: str) -> None:
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    # Each role lands on its home: the dashboard, an employer's or an institute's space.
+    page.wait_for_url(lambda url: url.startswith(base) and "/connexion" not in url)
 
 
 def shot(page: Page, name: str) -> None:

@@ -864,8 +864,9 @@ def test_the_upload_page_is_for_caseworkers_only(
     login(client, "admin")
     page = client.get("/imports")
     assert page.status_code == 200 and "Imports de fichiers" in page.text
-    assert '<label for="file">' in page.text and '<label for="kind">' in page.text
-    assert 'href="/imports">Imports</a>' in page.text
+    assert '<label class="fr-label" for="file">' in page.text
+    assert '<label class="fr-label" for="kind">' in page.text
+    assert 'href="/imports" aria-current="page">Imports</a>' in page.text
 
 
 def test_an_upload_without_csrf_token_is_refused(
