@@ -37,7 +37,6 @@ from workflow import cases
 from workflow.archive import DocumentStore
 from workflow.clock import Clock, today_paris
 from workflow.db import UnitOfWork
-from workflow.documents import seal as sealing
 from workflow.documents.esign_records import void_requests
 from workflow.documents.store import (
     current_contract,
@@ -277,6 +276,9 @@ def start(
 ) -> list[Invited]:
     """Send the current contract to electronic signature; return the signers in their order."""
     docs = store or default_store()
+    # pyHanko is imported where a seal is made: every command line would pay for it otherwise.
+    from workflow.documents import seal as sealing
+
     sealing.seal_key()  # no seal, no electronic signature: say so before anyone signs
     _secret()
     on = clock()
@@ -521,6 +523,8 @@ def _seal(
     on: date,
     actor: str,
 ) -> Document:
+    from workflow.documents import seal as sealing
+
     content = read_document(store, pdf)
     sealed = sealing.seal_contract(
         content,

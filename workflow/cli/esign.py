@@ -11,7 +11,6 @@ import typer
 
 from workflow import esign
 from workflow.cli.common import CaseArg, JsonOpt, context_of, contract_app, emit, out, plain
-from workflow.documents import seal
 from workflow.errors import InvalidInput
 
 esign_app = typer.Typer(
@@ -134,6 +133,8 @@ def contract_verify(
         data = file.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"Fichier illisible : {file} ({exc.strerror}).", "file") from None
+    from workflow.documents import seal  # pyHanko: only for the commands that need it
+
     verdict = seal.verify(data, seal.trust_roots())
     if as_json:
         typer.echo(json.dumps(verdict.as_dict(), ensure_ascii=False))
