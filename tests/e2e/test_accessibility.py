@@ -147,6 +147,10 @@ def problems(page: Page, where: str) -> list[str]:
         f"{where} : règle {v['id']} ({v['impact']}) — {v['help']} — {' | '.join(v['targets'])}"
         for v in page.evaluate(RUN_AXE)
     ]
+    # A title is a short text: markup in it is a template's block left open (seen once).
+    title = page.title()
+    if not title or len(title) > 120 or "<" in title or "{%" in title:
+        found.append(f"{where} : titre de la page invalide « {title[:80]} »")
     for name, size in (("1366 px", DESKTOP), ("téléphone 390 px", PHONE)):
         page.set_viewport_size(size)
         for caption in page.evaluate(COVERED):

@@ -405,6 +405,9 @@ def test_the_employer_declares_a_departure_and_the_region_decides(partners: Part
     page = f"/espace-employeur/candidatures/{case}"
     form = p.client.get(page)
     assert "Déclarer un départ" in form.text
+    # The form is in the page's body, once, and the page's title is a title.
+    assert form.text.count("Déclarer un départ") == 1
+    assert f"<title>Dossier {case} — Fidelis</title>" in form.text
     done = p.client.post(
         f"{page}/declaration",
         data={"csrf": csrf_of(form.text), "kind": "departure", "on": "2029-11-30",
