@@ -58,12 +58,12 @@ class Site:
         return done.stdout
 
 
-
 def consent(page: Page) -> None:
     """Tick the consent as a finger does: the DSFR draws the box with its label."""
     if not page.is_checked("input[name=consentement]"):
         page.click("label[for=consentement]")
     assert page.is_checked("input[name=consentement]")
+
 
 def text_of(message: EmailMessage) -> str:
     body = message.get_body(preferencelist=("plain",))
