@@ -193,8 +193,10 @@ ARS_2026 = dict(
 
 EXPECTED: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "campagne": [
-        (f"{ARS}:2026", f"2026 ({ARS})", ARS_2026),
-        ("occitanie-fidelisation-as:2026", "2026 (occitanie-fidelisation-as)", OCCITANIE),
+        (f"{ARS}:2026", "2026 — Contrat d'allocation d'études de l'ARS Bourgogne-Franche-Comté",
+         ARS_2026),
+        ("occitanie-fidelisation-as:2026", "2026 — Fidélisation des élèves aides-soignants dans "
+         "les territoires ruraux d'Occitanie", OCCITANIE),
     ],
     "departement": [
         ("09", "Ariège (09)", dict(

@@ -41,6 +41,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from workflow.display import scheme_label
 from workflow.errors import InvalidInput
 from workflow.models import Campaign, Case, CaseEvent, Debt, Employer, Offer, Payment
 from workflow.reports.labels import (
@@ -387,7 +388,8 @@ Keyer = Callable[[Grain], tuple[str, str, tuple[Any, ...]]]  # (key, label, sort
 
 def _by_campaign(g: Grain) -> tuple[str, str, tuple[Any, ...]]:
     scheme, year, _, _ = g
-    return f"{scheme}:{year}", f"{year} ({scheme})", (year, scheme)
+    # The key keeps the scheme's id (JSON, scripts); the label a reader sees, its name.
+    return f"{scheme}:{year}", f"{year} — {scheme_label(scheme)}", (year, scheme)
 
 
 def _by_departement(g: Grain) -> tuple[str, str, tuple[Any, ...]]:
