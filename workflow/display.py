@@ -138,4 +138,5 @@ __all__ = [
     "day_fr",
     "moment_fr",
     "month_label",
+    "scheme_label",
 ]
