@@ -331,12 +331,20 @@ def visible_cases(who: Principal) -> sa.ColumnElement[bool]:
     if who.role == "learner":
         return Case.learner_id == who.learner_id
     if who.role == "employer":
-        return Case.offer_id.in_(sa.select(Offer.id).where(Offer.employer_id == who.employer_id))
+        return employer_cases(who.employer_id)
     if who.role == "institute":
-        return Case.learner_id.in_(
-            sa.select(Learner.id).where(Learner.institute_id == who.institute_id)
-        )
+        return institute_cases(who.institute_id)
     return sa.true()
+
+
+def employer_cases(employer_id: int | None) -> sa.ColumnElement[bool]:
+    """The SQL condition on `Case` for the cases on an employer's offers."""
+    return Case.offer_id.in_(sa.select(Offer.id).where(Offer.employer_id == employer_id))
+
+
+def institute_cases(institute_id: int | None) -> sa.ColumnElement[bool]:
+    """The SQL condition on `Case` for the cases of an institute's learners."""
+    return Case.learner_id.in_(sa.select(Learner.id).where(Learner.institute_id == institute_id))
 
 
 def visible_learners(who: Principal) -> sa.ColumnElement[bool]:
@@ -393,7 +401,9 @@ __all__ = [
     "change_role",
     "check_ties",
     "disable",
+    "employer_cases",
     "enable",
+    "institute_cases",
     "reset_password",
     "revoke_token",
     "user_rows",

@@ -31,6 +31,22 @@ from workflow.states import ENGAGED_STATES, PRE_CONTRACT_STATES
 from workflow.territory import Commune, Territory, default_territory
 
 
+def _institute_fields(
+    name: str,
+    commune: str,
+    schemes: list[str],
+    territory: Territory | None,
+    scheme_registry: SchemeRegistry | None,
+) -> tuple[str, Commune]:
+    """An institute's name and commune checked, its schemes known (an unknown one raises)."""
+    name = validation.non_blank(name, "name", "Le nom de l'institut")
+    place = (territory or default_territory()).commune(commune)
+    known = scheme_registry or registry()
+    for scheme_id in schemes:
+        known[scheme_id]
+    return name, place
+
+
 def add_institute(
     uow: UnitOfWork,
     *,
@@ -41,11 +57,7 @@ def add_institute(
     scheme_registry: SchemeRegistry | None = None,
 ) -> int:
     """An institute, authorised for the given schemes (SPEC §3 `submit` guard)."""
-    name = validation.non_blank(name, "name", "Le nom de l'institut")
-    place = (territory or default_territory()).commune(commune)
-    known = scheme_registry or registry()
-    for scheme_id in schemes:
-        known[scheme_id]
+    name, place = _institute_fields(name, commune, schemes, territory, scheme_registry)
     with uow:
         institute = Institute(name=name, commune_insee=place.insee)
         institute.schemes = [InstituteScheme(scheme_id=s) for s in dict.fromkeys(schemes)]
@@ -180,11 +192,7 @@ def update_institute(
     scheme_registry: SchemeRegistry | None = None,
 ) -> None:
     """Change an institute's name, commune and the schemes it is authorised for."""
-    name = validation.non_blank(name, "name", "Le nom de l'institut")
-    place = (territory or default_territory()).commune(commune)
-    known = scheme_registry or registry()
-    for scheme_id in schemes:
-        known[scheme_id]
+    name, place = _institute_fields(name, commune, schemes, territory, scheme_registry)
     with uow:
         institute = uow.session.get(Institute, institute_id)
         if institute is None:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflow import cases, declarations, esign, spaces, validation
+from workflow import accounts, cases, declarations, esign, spaces, validation
 from workflow.accounts import Principal
 from workflow.clock import Clock, today_paris
 from workflow.db import Joined, UnitOfWork
@@ -121,16 +121,18 @@ def employer_cases(s: Session, employer_id: int) -> dict[str, Any]:
     }
 
 
-def _employer_case(s: Session, employer_id: int, case_id: int) -> Case:
-    """The case if it is on one of the employer's offers; else the NotFound of a missing one."""
-    case = s.scalars(
-        sa.select(Case)
-        .join(Offer, Offer.id == Case.offer_id)
-        .where(Case.id == case_id, Offer.employer_id == employer_id)
-    ).first()
+def _case_in(s: Session, scope: sa.ColumnElement[bool], case_id: int) -> Case:
+    """The case if `scope` (accounts' rule of who sees which case) holds it; else the NotFound
+    of a missing one."""
+    case = s.scalars(sa.select(Case).where(Case.id == case_id, scope)).first()
     if case is None:
         raise NotFound("Dossier", case_id)
     return case
+
+
+def _employer_case(s: Session, employer_id: int, case_id: int) -> Case:
+    """The case if it is on one of the employer's offers; else the NotFound of a missing one."""
+    return _case_in(s, accounts.employer_cases(employer_id), case_id)
 
 
 def employer_case(
@@ -284,14 +286,7 @@ def institute_learners(s: Session, institute_id: int) -> dict[str, Any]:
 
 def _institute_case(s: Session, institute_id: int, case_id: int) -> Case:
     """The case if its learner is the institute's; else the NotFound of a missing one."""
-    case = s.scalars(
-        sa.select(Case)
-        .join(Learner, Learner.id == Case.learner_id)
-        .where(Case.id == case_id, Learner.institute_id == institute_id)
-    ).first()
-    if case is None:
-        raise NotFound("Dossier", case_id)
-    return case
+    return _case_in(s, accounts.institute_cases(institute_id), case_id)
 
 
 def institute_case(
